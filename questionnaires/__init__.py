@@ -1,0 +1,69 @@
+"""Questionnaire definitions as data: the model, the expression language and the loaders.
+
+This package imports nothing else of the toolkit; every other package reads questionnaires through it.
+"""
+
+from .errors import ErrorCode, LoadWarning, QuestionnaireError, WarningCode
+from .expressions import Expression, ExpressionError, parse
+from .loader import (
+    LoadResult,
+    dump_yaml,
+    from_data,
+    list_questionnaires,
+    list_unit_lists,
+    load_file,
+    load_questionnaire,
+    load_units,
+    to_dict,
+)
+from .model import (
+    Choice,
+    ChoiceList,
+    Label,
+    Level,
+    Method,
+    Question,
+    Questionnaire,
+    QuestionType,
+    RespondentGroup,
+    Role,
+    ScoreNode,
+    Scoring,
+    Section,
+    Unit,
+    UnitList,
+)
+
+__all__ = [
+    "Choice",
+    "ChoiceList",
+    "ErrorCode",
+    "Expression",
+    "ExpressionError",
+    "Label",
+    "Level",
+    "LoadResult",
+    "LoadWarning",
+    "Method",
+    "Question",
+    "QuestionType",
+    "Questionnaire",
+    "QuestionnaireError",
+    "RespondentGroup",
+    "Role",
+    "ScoreNode",
+    "Scoring",
+    "Section",
+    "Unit",
+    "UnitList",
+    "WarningCode",
+    "dump_yaml",
+    "from_data",
+    "list_questionnaires",
+    "list_unit_lists",
+    "load_file",
+    "load_questionnaire",
+    "load_units",
+    "parse",
+    "to_dict",
+]

@@ -1,0 +1,390 @@
+"""A small, safe expression language for ``relevant``, ``required`` and ``constraint``.
+
+It is the XLSForm subset that survey definitions need, parsed into a tree and evaluated by walking it
+(never ``eval``)::
+
+    ${q8_thu_tuc} = '1' and ${age} >= 18
+    not(selected(${kenh}, 'internet')) or count-selected(${kenh}) > 1
+    . >= 0 and . <= 120          (``.`` is the question's own value, in constraints)
+
+Grammar, loosest first: ``or``; ``and``; ``= !=``; ``< <= > >=``; ``+ -``; ``* div mod``; unary ``-``;
+primaries: ``${name}``, ``.``, numbers, 'strings' or "strings", ``( … )`` and function calls.
+Functions: ``not``, ``selected``, ``count-selected``, ``string-length``, ``if``, ``number``,
+``string``, ``true``, ``false``, ``coalesce``.
+
+Semantics (shared with the kiosk's JavaScript evaluator, which walks :meth:`Expression.to_json`):
+
+* an unanswered item is the empty string ``''``; a multiple-choice answer (a list) compares as its
+  codes joined by spaces;
+* ``=`` and ``!=`` compare numerically when both sides are numbers or numeric strings, else as text;
+* ``< <= > >=`` compare numerically, and are false when either side is not a number;
+* arithmetic on a non-number gives NaN; truthiness: false, 0, NaN, ``''`` and ``[]`` are false.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Expression", "ExpressionError", "parse", "FUNCTIONS"]
+
+
+class ExpressionError(ValueError):
+    """A syntax error in an expression; ``position`` is the 0-based character offset."""
+
+    def __init__(self, message: str, text: str, position: int):
+        super().__init__(f"{message} at character {position + 1} of {text!r}")
+        self.reason = message
+        self.text = text
+        self.position = position
+
+
+# name -> (min args, max args); None = unlimited
+FUNCTIONS: dict[str, tuple[int, int | None]] = {
+    "not": (1, 1),
+    "selected": (2, 2),
+    "count-selected": (1, 1),
+    "string-length": (1, 1),
+    "if": (3, 3),
+    "number": (1, 1),
+    "string": (1, 1),
+    "true": (0, 0),
+    "false": (0, 0),
+    "coalesce": (2, None),
+}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<ref>\$\{(?P<refname>[A-Za-z_][A-Za-z0-9_.-]*)\})
+  | (?P<num>\d+(?:\.\d+)?|\.\d+)
+  | (?P<str>'[^']*'|"[^"]*")
+  | (?P<op><=|>=|!=|=|<|>|\+|-|\*|\(|\)|,)
+  | (?P<dot>\.)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
+    """,
+    re.VERBOSE,
+)
+
+_WORD_OPS = {"and", "or", "div", "mod"}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # ref, num, str, op, dot, name, end
+    value: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ExpressionError(f"unexpected character {text[pos]!r}", text, pos)
+        kind = m.lastgroup
+        if kind == "refname":  # pragma: no cover - the outer group wins
+            kind = "ref"
+        if kind == "ref":
+            toks.append(_Tok("ref", m.group("refname"), pos))
+        elif kind == "str":
+            toks.append(_Tok("str", m.group("str")[1:-1], pos))
+        elif kind == "name" and m.group("name") in _WORD_OPS:
+            toks.append(_Tok("op", m.group("name"), pos))
+        elif kind != "ws":
+            toks.append(_Tok(kind, m.group(kind), pos))
+        pos = m.end()
+    toks.append(_Tok("end", "", len(text)))
+    return toks
+
+
+_BINARY_LEVELS: tuple[tuple[str, ...], ...] = (
+    ("or",),
+    ("and",),
+    ("=", "!="),
+    ("<", "<=", ">", ">="),
+    ("+", "-"),
+    ("*", "div", "mod"),
+)
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, kind: str, value: str | None = None) -> _Tok:
+        tok = self.take()
+        if tok.kind != kind or (value is not None and tok.value != value):
+            want = value or kind
+            got = tok.value or "end of expression"
+            raise ExpressionError(f"expected {want!r}, found {got!r}", self.text, tok.pos)
+        return tok
+
+    def parse(self) -> list:
+        if self.peek().kind == "end":
+            raise ExpressionError("empty expression", self.text, 0)
+        node = self.binary(0)
+        tok = self.peek()
+        if tok.kind != "end":
+            raise ExpressionError(f"unexpected {tok.value!r}", self.text, tok.pos)
+        return node
+
+    def binary(self, level: int) -> list:
+        if level == len(_BINARY_LEVELS):
+            return self.unary()
+        left = self.binary(level + 1)
+        while self.peek().kind == "op" and self.peek().value in _BINARY_LEVELS[level]:
+            op = self.take().value
+            right = self.binary(level + 1)
+            left = ["bin", op, left, right]
+        return left
+
+    def unary(self) -> list:
+        if self.peek().kind == "op" and self.peek().value == "-":
+            self.take()
+            return ["neg", self.unary()]
+        return self.primary()
+
+    def primary(self) -> list:
+        tok = self.take()
+        if tok.kind == "ref":
+            return ["ref", tok.value]
+        if tok.kind == "dot":
+            return ["cur"]
+        if tok.kind == "num":
+            return ["num", float(tok.value)]
+        if tok.kind == "str":
+            return ["str", tok.value]
+        if tok.kind == "op" and tok.value == "(":
+            inner = self.binary(0)
+            self.expect("op", ")")
+            return inner
+        if tok.kind == "name":
+            if tok.value not in FUNCTIONS:
+                raise ExpressionError(f"unknown function {tok.value!r}", self.text, tok.pos)
+            self.expect("op", "(")
+            args: list = []
+            if not (self.peek().kind == "op" and self.peek().value == ")"):
+                args.append(self.binary(0))
+                while self.peek().kind == "op" and self.peek().value == ",":
+                    self.take()
+                    args.append(self.binary(0))
+            self.expect("op", ")")
+            lo, hi = FUNCTIONS[tok.value]
+            if len(args) < lo or (hi is not None and len(args) > hi):
+                raise ExpressionError(
+                    f"{tok.value}() takes {lo if lo == hi else f'{lo} or more'} argument(s), got {len(args)}",
+                    self.text,
+                    tok.pos,
+                )
+            return ["call", tok.value, args]
+        got = tok.value or "end of expression"
+        raise ExpressionError(f"unexpected {got!r}", self.text, tok.pos)
+
+
+def parse(text: str) -> Expression:
+    """Parse ``text`` into an :class:`Expression`; raise :class:`ExpressionError` on bad syntax."""
+    if not isinstance(text, str):
+        raise ExpressionError("an expression must be text", str(text), 0)
+    return Expression(text=text.strip(), tree=_freeze(_Parser(text.strip()).parse()))
+
+
+def _freeze(node: Any) -> Any:
+    if isinstance(node, list):
+        return tuple(_freeze(x) for x in node)
+    return node
+
+
+def _thaw(node: Any) -> Any:
+    if isinstance(node, tuple):
+        return [_thaw(x) for x in node]
+    return node
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed expression. Equal when their source text is equal."""
+
+    text: str
+    tree: tuple = field(compare=False, repr=False)
+
+    @property
+    def references(self) -> frozenset[str]:
+        """The item codes the expression reads (``${name}``)."""
+        out: set[str] = set()
+
+        def visit(node: Any) -> None:
+            if isinstance(node, tuple):
+                if node and node[0] == "ref":
+                    out.add(node[1])
+                else:
+                    for child in node:
+                        visit(child)
+
+        visit(self.tree)
+        return frozenset(out)
+
+    @property
+    def uses_current(self) -> bool:
+        """Whether the expression reads ``.`` (the question's own value)."""
+
+        def visit(node: Any) -> bool:
+            if not isinstance(node, tuple):
+                return False
+            return node == ("cur",) or any(visit(child) for child in node)
+
+        return visit(self.tree)
+
+    def to_json(self) -> list:
+        """The syntax tree as nested JSON lists, for the browser-side evaluator."""
+        return _thaw(self.tree)
+
+    def evaluate(self, answers: Mapping[str, Any], current: Any = None) -> Any:
+        """Evaluate against ``answers`` (item code -> value); ``current`` is the value of ``.``."""
+        return _eval(self.tree, answers, current)
+
+    def truthy(self, answers: Mapping[str, Any], current: Any = None) -> bool:
+        return truthy(self.evaluate(answers, current))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _norm(value: Any) -> Any:
+    """An answer as the language sees it: None -> '', list -> space-joined codes."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return value
+
+
+def to_number(value: Any) -> float:
+    """Coerce to a number; NaN when the value is not numeric."""
+    value = _norm(value)
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if s and re.fullmatch(r"-?(\d+(\.\d*)?|\.\d+)", s):
+            return float(s)
+    return math.nan
+
+
+def to_text(value: Any) -> str:
+    value = _norm(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return len(value) > 0
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0 and not math.isnan(value)
+    return value != ""
+
+
+def _codes(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [to_text(v) for v in value]
+    return [c for c in to_text(value).split(" ") if c]
+
+
+def _eval(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
+    kind = node[0]
+    if kind == "ref":
+        return answers.get(node[1])
+    if kind == "cur":
+        return current
+    if kind in ("num", "str"):
+        return node[1]
+    if kind == "neg":
+        return -to_number(_eval(node[1], answers, current))
+    if kind == "bin":
+        op = node[1]
+        if op == "and":
+            return truthy(_eval(node[2], answers, current)) and truthy(_eval(node[3], answers, current))
+        if op == "or":
+            return truthy(_eval(node[2], answers, current)) or truthy(_eval(node[3], answers, current))
+        left = _eval(node[2], answers, current)
+        right = _eval(node[3], answers, current)
+        if op in ("=", "!="):
+            ln, rn = to_number(left), to_number(right)
+            if not math.isnan(ln) and not math.isnan(rn):
+                same = ln == rn
+            else:
+                same = to_text(left) == to_text(right)
+            return same if op == "=" else not same
+        ln, rn = to_number(left), to_number(right)
+        if op in ("<", "<=", ">", ">="):
+            if math.isnan(ln) or math.isnan(rn):
+                return False
+            return {"<": ln < rn, "<=": ln <= rn, ">": ln > rn, ">=": ln >= rn}[op]
+        if op == "+":
+            return ln + rn
+        if op == "-":
+            return ln - rn
+        if op == "*":
+            return ln * rn
+        if op == "div":
+            return math.nan if rn == 0 else ln / rn
+        if op == "mod":
+            return math.nan if rn == 0 else math.fmod(ln, rn)
+        raise AssertionError(op)  # pragma: no cover - the parser admits no other operator
+    if kind == "call":
+        name, args = node[1], node[2]
+        if name == "if":
+            cond = truthy(_eval(args[0], answers, current))
+            return _eval(args[1] if cond else args[2], answers, current)
+        vals = [_eval(a, answers, current) for a in args]
+        if name == "not":
+            return not truthy(vals[0])
+        if name == "selected":
+            return to_text(vals[1]) in _codes(vals[0])
+        if name == "count-selected":
+            return float(len(_codes(vals[0])))
+        if name == "string-length":
+            return float(len(to_text(vals[0])))
+        if name == "number":
+            return to_number(vals[0])
+        if name == "string":
+            return to_text(vals[0])
+        if name == "true":
+            return True
+        if name == "false":
+            return False
+        if name == "coalesce":
+            for v in vals:
+                if to_text(v) != "":
+                    return v
+            return ""
+    raise AssertionError(kind)  # pragma: no cover

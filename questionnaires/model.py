@@ -1,0 +1,312 @@
+"""The questionnaire model: frozen dataclasses shared by every part of the toolkit.
+
+A :class:`Questionnaire` holds its sections and questions, the choice lists they use, and the
+:class:`Scoring` tree that says how answers become an index. Nothing here touches files, Flask or
+pandas; loading lives in :mod:`questionnaires.loader`.
+
+Answer values, as stored and as sent to the API, follow XLSForm/ODK:
+
+* ``single``: the choice code (a string, e.g. ``"4"``);
+* ``multiple``: a list of choice codes;
+* ``integer`` / ``decimal``: a number;
+* ``text`` / ``date``: a string (dates ISO ``YYYY-MM-DD``);
+* ``note``: never answered;
+* metadata types (``start``, ``end``, ``today``): filled by the device, not the respondent.
+
+Choice codes are always strings in the model. A choice list whose codes are all integers
+(``ChoiceList.is_numeric``) may be held as numbers in a responses table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+from .expressions import Expression
+
+
+@dataclass(frozen=True)
+class Label:
+    """A user-facing text: Vietnamese required, English optional."""
+
+    vi: str
+    en: str | None = None
+
+    def get(self, lang: str = "vi") -> str:
+        """Return the text in ``lang``, falling back to Vietnamese."""
+        if lang == "en" and self.en:
+            return self.en
+        return self.vi
+
+    def __str__(self) -> str:
+        return self.vi
+
+
+class QuestionType(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    TEXT = "text"
+    DATE = "date"
+    NOTE = "note"
+    # Metadata: filled by the device, never shown as a question.
+    START = "start"
+    END = "end"
+    TODAY = "today"
+
+    @property
+    def is_metadata(self) -> bool:
+        return self in (QuestionType.START, QuestionType.END, QuestionType.TODAY)
+
+    @property
+    def has_choices(self) -> bool:
+        return self in (QuestionType.SINGLE, QuestionType.MULTIPLE)
+
+    @property
+    def is_answerable(self) -> bool:
+        """True for questions a respondent answers (not notes, not metadata)."""
+        return not self.is_metadata and self is not QuestionType.NOTE
+
+
+class Role(StrEnum):
+    """What a question's answer means to the survey design, beyond being an answer."""
+
+    STRATUM = "stratum"  # the answer is the response's stratum (e.g. procedure field)
+    GROUP = "group"  # the answer is the respondent group (e.g. leader / citizen)
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class ChoiceList:
+    name: str
+    choices: tuple[Choice, ...]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.choices)
+
+    @property
+    def is_numeric(self) -> bool:
+        """True when every code is an integer literal (``"1"``, ``"-2"``)."""
+        return bool(self.choices) and all(_is_int_literal(c.code) for c in self.choices)
+
+    def label_of(self, code: str) -> Label | None:
+        for c in self.choices:
+            if c.code == code:
+                return c.label
+        return None
+
+
+@dataclass(frozen=True)
+class Question:
+    """One item of the questionnaire. ``code`` is the item code used everywhere (storage, scoring)."""
+
+    code: str
+    type: QuestionType
+    label: Label
+    hint: Label | None = None
+    choices: str | None = None  # name of a ChoiceList, for single/multiple
+    required: bool = False
+    required_if: Expression | None = None  # conditional requirement (XLSForm allows an expression)
+    relevant: Expression | None = None  # skip logic: shown and stored only when true
+    constraint: Expression | None = None  # ``.`` is the question's own value
+    constraint_message: Label | None = None
+    appearance: str | None = None  # e.g. "likert": consecutive likert rows render as one grid
+    role: Role | None = None
+    groups: tuple[str, ...] = ()  # respondent groups asked this question; empty = all
+
+    def is_required(self, answers: Mapping[str, object]) -> bool:
+        """Whether this question must be answered, given the other answers."""
+        if self.required:
+            return True
+        if self.required_if is not None:
+            return self.required_if.truthy(answers)
+        return False
+
+
+@dataclass(frozen=True)
+class Section:
+    """A page of the kiosk form (an XLSForm group)."""
+
+    code: str
+    label: Label
+    questions: tuple[Question, ...]
+    relevant: Expression | None = None
+    groups: tuple[str, ...] = ()  # respondent groups shown this section; empty = all
+    intro: Label | None = None
+
+
+@dataclass(frozen=True)
+class RespondentGroup:
+    code: str
+    label: Label
+
+
+class Method(StrEnum):
+    SHARE_SATISFIED = "share_satisfied"  # % of valid answers in the positive set
+    MEAN_SCORE = "mean_score"  # mean answer rescaled to 0-100
+    POINTS = "points"  # each option worth a fraction of the criterion's max points
+
+
+class Level(StrEnum):
+    INDEX = "index"
+    FIELD = "field"
+    ELEMENT = "element"
+    CRITERION = "criterion"
+
+
+@dataclass(frozen=True)
+class ScoreNode:
+    """A node of the scoring tree: index -> [fields ->] elements -> criteria.
+
+    A criterion scores ``items`` (usually one item code; several are averaged). ``gate`` is an
+    expression over the respondent's answers: a response counts for this node and everything below it
+    only when the gate is true (e.g. Câu 8 says the respondent did an administrative procedure).
+    """
+
+    code: str
+    level: Level
+    label: Label
+    weight: float = 1.0
+    children: tuple[ScoreNode, ...] = ()
+    items: tuple[str, ...] = ()  # criteria only
+    gate: Expression | None = None
+    max_points: float | None = None  # points method
+    method: Method | None = None  # overrides the scoring method for this criterion
+    values: Mapping[str, float] | None = None  # points: option code -> fraction of max points
+
+    def walk(self) -> Iterator[ScoreNode]:
+        """Yield this node and all its descendants, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    @property
+    def criteria(self) -> tuple[ScoreNode, ...]:
+        return tuple(n for n in self.walk() if n.level is Level.CRITERION)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How answers become an index (methodology §5, §7); every step is a setting."""
+
+    method: Method
+    tree: ScoreNode  # the root, level INDEX
+    valid: tuple[str, ...] = ("1", "2", "3", "4", "5")  # valid answer codes; others leave the denominator
+    positive: tuple[str, ...] = ("4", "5")  # share_satisfied: codes that count as satisfied
+    scale: tuple[float, float] = (1.0, 5.0)  # mean_score: (min, max) mapped to (0, 100)
+    values: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # points default
+    group_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    decimals: int = 2  # for display only
+    min_n: int = 30  # units with fewer responses are flagged
+
+    @property
+    def criteria(self) -> tuple[ScoreNode, ...]:
+        return self.tree.criteria
+
+    def node(self, code: str) -> ScoreNode:
+        for n in self.tree.walk():
+            if n.code == code:
+                return n
+        raise KeyError(code)
+
+    def levels(self) -> tuple[Level, ...]:
+        """The levels present in the tree, root first."""
+        seen: list[Level] = []
+        for n in self.tree.walk():
+            if n.level not in seen:
+                seen.append(n.level)
+        return tuple(sorted(seen, key=list(Level).index))
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    id: str
+    version: str
+    title: Label
+    sections: tuple[Section, ...]
+    choice_lists: Mapping[str, ChoiceList]
+    languages: tuple[str, ...] = ("vi",)
+    groups: tuple[RespondentGroup, ...] = ()
+    scoring: Scoring | None = None
+    source: str | None = None  # the decision or plan the questionnaire implements
+    description: Label | None = None
+
+    def questions(self) -> Iterator[Question]:
+        for section in self.sections:
+            yield from section.questions
+
+    @property
+    def item_codes(self) -> tuple[str, ...]:
+        return tuple(q.code for q in self.questions())
+
+    def question(self, code: str) -> Question:
+        for q in self.questions():
+            if q.code == code:
+                return q
+        raise KeyError(code)
+
+    def section_of(self, code: str) -> Section:
+        for s in self.sections:
+            if any(q.code == code for q in s.questions):
+                return s
+        raise KeyError(code)
+
+    def choice_list(self, question: Question) -> ChoiceList | None:
+        return self.choice_lists.get(question.choices) if question.choices else None
+
+    def role_item(self, role: Role) -> Question | None:
+        """The question whose answer gives the response's stratum or respondent group, if any."""
+        for q in self.questions():
+            if q.role is role:
+                return q
+        return None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """An administrative unit surveyed (a commune or town)."""
+
+    code: str
+    name: str  # full name, e.g. "Thị trấn Trà Xuân"
+    kind: str = "xa"  # "xa", "thi_tran", "phuong"
+
+
+@dataclass(frozen=True)
+class UnitList:
+    """A dated list of units (lists change with mergers, so each list carries its date)."""
+
+    id: str
+    title: str
+    valid_from: str  # ISO date
+    units: tuple[Unit, ...]
+    source: str | None = None
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self.units)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def get(self, code: str) -> Unit:
+        for u in self.units:
+            if u.code == code:
+                return u
+        raise KeyError(code)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(u.code for u in self.units)
+
+
+def _is_int_literal(text: str) -> bool:
+    s = text[1:] if text[:1] == "-" else text
+    return s.isdigit() and s.isascii()

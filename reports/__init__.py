@@ -1,0 +1,1 @@
+"""Excel workbooks and charts from an index table. No Flask."""

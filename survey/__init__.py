@@ -1,0 +1,1 @@
+"""The survey app: kiosk, admin and API over a SQL database."""
