@@ -1,0 +1,55 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import db
+from .config import Defaults
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the survey app: config layered defaults -> instance -> SIPAS_* env -> test_config."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("SIPAS_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+    )
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("SIPAS")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "sipas.sqlite")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app)
+
+    db.init_app(app)
+
+    from . import blueprints
+
+    blueprints.register(app)
+    return app
+
+
+def _secret_key(app: Flask) -> str:
+    """Read the instance's secret key, creating it (0600) on first start; never a built-in default."""
+    path = Path(app.instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        key = secrets.token_urlsafe(48)
+        fh.write(key)
+    return key

@@ -1,0 +1,28 @@
+"""Configuration defaults, layered in create_app: these -> instance/config.py -> SIPAS_* env -> test."""
+
+from __future__ import annotations
+
+
+class Defaults:
+    # The database; None means SQLite in the instance folder (sipas.sqlite).
+    DATABASE_URL: str | None = None
+    # None: a random key is generated once and kept in the instance folder (see survey.app._secret_key).
+    SECRET_KEY: str | None = None
+    # "development" (sipas demo / serve) or "production" (gunicorn wsgi:app).
+    ENV: str = "production"
+    MAX_CONTENT_LENGTH = 512 * 1024  # bytes; a response is a few KB, anything larger is refused (413)
+    # Kiosk behaviour.
+    KIOSK_RESET_SECONDS = 8  # thank-you page -> fresh form
+    KIOSK_IDLE_SECONDS = 180  # an abandoned form is discarded after this much inactivity
+    # Base URL used in kiosk links and QR codes (e.g. https://sipas.trabong.gov.vn); None = from the request.
+    PUBLIC_URL: str | None = None
+    # Cookies and forms.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set True (SIPAS_SESSION_COOKIE_SECURE=true) behind HTTPS
+    SESSION_COOKIE_NAME = "sipas_session"
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    # Staff login protection.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_SECONDS = 15 * 60

@@ -1,0 +1,173 @@
+"""Database models (SQLAlchemy 2). The schema itself is managed by Alembic (`sipas db upgrade`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so that Alembic migrations work the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+ROLES = ("admin", "analyst", "enumerator")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    """A staff account. Roles: admin (everything), analyst (campaigns, exports), enumerator (data entry)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Campaign(Base):
+    """A survey round: one questionnaire version (frozen at creation), a period and a list of units."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    # The definition as it was when the campaign was created (questionnaires.to_dict), so that later
+    # edits of the file never change what a running campaign asks or how it is scored.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    unit_list_id: Mapped[str | None] = mapped_column(String(64))
+    period_start: Mapped[str | None] = mapped_column(String(10))  # ISO date
+    period_end: Mapped[str | None] = mapped_column(String(10))
+    margin_of_error: Mapped[float] = mapped_column(Float, default=0.05)  # e in n = N / (1 + N e^2)
+    strata: Mapped[list[Any] | None] = mapped_column(JSONType)  # optional [{code, label}] procedure fields
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | closed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    units: Mapped[list[CampaignUnit]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
+    )
+
+
+class CampaignUnit(Base):
+    """A unit surveyed in a campaign, with the number served (N) and the target number of responses."""
+
+    __tablename__ = "campaign_units"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", name="uq_campaign_units_campaign_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int | None] = mapped_column(Integer)  # N served in the period
+    target: Mapped[int | None] = mapped_column(Integer)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="units")
+
+
+class FrameCell(Base):
+    """The number served N_h in one cell (unit x stratum) of a campaign's sampling frame."""
+
+    __tablename__ = "frame_cells"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", "stratum", name="uq_frame_cells_cell"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    stratum: Mapped[str] = mapped_column(String(64), default="")
+    population: Mapped[int] = mapped_column(Integer)
+
+
+class Kiosk(Base):
+    """A tablet link for (campaign, unit[, counter]). Only a hash of its token is stored."""
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    counter: Mapped[str | None] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    token_hint: Mapped[str] = mapped_column(String(8))  # first characters, to tell links apart
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    campaign: Mapped[Campaign] = relationship()
+
+
+class Response(Base):
+    """One submitted questionnaire. ``instance_id`` (a client UUID) makes submission idempotent."""
+
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_campaign_unit", "campaign_id", "unit_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    stratum: Mapped[str | None] = mapped_column(String(64))
+    respondent_group: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical submitted content
+    source: Mapped[str] = mapped_column(String(16))  # kiosk | api | paper
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # paper forms
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what and when: logins, exports, setting changes."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    remote_addr: Mapped[str | None] = mapped_column(Text)  # kept only for security events (logins)
