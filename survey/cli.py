@@ -22,8 +22,8 @@ COMMANDS: dict[str, str] = {
     "campaign": "survey.commands:campaign",
     "kiosk": "survey.commands:kiosk",
     "export": "survey.commands:export",
-    "backup": "survey.commands:backup",
-    "restore": "survey.commands:restore",
+    "backup": "survey.backup:backup_command",
+    "restore": "survey.backup:restore_command",
 }
 
 
