@@ -1,0 +1,68 @@
+"""The questionnaire as the browser needs it: plain JSON with expressions as syntax trees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from questionnaires import Expression, Label, Question, Questionnaire, Section
+
+
+def _label(label: Label | None) -> dict[str, str] | None:
+    if label is None:
+        return None
+    out = {"vi": label.vi}
+    if label.en:
+        out["en"] = label.en
+    return out
+
+
+def _tree(expr: Expression | None) -> list | None:
+    return expr.to_json() if expr is not None else None
+
+
+def _question(q: Question) -> dict[str, Any]:
+    return {
+        "code": q.code,
+        "type": str(q.type),
+        "label": _label(q.label),
+        "hint": _label(q.hint),
+        "choices": q.choices,
+        "required": q.required,
+        "required_if": _tree(q.required_if),
+        "relevant": _tree(q.relevant),
+        "constraint": _tree(q.constraint),
+        "constraint_message": _label(q.constraint_message),
+        "appearance": q.appearance,
+        "role": str(q.role) if q.role else None,
+        "groups": list(q.groups),
+    }
+
+
+def _section(s: Section) -> dict[str, Any]:
+    return {
+        "code": s.code,
+        "label": _label(s.label),
+        "intro": _label(s.intro),
+        "relevant": _tree(s.relevant),
+        "groups": list(s.groups),
+        "questions": [_question(q) for q in s.questions],
+    }
+
+
+def client_definition(questionnaire: Questionnaire) -> dict[str, Any]:
+    """Return the questionnaire for the kiosk: sections, questions, choice lists, labels, expression trees."""
+    q = questionnaire
+    return {
+        "id": q.id,
+        "version": q.version,
+        "title": _label(q.title),
+        "description": _label(q.description),
+        "source": q.source,
+        "languages": list(q.languages),
+        "groups": [{"code": g.code, "label": _label(g.label)} for g in q.groups],
+        "choice_lists": {
+            name: [{"code": c.code, "label": _label(c.label)} for c in cl.choices]
+            for name, cl in q.choice_lists.items()
+        },
+        "sections": [_section(s) for s in q.sections],
+    }

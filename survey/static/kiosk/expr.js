@@ -1,0 +1,273 @@
+/*
+ * Evaluator of the questionnaire expression language (relevant / required_if / constraint).
+ *
+ * It walks the JSON syntax tree produced by questionnaires.expressions.Expression.to_json() with the
+ * semantics documented in questionnaires/expressions.py, so that the browser and the server agree on
+ * which questions are shown, required and valid:
+ *
+ *   - an unanswered item is the empty string ''; a multiple-choice answer (an array) compares as its
+ *     codes joined by spaces;
+ *   - = and != compare numerically when both sides are numbers or numeric strings, else as text;
+ *   - < <= > >= compare numerically and are false when either side is not a number;
+ *   - arithmetic on a non-number gives NaN; false, 0, NaN, '' and [] are false.
+ *
+ * Values follow Python's: numbers are printed as Python prints floats (1.0 -> "1", 1e-05, inf),
+ * "digits" are Unicode decimal digits as in Python's re and float(), and whitespace is str.strip()'s.
+ * Exposed as window.SipasExpr (and module.exports under Node, for tests).
+ */
+(function (root) {
+  "use strict";
+
+  // First code point of every run of ten Unicode decimal digits (category Nd), as Python 3.11 knows them.
+  var DIGIT_ZEROS = [
+    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6,
+    0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0,
+    0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10, 0x104a0, 0x10d30,
+    0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650, 0x116c0, 0x11730, 0x118e0,
+    0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50, 0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec,
+    0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0
+  ];
+
+  // Characters Python's str.isspace() accepts (what str.strip() removes).
+  var PY_SPACE = "\t\n\u000b\u000c\r\u001c\u001d\u001e\u001f \u0085\u00a0\u1680\u2000\u2001\u2002" +
+    "\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
+
+  function pyStrip(s) {
+    var chars = Array.from(s);
+    var a = 0;
+    var b = chars.length;
+    while (a < b && PY_SPACE.indexOf(chars[a]) >= 0) a += 1;
+    while (b > a && PY_SPACE.indexOf(chars[b - 1]) >= 0) b -= 1;
+    return chars.slice(a, b).join("");
+  }
+
+  // The value (0-9) of a Unicode decimal digit, or -1.
+  function digitValue(ch) {
+    var cp = ch.codePointAt(0);
+    for (var i = DIGIT_ZEROS.length - 1; i >= 0; i -= 1) {
+      if (DIGIT_ZEROS[i] <= cp) {
+        return cp - DIGIT_ZEROS[i] < 10 ? cp - DIGIT_ZEROS[i] : -1;
+      }
+    }
+    return -1;
+  }
+
+  // Python's float() of text matching -?(\d+(\.\d*)?|\.\d+), or NaN when the text does not match.
+  function parseNumber(text) {
+    var chars = Array.from(text);
+    var i = 0;
+    var ascii = "";
+    if (chars[0] === "-") {
+      ascii = "-";
+      i = 1;
+    }
+    var intDigits = 0;
+    while (i < chars.length && digitValue(chars[i]) >= 0) {
+      ascii += String(digitValue(chars[i]));
+      intDigits += 1;
+      i += 1;
+    }
+    var fracDigits = 0;
+    if (i < chars.length && chars[i] === ".") {
+      ascii += ".";
+      i += 1;
+      while (i < chars.length && digitValue(chars[i]) >= 0) {
+        ascii += String(digitValue(chars[i]));
+        fracDigits += 1;
+        i += 1;
+      }
+      if (intDigits === 0 && fracDigits === 0) return NaN;
+    } else if (intDigits === 0) {
+      return NaN;
+    }
+    if (i !== chars.length) return NaN;
+    return Number(ascii.charAt(ascii.length - 1) === "." ? ascii + "0" : ascii);
+  }
+
+  function isList(v) {
+    return Array.isArray(v);
+  }
+
+  // Python's str() of a float: shortest round-trip digits, exponent below 1e-4 and from 1e16.
+  function floatRepr(x) {
+    if (Number.isNaN(x)) return "NaN";
+    if (x === Infinity) return "inf";
+    if (x === -Infinity) return "-inf";
+    if (Number.isInteger(x)) return BigInt(x).toString();
+    var parts = x.toExponential().split("e");
+    var sign = "";
+    var mantissa = parts[0];
+    if (mantissa.charAt(0) === "-") {
+      sign = "-";
+      mantissa = mantissa.slice(1);
+    }
+    var digits = mantissa.replace(".", "");
+    var exp = parseInt(parts[1], 10);
+    if (exp >= -4 && exp < 16) {
+      if (exp < 0) return sign + "0." + "0".repeat(-exp - 1) + digits;
+      var intPart = digits.slice(0, exp + 1);
+      while (intPart.length < exp + 1) intPart += "0";
+      var frac = digits.slice(exp + 1);
+      return sign + intPart + "." + (frac || "0");
+    }
+    var abs = Math.abs(exp);
+    return sign + digits.charAt(0) + (digits.length > 1 ? "." + digits.slice(1) : "") +
+      "e" + (exp < 0 ? "-" : "+") + (abs < 10 ? "0" : "") + abs;
+  }
+
+  // An answer as the language sees it: missing -> '', array -> space-joined codes.
+  function norm(v) {
+    if (v === null || v === undefined) return "";
+    if (isList(v)) return v.map(listItemText).join(" ");
+    return v;
+  }
+
+  function listItemText(v) {
+    if (typeof v === "boolean") return v ? "True" : "False";
+    if (v === null || v === undefined) return "None";
+    return toText(v);
+  }
+
+  function toNumber(v) {
+    v = norm(v);
+    if (typeof v === "boolean") return v ? 1 : 0;
+    if (typeof v === "number") return v;
+    if (typeof v === "string") {
+      var s = pyStrip(v);
+      return s ? parseNumber(s) : NaN;
+    }
+    return NaN;
+  }
+
+  function toText(v) {
+    v = norm(v);
+    if (typeof v === "boolean") return v ? "true" : "false";
+    if (typeof v === "number") return floatRepr(v);
+    return String(v);
+  }
+
+  function truthy(v) {
+    if (isList(v)) return v.length > 0;
+    if (v === null || v === undefined) return false;
+    if (typeof v === "boolean") return v;
+    if (typeof v === "number") return v !== 0 && !Number.isNaN(v);
+    return v !== "";
+  }
+
+  function codes(v) {
+    if (v === null || v === undefined) return [];
+    if (isList(v)) return v.map(toText);
+    return toText(v).split(" ").filter(function (c) { return c !== ""; });
+  }
+
+  function lookup(answers, name) {
+    if (answers && Object.prototype.hasOwnProperty.call(answers, name)) {
+      var v = answers[name];
+      return v === undefined ? null : v;
+    }
+    return null;
+  }
+
+  function evaluate(node, answers, current) {
+    if (current === undefined) current = null;
+    var kind = node[0];
+    switch (kind) {
+      case "ref":
+        return lookup(answers, node[1]);
+      case "cur":
+        return current;
+      case "num":
+      case "str":
+        return node[1];
+      case "neg":
+        return -toNumber(evaluate(node[1], answers, current));
+      case "bin":
+        return binary(node, answers, current);
+      case "call":
+        return call(node[1], node[2], answers, current);
+      default:
+        throw new Error("unknown expression node " + kind);
+    }
+  }
+
+  function binary(node, answers, current) {
+    var op = node[1];
+    if (op === "and") {
+      return truthy(evaluate(node[2], answers, current)) && truthy(evaluate(node[3], answers, current));
+    }
+    if (op === "or") {
+      return truthy(evaluate(node[2], answers, current)) || truthy(evaluate(node[3], answers, current));
+    }
+    var left = evaluate(node[2], answers, current);
+    var right = evaluate(node[3], answers, current);
+    var ln = toNumber(left);
+    var rn = toNumber(right);
+    if (op === "=" || op === "!=") {
+      var same = !Number.isNaN(ln) && !Number.isNaN(rn) ? ln === rn : toText(left) === toText(right);
+      return op === "=" ? same : !same;
+    }
+    if (op === "<" || op === "<=" || op === ">" || op === ">=") {
+      if (Number.isNaN(ln) || Number.isNaN(rn)) return false;
+      if (op === "<") return ln < rn;
+      if (op === "<=") return ln <= rn;
+      if (op === ">") return ln > rn;
+      return ln >= rn;
+    }
+    if (op === "+") return ln + rn;
+    if (op === "-") return ln - rn;
+    if (op === "*") return ln * rn;
+    if (op === "div") return rn === 0 ? NaN : ln / rn;
+    if (op === "mod") return rn === 0 ? NaN : ln % rn; // JS % is C's fmod, like math.fmod
+    throw new Error("unknown operator " + op);
+  }
+
+  function call(name, args, answers, current) {
+    if (name === "if") {
+      var cond = truthy(evaluate(args[0], answers, current));
+      return evaluate(cond ? args[1] : args[2], answers, current);
+    }
+    var vals = args.map(function (a) { return evaluate(a, answers, current); });
+    switch (name) {
+      case "not":
+        return !truthy(vals[0]);
+      case "selected":
+        return codes(vals[0]).indexOf(toText(vals[1])) >= 0;
+      case "count-selected":
+        return codes(vals[0]).length;
+      case "string-length":
+        return Array.from(toText(vals[0])).length; // code points, as Python's len()
+      case "number":
+        return toNumber(vals[0]);
+      case "string":
+        return toText(vals[0]);
+      case "true":
+        return true;
+      case "false":
+        return false;
+      case "coalesce":
+        for (var i = 0; i < vals.length; i += 1) {
+          if (toText(vals[i]) !== "") return vals[i];
+        }
+        return "";
+      default:
+        throw new Error("unknown function " + name);
+    }
+  }
+
+  var api = {
+    evaluate: evaluate,
+    truthy: truthy,
+    // Whether an expression tree is true for these answers; a missing expression is true.
+    holds: function (tree, answers, current) {
+      return tree ? truthy(evaluate(tree, answers, current)) : true;
+    },
+    toNumber: toNumber,
+    toText: toText
+  };
+
+  if (typeof module === "object" && module.exports) {
+    module.exports = api;
+  } else {
+    root.SipasExpr = api;
+  }
+})(typeof window !== "undefined" ? window : this);
