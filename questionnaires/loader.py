@@ -13,6 +13,7 @@ message names the file, the item and what is wrong.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -51,6 +52,26 @@ EXTRA_PATH_ENV = "SIPAS_QUESTIONNAIRE_PATH"  # extra folders of definitions, os.
 CODE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UNIT_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _LEVEL_KEYS = {"fields": Level.FIELD, "elements": Level.ELEMENT, "criteria": Level.CRITERION}
+
+# The keys each kind of entry may have; anything else is a typo that would otherwise be ignored silently.
+_KEYS = {
+    "questionnaire": {
+        "id", "version", "title", "description", "source", "languages", "groups", "choices", "sections",
+        "scoring",
+    },
+    "group": {"code", "label"},
+    "choice": {"code", "label"},
+    "section": {"code", "label", "intro", "relevant", "groups", "questions"},
+    "question": {
+        "code", "type", "label", "hint", "choices", "required", "relevant", "constraint",
+        "constraint_message", "appearance", "role", "groups",
+    },
+    "scoring": {
+        "method", "valid", "positive", "scale", "values", "group_weights", "decimals", "min_n", "index",
+    },
+    "node": {"code", "label", "weight", "gate", "max_points", *_LEVEL_KEYS},
+    "criterion": {"code", "item", "items", "label", "weight", "gate", "max_points", "method", "values"},
+}  # fmt: skip
 
 
 @dataclass
@@ -109,10 +130,26 @@ class _Validator:
         self.warnings.append(LoadWarning(code, message, self.file, where))
 
     # -- small helpers
-    def mapping(self, value: Any, where: str) -> dict:
+    def mapping(self, value: Any, where: str, kind: str | None = None) -> dict:
         if not isinstance(value, Mapping):
             raise self.fail(ErrorCode.BAD_VALUE, f"expected a mapping, found {_kind(value)}", where)
+        if kind is not None:
+            for key in value:
+                if key != "_where" and key not in _KEYS[kind]:
+                    close = difflib.get_close_matches(str(key), sorted(_KEYS[kind]), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise self.fail(ErrorCode.BAD_VALUE, f"unknown key {key!r}{hint}", where)
         return dict(value)
+
+    def integer(self, raw: Mapping, key: str, default: int, lo: int, hi: int, where: str) -> int:
+        value = raw.get(key, default)
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(ErrorCode.BAD_SCORING, f"'{key}' must be a whole number from {lo} to {hi}", where)
+        return value
 
     def seq(self, value: Any, where: str, what: str) -> list:
         if value is None:
@@ -191,9 +228,9 @@ class _Validator:
 
     # -- the questionnaire
     def questionnaire(self, raw: Any) -> dict:
-        raw = self.mapping(raw, "top level") if raw is not None else None
         if raw is None:
             raise self.fail(ErrorCode.INVALID_FILE, "the file is empty")
+        raw = self.mapping(raw, "top level", "questionnaire")
         where = "top level"
         out: dict[str, Any] = {}
         out["id"] = self.text(raw, "id", where)
@@ -219,12 +256,13 @@ class _Validator:
         group_codes: set[str] = set()
         for i, g in enumerate(self.seq(raw.get("groups"), where, "groups")):
             gw = _where(g, f"groups[{i}]")
-            g = self.mapping(g, gw)
+            g = self.mapping(g, gw, "group")
             code = self.code(g, "code", gw)
+            gw = _where(g, f"group {code}")
             if code in group_codes:
                 raise self.fail(ErrorCode.DUPLICATE_ITEM, f"respondent group {code!r} is declared twice", gw)
             group_codes.add(code)
-            out["groups"].append({"code": code, "label": self.label(g.get("label"), f"group {code}")})
+            out["groups"].append({"code": code, "label": self.label(g.get("label"), gw)})
 
         out["choices"] = {}
         raw_choices = raw.get("choices") or {}
@@ -242,7 +280,7 @@ class _Validator:
                 raise self.fail(ErrorCode.BAD_VALUE, "the choice list is empty", lw)
             for j, c in enumerate(items):
                 cw = _where(c, f"{lw}, choice {j + 1}")
-                c = self.mapping(c, cw)
+                c = self.mapping(c, cw, "choice")
                 code = self.text(c, "code", cw)
                 if _is_number(c.get("code")):
                     code = _number_text(c["code"])
@@ -255,18 +293,26 @@ class _Validator:
 
         out["sections"] = []
         item_where: dict[str, str] = {}
+        section_where: list[str] = []
         section_codes: set[str] = set()
         sections = self.seq(raw.get("sections"), where, "sections")
         if not sections:
             raise self.fail(ErrorCode.MISSING_FIELD, "'sections' is required and must not be empty", where)
         for i, s in enumerate(sections):
             sw0 = _where(s, f"sections[{i}]")
-            s = self.mapping(s, sw0)
+            s = self.mapping(s, sw0, "section")
             scode = self.code(s, "code", sw0)
             sw = _where(s, f"section {scode}")
             if scode in section_codes:
                 raise self.fail(ErrorCode.DUPLICATE_ITEM, f"section code {scode!r} is used twice", sw)
+            if scode in item_where:
+                raise self.fail(
+                    ErrorCode.DUPLICATE_ITEM,
+                    f"section code {scode!r} is also an item code (at {item_where[scode]})",
+                    sw,
+                )
             section_codes.add(scode)
+            section_where.append(sw)
             sec = {
                 "code": scode,
                 "label": self.label(s.get("label"), sw),
@@ -280,26 +326,39 @@ class _Validator:
                 raise self.fail(ErrorCode.MISSING_FIELD, "a section needs at least one question", sw)
             for j, q in enumerate(questions):
                 qw0 = _where(q, f"{sw}, question {j + 1}")
-                q = self.mapping(q, qw0)
+                q = self.mapping(q, qw0, "question")
                 qcode = self.code(q, "code", qw0)
                 qw = _where(q, f"item {qcode}")
                 if qcode in item_where or qcode in section_codes:
+                    also = item_where.get(qcode) or f"section {qcode}"
                     raise self.fail(
-                        ErrorCode.DUPLICATE_ITEM,
-                        f"item code {qcode!r} is used twice (also at {item_where.get(qcode, 'a section')})",
-                        qw,
+                        ErrorCode.DUPLICATE_ITEM, f"item code {qcode!r} is used twice (also at {also})", qw
                     )
                 item_where[qcode] = qw
-                sec["questions"].append(self.question(q, qcode, qw, out["choices"], group_codes))
+                question = self.question(q, qcode, qw, out["choices"], group_codes)
+                if sec["groups"] and not set(question["groups"]) <= set(sec["groups"]):
+                    raise self.fail(
+                        ErrorCode.UNKNOWN_GROUP,
+                        f"groups {question['groups']} are not among its section's groups {sec['groups']}",
+                        qw,
+                    )
+                sec["questions"].append(question)
             out["sections"].append(sec)
 
         items = {q["code"]: q for s in out["sections"] for q in s["questions"]}
-        # Expressions may only name items that exist.
-        for s in out["sections"]:
-            self.check_refs(s.get("relevant"), items, f"section {s['code']}", "relevant")
+        # Expressions may only name items that exist; only a constraint may read "." (its own value).
+        for s, sw in zip(out["sections"], section_where, strict=True):
+            self.check_refs(s.get("relevant"), items, sw, "relevant")
             for q in s["questions"]:
                 for key in ("relevant", "constraint", "required_if"):
-                    self.check_refs(q.get(key), items, item_where[q["code"]], key)
+                    self.check_refs(
+                        q.get(key),
+                        items,
+                        item_where[q["code"]],
+                        key,
+                        q["code"],
+                        allow_current=key == "constraint",
+                    )
 
         used = {q["choices"] for q in items.values() if q.get("choices")}
         for name in out["choices"]:
@@ -308,10 +367,36 @@ class _Validator:
                     WarningCode.UNUSED_CHOICE_LIST, "no question uses this choice list", f"choice list {name}"
                 )
 
-        roles = [q["role"] for q in items.values() if q.get("role")]
-        for role in set(roles):
-            if roles.count(role) > 1:
-                raise self.fail(ErrorCode.BAD_VALUE, f"more than one question has role {role!r}")
+        role_items: dict[str, str] = {}
+        for q in items.values():
+            role = q.get("role")
+            if not role:
+                continue
+            if role in role_items:
+                raise self.fail(
+                    ErrorCode.BAD_VALUE,
+                    f"more than one question has role {role!r} (also {role_items[role]!r})",
+                    item_where[q["code"]],
+                )
+            role_items[role] = q["code"]
+            if role == Role.GROUP.value:
+                for code in (c["code"] for c in out["choices"][q["choices"]]):
+                    if code not in group_codes:
+                        raise self.fail(
+                            ErrorCode.UNKNOWN_GROUP,
+                            f"option {code!r} of the respondent-group question is not declared in 'groups'",
+                            item_where[q["code"]],
+                        )
+        restricted = [s["code"] for s in out["sections"] if s["groups"]] + [
+            q["code"] for q in items.values() if q["groups"]
+        ]
+        if restricted and Role.GROUP.value not in role_items:
+            raise self.fail(
+                ErrorCode.UNKNOWN_GROUP,
+                f"{restricted[0]!r} is shown to some respondent groups only, "
+                "but no question has role 'group'",
+                item_where.get(restricted[0], f"section {restricted[0]}"),
+            )
 
         out["scoring"] = (
             self.scoring(raw["scoring"], items, out["choices"], group_codes) if raw.get("scoring") else None
@@ -378,19 +463,43 @@ class _Validator:
         out["groups"] = self.groups(q.get("groups"), where, group_codes)
         return out
 
-    def check_refs(self, text: str | None, items: Mapping[str, Any], where: str, what: str) -> None:
+    def check_refs(
+        self,
+        text: str | None,
+        items: Mapping[str, Any],
+        where: str,
+        what: str,
+        own_code: str | None = None,
+        allow_current: bool = False,
+    ) -> None:
         if not text:
             return
-        for ref in sorted(parse(text).references):
+        expression = parse(text)
+        for ref in sorted(expression.references):
             if ref not in items:
                 raise self.fail(
                     ErrorCode.UNKNOWN_REFERENCE, f"{what} refers to unknown item ${{{ref}}}", where
                 )
+            if (
+                not QuestionType(items[ref]["type"]).is_answerable
+                and not QuestionType(items[ref]["type"]).is_metadata
+            ):
+                raise self.fail(
+                    ErrorCode.BAD_EXPRESSION, f"{what} refers to ${{{ref}}}, a note that has no value", where
+                )
+            if ref == own_code and what != "constraint":
+                raise self.fail(
+                    ErrorCode.BAD_EXPRESSION,
+                    f"{what} refers to the item itself; a question's own value is '.' in its constraint",
+                    where,
+                )
+        if expression.uses_current and not allow_current:
+            raise self.fail(ErrorCode.BAD_EXPRESSION, f"{what} cannot use '.'; only a constraint can", where)
 
     # -- scoring
     def scoring(self, raw: Any, items: dict, choices: dict, group_codes: set[str]) -> dict:
-        where = "scoring"
-        raw = self.mapping(raw, where)
+        where = _where(raw, "scoring")
+        raw = self.mapping(raw, where, "scoring")
         method = self.text(raw, "method", where)
         try:
             method = Method(method).value
@@ -418,17 +527,27 @@ class _Validator:
             if not _is_number(w) or float(w) < 0:
                 raise self.fail(ErrorCode.BAD_SCORING, f"group weight for {g!r} must be a number >= 0", where)
         out["group_weights"] = {str(g): float(w) for g, w in gw.items()}
-        out["decimals"] = int(raw.get("decimals", 2))
-        out["min_n"] = int(raw.get("min_n", 30))
+        out["decimals"] = self.integer(raw, "decimals", 2, 0, 10, where)
+        out["min_n"] = self.integer(raw, "min_n", 30, 0, 1_000_000, where)
         index = raw.get("index")
         if index is None:
             raise self.fail(
                 ErrorCode.MISSING_FIELD, "'index' (the root of the scoring tree) is required", where
             )
         seen: set[str] = set()
-        out["index"] = self.node(index, Level.INDEX, "scoring index", items, method, seen, out)
+        out["index"] = self.node(index, Level.INDEX, "scoring index", items, method, seen, out, choices)
         if not any(n.get("level") == "criterion" for n in _walk_dict(out["index"])):
             raise self.fail(ErrorCode.BAD_SCORING, "the scoring tree has no criteria", where)
+        # A question on the same answer list as scored items, but scored nowhere, is usually forgotten.
+        scored = {it for n in _walk_dict(out["index"]) for it in n["items"]}
+        scored_lists = {items[it].get("choices") for it in scored} - {None}
+        for code, q in items.items():
+            if code not in scored and q.get("choices") in scored_lists and q["type"] == "single":
+                self.warn(
+                    WarningCode.UNSCORED_LIKERT,
+                    f"uses the answer list {q['choices']!r} of scored items but is in no scoring criterion",
+                    f"item {code}",
+                )
         return out
 
     def values(self, raw: Any, where: str) -> dict[str, float]:
@@ -444,19 +563,33 @@ class _Validator:
             out[_number_text(code)] = float(v)
         return out
 
-    def node(self, raw: Any, level: Level, where: str, items: dict, method: str, seen: set, sc: dict) -> dict:
+    def node(
+        self,
+        raw: Any,
+        level: Level,
+        where: str,
+        items: dict,
+        method: str,
+        seen: set,
+        sc: dict,
+        choices: dict,
+    ) -> dict:
         if level is Level.CRITERION and isinstance(raw, str):
             raw = {"item": raw}
         where = _where(raw, where)
-        raw = self.mapping(raw, where)
+        raw = self.mapping(raw, where, "criterion" if level is Level.CRITERION else "node")
         out: dict[str, Any] = {"level": level.value}
         if level is Level.CRITERION:
+            if raw.get("item") and raw.get("items"):
+                raise self.fail(ErrorCode.BAD_SCORING, "a criterion has 'item' or 'items', not both", where)
             item_list = raw.get("items") or ([raw["item"]] if raw.get("item") else [])
-            item_list = [str(i) for i in self.seq(item_list, where, "items")]
+            item_list = [_number_text(i) for i in self.seq(item_list, where, "items")]
             if not item_list:
                 raise self.fail(ErrorCode.BAD_SCORING, "a criterion needs 'item' or 'items'", where)
-            code = str(raw.get("code") or item_list[0])
-            where = f"scoring criterion {code}"
+            code = self.code(raw, "code", where) if raw.get("code") else item_list[0]
+            where = _where(raw, f"scoring criterion {code}")
+            if len(set(item_list)) != len(item_list):
+                raise self.fail(ErrorCode.BAD_SCORING, "an item is listed twice in 'items'", where)
             for it in item_list:
                 if it not in items:
                     raise self.fail(
@@ -480,9 +613,10 @@ class _Validator:
             effective = crit_method or method
             if effective == "points" and not (out["values"] or sc["values"]):
                 raise self.fail(ErrorCode.BAD_SCORING, "the points method needs option 'values'", where)
+            self.check_criterion_options(item_list, items, choices, effective, out["values"], sc, where)
         else:
             code = self.code(raw, "code", where)
-            where = f"scoring {level.value} {code}"
+            where = _where(raw, f"scoring {level.value} {code}")
             label = raw.get("label")
             out["items"] = []
             out["method"] = None
@@ -498,6 +632,10 @@ class _Validator:
         out["weight"] = float(weight)
         out["gate"] = self.expression(raw.get("gate"), where, "gate")
         self.check_refs(out["gate"], items, where, "gate")
+        if out["gate"] and level is Level.INDEX:
+            raise self.fail(
+                ErrorCode.BAD_SCORING, "the index cannot have a gate; gate a field or element", where
+            )
         mp = raw.get("max_points")
         if mp is not None and (not _is_number(mp) or float(mp) < 0):
             raise self.fail(ErrorCode.BAD_SCORING, "max_points must be a number >= 0", where)
@@ -523,10 +661,60 @@ class _Validator:
         if not kids:
             raise self.fail(ErrorCode.BAD_SCORING, f"'{child_keys[0]}' is empty", where)
         out["children"] = [
-            self.node(k, child_level, f"{where}, {child_level.value} {i + 1}", items, method, seen, sc)
+            self.node(
+                k, child_level, f"{where}, {child_level.value} {i + 1}", items, method, seen, sc, choices
+            )
             for i, k in enumerate(kids)
         ]
         return out
+
+    def check_criterion_options(
+        self,
+        item_list: list[str],
+        items: dict,
+        choices: dict,
+        method: str,
+        values: dict | None,
+        sc: dict,
+        where: str,
+    ) -> None:
+        """Make sure the criterion's answers can be scored by its method."""
+        valid = set(sc["valid"])
+        for it in item_list:
+            q = items[it]
+            if q["type"] != "single":
+                if method != Method.MEAN_SCORE.value:
+                    raise self.fail(
+                        ErrorCode.BAD_SCORING,
+                        f"item {it!r} is a {q['type']} question; only mean_score can score numbers",
+                        where,
+                    )
+                continue
+            codes = [c["code"] for c in choices[q["choices"]]]
+            valid_codes = [c for c in codes if c in valid]
+            if not valid_codes:
+                raise self.fail(
+                    ErrorCode.BAD_SCORING,
+                    f"no option of item {it!r} ({', '.join(codes)}) is among the valid codes "
+                    f"({', '.join(sc['valid'])})",
+                    where,
+                )
+            if method == Method.POINTS.value:
+                table = values or sc["values"]
+                missing = [c for c in valid_codes if c not in table]
+                if missing:
+                    raise self.fail(
+                        ErrorCode.BAD_SCORING,
+                        f"valid option(s) {', '.join(missing)} of item {it!r} "
+                        "have no value (fraction of points)",
+                        where,
+                    )
+            elif method == Method.MEAN_SCORE.value and not all(_is_number(c) for c in valid_codes):
+                raise self.fail(
+                    ErrorCode.BAD_SCORING,
+                    f"mean_score needs numeric valid options; item {it!r} has others",
+                    where,
+                )
 
 
 def _walk_dict(node: dict):
