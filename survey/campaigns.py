@@ -1,0 +1,446 @@
+"""Campaigns (survey rounds), their units and targets, kiosk links, and progress against targets.
+
+A campaign freezes its questionnaire at creation (``Campaign.definition`` holds
+``questionnaires.to_dict(q)``): editing the definition file later never changes what a running
+campaign asks or how its answers are validated and scored.
+
+Targets follow Quyết định 1383/QĐ-BNV (Slovin): ``n = ceil(N / (1 + N·e²))`` per unit, with N the
+number of people served in the period and e the margin of error (0.05 by default); a target typed in
+by the district wins over the computed one.
+
+Service functions add and flush; the caller commits (``session_scope()`` in commands, ``commit()`` at
+the end of a request), so a page can create a campaign and its kiosks in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from questionnaires import (
+    Questionnaire,
+    QuestionnaireError,
+    Role,
+    from_data,
+    load_questionnaire,
+    load_units,
+    to_dict,
+)
+
+from .errors import CampaignError
+from .models import Campaign, CampaignUnit, FrameCell, Kiosk, Response, User
+
+__all__ = [
+    "UnitProgress",
+    "Progress",
+    "campaign_questionnaire",
+    "create_campaign",
+    "create_kiosk",
+    "hash_token",
+    "kiosk_for_token",
+    "kiosk_url",
+    "progress",
+    "revoke_kiosk",
+    "slovin_target",
+]
+
+
+def slovin_target(population: int, margin_of_error: float = 0.05) -> int:
+    """The sample size ``ceil(N / (1 + N·e²))`` (Quyết định 1383/QĐ-BNV), computed exactly."""
+    if population < 0:
+        raise CampaignError(f"số người được phục vụ N phải ≥ 0 (population must be >= 0), not {population}")
+    if population == 0:
+        return 0
+    e = Fraction(str(margin_of_error))
+    return math.ceil(Fraction(population) / (1 + population * e * e))
+
+
+def _iso_date(value: date | str | None, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise CampaignError(
+            f"{what} phải là ngày dạng YYYY-MM-DD ({what} must be an ISO date), not {value!r}"
+        ) from None
+
+
+def _count(value: Any, what: str) -> int:
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or number < 0:
+        raise CampaignError(f"{what}: cần một số nguyên ≥ 0 (expected a whole number >= 0), not {value!r}")
+    return number
+
+
+def create_campaign(
+    session: Session,
+    *,
+    name: str,
+    questionnaire: str | Path | Questionnaire,
+    unit_list: str | Path | None = None,
+    units: Sequence[tuple[str, str]] | None = None,
+    period_start: date | str | None = None,
+    period_end: date | str | None = None,
+    populations: Mapping[str, int] | None = None,
+    targets: Mapping[str, int] | None = None,
+    margin_of_error: float = 0.05,
+    strata: Sequence[Mapping[str, str]] | None = None,
+    frame_cells: Mapping[tuple[str, str], int] | Iterable[tuple[str, str, int]] | None = None,
+    created_by: User | int | None = None,
+) -> Campaign:
+    """Create a campaign with its units, targets and frame cells; flush, the caller commits.
+
+    ``questionnaire`` is a shipped id, a file path or a loaded Questionnaire; units come from the unit
+    list ``unit_list`` (id or path) or from ``units`` as ``(code, name)`` pairs. ``populations`` (N per
+    unit) give Slovin targets unless ``targets`` has a number for that unit. ``strata`` defaults to the
+    choices of the ``role: stratum`` question. Raises :class:`CampaignError` for any bad input.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise CampaignError("tên đợt khảo sát không được để trống (campaign name is required)")
+    if len(name) > 200:
+        raise CampaignError(
+            "tên đợt khảo sát dài quá 200 ký tự (campaign name is longer than 200 characters)"
+        )
+    try:
+        q = questionnaire if isinstance(questionnaire, Questionnaire) else load_questionnaire(questionnaire)
+    except QuestionnaireError as exc:
+        raise CampaignError(f"không đọc được phiếu khảo sát: {exc}") from None
+    if not 0 < margin_of_error < 1:
+        raise CampaignError(f"sai số e phải trong khoảng (0, 1) (margin of error), not {margin_of_error}")
+
+    unit_list_id = None
+    if (unit_list is None) == (units is None):
+        raise CampaignError("cần đúng một trong hai: danh sách đơn vị (unit_list) hoặc units")
+    if unit_list is not None:
+        try:
+            loaded = load_units(unit_list)
+        except QuestionnaireError as exc:
+            raise CampaignError(f"không đọc được danh sách đơn vị: {exc}") from None
+        unit_list_id = loaded.id
+        pairs = [(u.code, u.name) for u in loaded.units]
+    else:
+        pairs = [(str(code).strip(), str(unit_name).strip()) for code, unit_name in units or ()]
+    if not pairs:
+        raise CampaignError("đợt khảo sát cần ít nhất một đơn vị (a campaign needs at least one unit)")
+    seen: set[str] = set()
+    for code, unit_name in pairs:
+        if not code or len(code) > 64 or not unit_name:
+            raise CampaignError(f"đơn vị {code!r}: cần mã (≤ 64 ký tự) và tên (unit needs a code and a name)")
+        if code in seen:
+            raise CampaignError(f"đơn vị {code!r} xuất hiện hai lần (unit listed twice)")
+        seen.add(code)
+
+    start = _iso_date(period_start, "period_start")
+    end = _iso_date(period_end, "period_end")
+    if start and end and end < start:
+        raise CampaignError(f"ngày kết thúc {end} trước ngày bắt đầu {start} (period ends before it starts)")
+
+    populations = {k: _count(v, f"N của đơn vị {k}") for k, v in (populations or {}).items()}
+    targets = {k: _count(v, f"chỉ tiêu của đơn vị {k}") for k, v in (targets or {}).items()}
+    for what, mapping in (("populations", populations), ("targets", targets)):
+        unknown = sorted(set(mapping) - seen)
+        if unknown:
+            raise CampaignError(
+                f"{what}: đơn vị không có trong danh sách (units not in the campaign): {', '.join(unknown)}"
+            )
+
+    if strata is None:
+        item = q.role_item(Role.STRATUM)
+        choice_list = q.choice_list(item) if item is not None else None
+        strata = [{"code": c.code, "label": c.label.vi} for c in choice_list.choices] if choice_list else None
+    else:
+        strata = [{"code": str(s["code"]), "label": str(s.get("label") or s["code"])} for s in strata]
+
+    campaign = Campaign(
+        name=name,
+        questionnaire_id=q.id,
+        questionnaire_version=q.version,
+        definition=to_dict(q),
+        unit_list_id=unit_list_id,
+        period_start=start,
+        period_end=end,
+        margin_of_error=float(margin_of_error),
+        strata=strata,
+        status="active",
+        created_by=created_by.id if isinstance(created_by, User) else created_by,
+    )
+    for position, (code, unit_name) in enumerate(pairs):
+        population = populations.get(code)
+        target = targets.get(code)
+        if target is None and population is not None:
+            target = slovin_target(population, margin_of_error)
+        campaign.units.append(
+            CampaignUnit(
+                unit_code=code, unit_name=unit_name, position=position, population=population, target=target
+            )
+        )
+    session.add(campaign)
+    session.flush()
+    for unit_code, stratum, population in _cells(frame_cells):
+        if unit_code not in seen:
+            raise CampaignError(
+                f"khung mẫu: đơn vị {unit_code!r} không có trong đợt khảo sát (frame cell unit)"
+            )
+        session.add(
+            FrameCell(
+                campaign_id=campaign.id,
+                unit_code=unit_code,
+                stratum=stratum or "",
+                population=_count(population, f"khung mẫu {unit_code}/{stratum}"),
+            )
+        )
+    session.flush()
+    return campaign
+
+
+def _cells(
+    frame_cells: Mapping[tuple[str, str], int] | Iterable[tuple[str, str, int]] | None,
+) -> Iterator[tuple[str, str, Any]]:
+    if frame_cells is None:
+        return
+    if isinstance(frame_cells, Mapping):
+        for (unit_code, stratum), population in frame_cells.items():
+            yield unit_code, stratum, population
+    else:
+        for unit_code, stratum, population in frame_cells:
+            yield unit_code, stratum, population
+
+
+# ------------------------------------------------------------------------------- the frozen definition
+_CACHE: OrderedDict[tuple, Questionnaire] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+
+
+def campaign_questionnaire(campaign: Campaign) -> Questionnaire:
+    """The questionnaire a campaign was created with, rebuilt from its snapshot (cached)."""
+    created = campaign.created_at.isoformat() if campaign.created_at else ""
+    # The id alone is not enough: two databases (tests, a restored backup) reuse ids.
+    key = (campaign.id, campaign.questionnaire_id, campaign.questionnaire_version, created)
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    try:
+        q = from_data(campaign.definition, file=f"campaign {campaign.id}").questionnaire
+    except QuestionnaireError as exc:
+        raise CampaignError(f"đợt khảo sát {campaign.id}: bản lưu phiếu khảo sát hỏng: {exc}") from None
+    with _CACHE_LOCK:
+        _CACHE[key] = q
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return q
+
+
+# ------------------------------------------------------------------------------------------- kiosks
+def hash_token(token: str) -> str:
+    """The sha256 hex digest under which a kiosk token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_kiosk(
+    session: Session,
+    campaign: Campaign,
+    unit_code: str,
+    counter: str | None = None,
+    created_by: User | int | None = None,
+) -> tuple[Kiosk, str]:
+    """Create a kiosk link for one unit of ``campaign``; return it with its token (shown only now).
+
+    Only the token's sha256 and its first 6 characters (to tell links apart) are stored. Flushes;
+    the caller commits.
+    """
+    if campaign.status != "active":
+        raise CampaignError(f"đợt khảo sát '{campaign.name}' đã đóng (campaign is closed)")
+    units = {u.unit_code for u in campaign.units}
+    if unit_code not in units:
+        raise CampaignError(
+            f"đơn vị {unit_code!r} không thuộc đợt khảo sát '{campaign.name}' "
+            f"(unit not in the campaign; known: {', '.join(sorted(units))})"
+        )
+    counter = (counter or "").strip() or None
+    if counter is not None and len(counter) > 100:
+        raise CampaignError("tên quầy dài quá 100 ký tự (counter name is longer than 100 characters)")
+    token = secrets.token_urlsafe(32)
+    kiosk = Kiosk(
+        campaign_id=campaign.id,
+        unit_code=unit_code,
+        counter=counter,
+        token_hash=hash_token(token),
+        token_hint=token[:6],
+        created_by=created_by.id if isinstance(created_by, User) else created_by,
+    )
+    session.add(kiosk)
+    session.flush()
+    return kiosk, token
+
+
+def kiosk_for_token(session: Session, token: str | None) -> Kiosk | None:
+    """The kiosk of ``token``, or None when the token is unknown or revoked."""
+    if not token or not isinstance(token, str) or len(token) > 200:
+        return None
+    kiosk = session.scalars(select(Kiosk).where(Kiosk.token_hash == hash_token(token))).one_or_none()
+    if kiosk is None or kiosk.revoked_at is not None:
+        return None
+    return kiosk
+
+
+def revoke_kiosk(session: Session, kiosk: Kiosk) -> Kiosk:
+    """Revoke a kiosk link (its token stops working at once); idempotent. Flushes; the caller commits."""
+    if kiosk.revoked_at is None:
+        kiosk.revoked_at = datetime.now(UTC)
+        session.flush()
+    return kiosk
+
+
+def kiosk_url(token: str, base_url: str) -> str:
+    """The address a tablet opens: ``{base_url}/k/{token}``."""
+    return f"{base_url.rstrip('/')}/k/{token}"
+
+
+# ----------------------------------------------------------------------------------------- progress
+@dataclass(frozen=True)
+class UnitProgress:
+    unit_code: str
+    unit_name: str
+    population: int | None
+    target: int | None
+    responses: int
+    percent: float | None  # responses / target × 100, None without a target
+    last_response_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit_code": self.unit_code,
+            "unit_name": self.unit_name,
+            "population": self.population,
+            "target": self.target,
+            "responses": self.responses,
+            "percent": self.percent,
+            "last_response_at": self.last_response_at.isoformat() if self.last_response_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Responses per unit against target, and the campaign totals."""
+
+    campaign_id: int
+    units: list[UnitProgress] = field(default_factory=list)
+
+    @property
+    def responses(self) -> int:
+        return sum(u.responses for u in self.units)
+
+    @property
+    def target(self) -> int | None:
+        targets = [u.target for u in self.units if u.target is not None]
+        return sum(targets) if targets else None
+
+    @property
+    def percent(self) -> float | None:
+        return _percent(self.responses, self.target)
+
+    @property
+    def last_response_at(self) -> datetime | None:
+        stamps = [u.last_response_at for u in self.units if u.last_response_at is not None]
+        return max(stamps) if stamps else None
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        last = self.last_response_at
+        return {
+            "target": self.target,
+            "responses": self.responses,
+            "percent": self.percent,
+            "units": len(self.units),
+            "units_done": sum(1 for u in self.units if u.target and u.responses >= u.target),
+            "last_response_at": last.isoformat() if last else None,
+        }
+
+    def __iter__(self):
+        return iter(self.units)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "units": [u.to_dict() for u in self.units],
+            "totals": self.totals,
+        }
+
+
+def _percent(responses: int, target: int | None) -> float | None:
+    if not target:
+        return None
+    return round(100.0 * responses / target, 1)
+
+
+def progress(session: Session, campaign: Campaign) -> Progress:
+    """Responses per unit against target, in the campaign's unit order (one grouped query)."""
+    count = func.count(Response.id)
+    last = func.max(Response.received_at)
+    rows = session.execute(
+        select(
+            CampaignUnit.unit_code,
+            CampaignUnit.unit_name,
+            CampaignUnit.population,
+            CampaignUnit.target,
+            count,
+            last,
+        )
+        .outerjoin(
+            Response,
+            (Response.campaign_id == CampaignUnit.campaign_id)
+            & (Response.unit_code == CampaignUnit.unit_code),
+        )
+        .where(CampaignUnit.campaign_id == campaign.id)
+        .group_by(
+            CampaignUnit.id,
+            CampaignUnit.unit_code,
+            CampaignUnit.unit_name,
+            CampaignUnit.population,
+            CampaignUnit.target,
+            CampaignUnit.position,
+        )
+        .order_by(CampaignUnit.position, CampaignUnit.id)
+    ).all()
+    units = []
+    for code, unit_name, population, target, n, stamp in rows:
+        if isinstance(stamp, str):  # SQLite returns max() of a datetime column as text
+            stamp = datetime.fromisoformat(stamp)
+        if stamp is not None and stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        units.append(
+            UnitProgress(code, unit_name, population, target, int(n), _percent(int(n), target), stamp)
+        )
+    return Progress(campaign.id, units)

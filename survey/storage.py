@@ -1,0 +1,386 @@
+"""Storing responses (validated, idempotent, race-safe) and reading them back as the responses table.
+
+Idempotency: the client generates an ``instance_id`` (a UUID) for each filled form and may send it any
+number of times (flaky Wi-Fi, an offline queue). The first copy is stored; a later copy with the same
+*content hash* is answered "duplicate" and nothing changes; a copy with different content is a
+:class:`~survey.errors.DuplicateConflict`. The hash covers what the respondent said and where:
+questionnaire id, version, unit, stratum, respondent group, the normalised answers, ``started_at`` and
+``submitted_at`` (see :func:`content_hash`). It leaves out how the copy travelled (source, kiosk, the
+staff member who keyed it, the time it was received), so a retry through another path is still the
+same response.
+
+Races: two copies arriving at the same moment both pass the "already stored?" check; the UNIQUE
+constraint on ``instance_id`` lets exactly one insert win, the other gets an ``IntegrityError``, rolls
+back, re-reads the winner and compares hashes. That works the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from questionnaires import Questionnaire, QuestionType, Role
+
+from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
+from .models import Campaign, CampaignUnit, Kiosk, Response, User
+from .validation import parse_timestamp, respondent_group, validate_answers
+
+__all__ = [
+    "EXTRA_COLUMNS",
+    "SOURCES",
+    "content_hash",
+    "normalise_instance_id",
+    "responses_frame",
+    "save_response",
+]
+
+SOURCES = ("kiosk", "api", "paper")
+# Columns the responses table carries after the items (provenance, for analysts and audits).
+EXTRA_COLUMNS = ("questionnaire_version", "source", "started_at", "submitted_at")
+_CHUNK = 1000
+
+
+def normalise_instance_id(value: Any) -> str:
+    """Return the canonical lower-case UUID text of ``value`` (``uuid:`` prefix allowed, as ODK sends)."""
+    if not isinstance(value, str):
+        raise ValueError("instance_id must be a UUID string")
+    text = value.strip()
+    if text.lower().startswith("uuid:"):
+        text = text[5:]
+    if len(text) not in (32, 36):
+        raise ValueError(f"instance_id {value!r} is not a UUID")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ValueError(f"instance_id {value!r} is not a UUID") from None
+
+
+def _iso(stamp: datetime | None) -> str | None:
+    if stamp is None:
+        return None
+    if stamp.tzinfo is None:  # SQLite gives back naive datetimes; we only ever store UTC
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).isoformat()
+
+
+def content_hash(
+    *,
+    questionnaire_id: str,
+    version: str,
+    unit_code: str,
+    stratum: str | None,
+    group: str | None,
+    answers: Mapping[str, Any],
+    started_at: datetime | None,
+    submitted_at: datetime | None,
+) -> str:
+    """The sha256 (hex) of the canonical JSON of a response's content (keys sorted, UTF-8, UTC times)."""
+    canonical = {
+        "questionnaire": questionnaire_id,
+        "version": version,
+        "unit": unit_code,
+        "stratum": stratum,
+        "group": group,
+        "answers": dict(answers),
+        "started_at": _iso(started_at),
+        "submitted_at": _iso(submitted_at),
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stamp(field: str, value: Any, errors: list[ItemError]) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        errors.append(
+            ItemError(
+                field,
+                "wrong_type",
+                f"'{field}' phải là thời điểm ISO 8601 (ví dụ 2024-05-01T08:30:00Z).",
+                f"{field} must be an ISO 8601 timestamp",
+            )
+        )
+        return None
+
+
+def save_response(
+    session: Session,
+    *,
+    campaign: Campaign,
+    unit_code: str,
+    instance_id: str,
+    answers: Mapping[str, Any],
+    questionnaire_id: str,
+    version: str,
+    started_at: datetime | str | None,
+    submitted_at: datetime | str | None,
+    stratum: str | None = None,
+    group: str | None = None,
+    source: str,
+    kiosk: Kiosk | None = None,
+    entered_by: User | int | None = None,
+) -> tuple[Response, bool]:
+    """Validate and store one response; return ``(response, created)``. Commits the session.
+
+    Raises :class:`ValidationFailed` (nothing stored) when the answers or the submission fields are
+    invalid: questionnaire/version not the campaign's, a unit outside the campaign (or not the
+    kiosk's), an instance id that is not a UUID, bad timestamps, per-item errors. An instance id
+    already stored with the same content returns the stored row with ``created=False``; with other
+    content it raises :class:`DuplicateConflict`. The stratum defaults to the answer of the
+    ``role: stratum`` question, the group to the ``role: group`` answer (or the only declared group).
+    Any other pending change in ``session`` is committed (or rolled back) together with the response.
+    """
+    from .campaigns import campaign_questionnaire  # campaigns imports storage for the demo data
+
+    errors: list[ItemError] = []
+    try:
+        iid = normalise_instance_id(instance_id)
+    except ValueError as exc:
+        iid = ""
+        errors.append(
+            ItemError("instance_id", "wrong_type", "Mã phiếu (instance_id) phải là một UUID.", str(exc))
+        )
+    if questionnaire_id != campaign.questionnaire_id or str(version) != campaign.questionnaire_version:
+        errors.append(
+            ItemError(
+                "questionnaire",
+                "wrong_questionnaire",
+                f"Phiếu {questionnaire_id} {version} không phải phiếu của đợt khảo sát này "
+                f"({campaign.questionnaire_id} {campaign.questionnaire_version}); xin tải lại trang.",
+                f"questionnaire {questionnaire_id} {version} is not this campaign's "
+                f"({campaign.questionnaire_id} {campaign.questionnaire_version})",
+            )
+        )
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, not {source!r}")  # a programming error
+    if kiosk is not None and (kiosk.campaign_id != campaign.id or kiosk.unit_code != unit_code):
+        errors.append(
+            ItemError(
+                "unit",
+                "wrong_unit",
+                f"Máy trạm này thuộc đơn vị {kiosk.unit_code}, không phải {unit_code}.",
+                f"this kiosk belongs to unit {kiosk.unit_code}, not {unit_code}",
+            )
+        )
+    elif not _campaign_has_unit(session, campaign, unit_code):
+        errors.append(
+            ItemError(
+                "unit",
+                "unknown_unit",
+                f"Đơn vị '{unit_code}' không thuộc đợt khảo sát này.",
+                f"unit {unit_code!r} is not part of this campaign",
+            )
+        )
+    started = _stamp("started_at", started_at, errors)
+    submitted = _stamp("submitted_at", submitted_at, errors)
+
+    questionnaire = campaign_questionnaire(campaign)
+    normalised, item_errors = validate_answers(questionnaire, answers, group=group)
+    errors.extend(item_errors)
+    if stratum is None:
+        item = questionnaire.role_item(Role.STRATUM)
+        stratum = normalised.get(item.code) if item is not None else None
+    elif not isinstance(stratum, str) or not stratum.strip() or len(stratum) > 64:
+        errors.append(
+            ItemError(
+                "stratum", "wrong_type", "Tầng (stratum) phải là một mã ngắn.", "stratum must be a short code"
+            )
+        )
+    group = respondent_group(questionnaire, normalised, group)
+    if errors:
+        raise ValidationFailed(errors)
+
+    digest = content_hash(
+        questionnaire_id=questionnaire_id,
+        version=str(version),
+        unit_code=unit_code,
+        stratum=stratum,
+        group=group,
+        answers=normalised,
+        started_at=started,
+        submitted_at=submitted,
+    )
+    existing = session.scalars(select(Response).where(Response.instance_id == iid)).one_or_none()
+    if existing is not None:
+        return _same_or_conflict(existing, digest, iid), False
+
+    response = Response(
+        instance_id=iid,
+        campaign_id=campaign.id,
+        questionnaire_id=questionnaire_id,
+        questionnaire_version=str(version),
+        unit_code=unit_code,
+        stratum=stratum,
+        respondent_group=group,
+        answers=normalised,
+        content_hash=digest,
+        source=source,
+        kiosk_id=kiosk.id if kiosk is not None else None,
+        entered_by=entered_by.id if isinstance(entered_by, User) else entered_by,
+        started_at=started,
+        submitted_at=submitted,
+        received_at=datetime.now(UTC),
+    )
+    session.add(response)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request stored the same instance id between our check and our insert.
+        session.rollback()
+        existing = session.scalars(select(Response).where(Response.instance_id == iid)).one_or_none()
+        if existing is None:
+            raise  # some other constraint: a bug, not a duplicate
+        return _same_or_conflict(existing, digest, iid), False
+    return response, True
+
+
+def _same_or_conflict(existing: Response, digest: str, iid: str) -> Response:
+    if existing.content_hash != digest:
+        raise DuplicateConflict(iid, existing)
+    return existing
+
+
+def _campaign_has_unit(session: Session, campaign: Campaign, unit_code: Any) -> bool:
+    if not isinstance(unit_code, str):
+        return False
+    found = session.scalar(
+        select(CampaignUnit.id).where(
+            CampaignUnit.campaign_id == campaign.id, CampaignUnit.unit_code == unit_code
+        )
+    )
+    return found is not None
+
+
+# ------------------------------------------------------------------------------ the responses table
+def responses_frame(campaign_id: int, database_url: str | None = None) -> pd.DataFrame:
+    """Return a campaign's responses as the responses table (one row per response).
+
+    Columns: ``response_id`` (the instance id), ``unit``, ``stratum`` and ``group`` (when the
+    questionnaire has such a role or any response carries one), one column per answerable item in
+    questionnaire order (single choice: the code as text; multiple: codes joined by spaces; integer:
+    nullable Int64; decimal: float; text/date: text; blank = no answer), then ``questionnaire_version``,
+    ``source``, ``started_at`` and ``submitted_at`` (UTC timestamps). Rows are read in chunks, so a large
+    campaign never sits in memory as ORM objects. ``database_url=None`` uses the app's configuration
+    (``SIPAS_DATABASE_URL`` or the instance SQLite database), inside or outside a request.
+    """
+    from .db import make_engine
+
+    if database_url is None:
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            return campaign_frame(current_app.extensions["sipas.engine"], campaign_id)
+        from .app import create_app
+
+        app = create_app()
+        try:
+            return campaign_frame(app.extensions["sipas.engine"], campaign_id)
+        finally:
+            app.extensions["sipas.engine"].dispose()
+    engine = make_engine(database_url)
+    try:
+        return campaign_frame(engine, campaign_id)
+    finally:
+        engine.dispose()
+
+
+def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:
+    """Build the responses table of ``campaign_id`` from an engine or connection."""
+    from .campaigns import campaign_questionnaire
+
+    with Session(bind) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise CampaignError(f"không có đợt khảo sát số {campaign_id} (no campaign with id {campaign_id})")
+        questionnaire = campaign_questionnaire(campaign)
+        rows = session.execute(
+            select(
+                Response.instance_id,
+                Response.unit_code,
+                Response.stratum,
+                Response.respondent_group,
+                Response.answers,
+                Response.questionnaire_version,
+                Response.source,
+                Response.started_at,
+                Response.submitted_at,
+            )
+            .where(Response.campaign_id == campaign_id)
+            .order_by(Response.id)
+            .execution_options(yield_per=_CHUNK)
+        )
+        return _build_frame(questionnaire, rows)
+
+
+def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFrame:
+    items = [q for q in questionnaire.questions() if q.type.is_answerable]
+    lead = ("response_id", "unit", "stratum", "group")
+    data: dict[str, list[Any]] = {name: [] for name in (*lead, *(q.code for q in items), *EXTRA_COLUMNS)}
+    # Interning: the same few codes repeat in every row; keep one string object per code.
+    pool: dict[str, str] = {}
+    multiple = {q.code for q in items if q.type is QuestionType.MULTIPLE}
+    for row in rows:
+        data["response_id"].append(row.instance_id)
+        data["unit"].append(pool.setdefault(row.unit_code, row.unit_code))
+        data["stratum"].append(None if row.stratum is None else pool.setdefault(row.stratum, row.stratum))
+        group = row.respondent_group
+        data["group"].append(None if group is None else pool.setdefault(group, group))
+        answers = row.answers or {}
+        for q in items:
+            value = answers.get(q.code)
+            if value is not None and q.code in multiple:
+                value = " ".join(value) if isinstance(value, list) else str(value)
+            if isinstance(value, str) and len(value) <= 32:
+                value = pool.setdefault(value, value)
+            data[q.code].append(value)
+        data["questionnaire_version"].append(row.questionnaire_version)
+        data["source"].append(row.source)
+        data["started_at"].append(_utc(row.started_at))
+        data["submitted_at"].append(_utc(row.submitted_at))
+
+    columns: dict[str, Any] = {}
+    roles = {q.role for q in questionnaire.questions() if q.role is not None}
+    for name in lead:
+        values = data[name]
+        wanted = name in ("response_id", "unit")
+        wanted = wanted or (name == "stratum" and Role.STRATUM in roles)
+        wanted = wanted or (name == "group" and (Role.GROUP in roles or bool(questionnaire.groups)))
+        if wanted or any(v is not None for v in values):
+            columns[name] = pd.Series(values, dtype=object)
+    for q in items:
+        values = data[q.code]
+        if q.type is QuestionType.INTEGER:
+            columns[q.code] = pd.array(values, dtype="Int64")
+        elif q.type is QuestionType.DECIMAL:
+            columns[q.code] = pd.array(
+                [float("nan") if v is None else float(v) for v in values], dtype="float64"
+            )
+        else:
+            columns[q.code] = pd.Series(values, dtype=object)
+    columns["questionnaire_version"] = pd.Series(data["questionnaire_version"], dtype=object)
+    columns["source"] = pd.Series(data["source"], dtype=object)
+    for name in ("started_at", "submitted_at"):
+        columns[name] = pd.to_datetime(pd.Series(data[name], dtype=object), utc=True)
+    frame = pd.DataFrame(columns)
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+def _utc(stamp: datetime | None) -> datetime | None:
+    if stamp is None:
+        return None
+    if stamp.tzinfo is None:
+        return stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)

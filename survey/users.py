@@ -1,0 +1,279 @@
+"""Staff accounts: password hashing, login with lockout, the logged-in user, roles, and the audit log.
+
+Roles:
+
+* ``admin`` — everything, including user accounts;
+* ``analyst`` — campaigns, kiosks, exports, reports (not user accounts);
+* ``enumerator`` — paper data entry and progress only.
+
+``role_required("analyst")`` lets analysts *and admins* in: an admin may do everything.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from flask import current_app, g, has_request_context, jsonify, redirect, request, session, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.routing import BuildError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import get_session
+from .errors import UserError
+from .models import ROLES, AuditEvent, User
+
+__all__ = [
+    "ROLES",
+    "MIN_PASSWORD_LENGTH",
+    "audit",
+    "authenticate",
+    "create_user",
+    "current_user",
+    "generate_password",
+    "login_user",
+    "logout_user",
+    "role_required",
+    "set_password",
+]
+
+MIN_PASSWORD_LENGTH = 10
+PASSWORD_METHOD = "scrypt"
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# A real hash, so that a login with an unknown name costs as much time as one with a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16), method=PASSWORD_METHOD)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if stamp is not None and stamp.tzinfo is None:
+        return stamp.replace(tzinfo=UTC)
+    return stamp
+
+
+def generate_password() -> str:
+    """A random password that is easy to read out: 4 groups of 4 letters and digits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(
+            f"mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự "
+            f"(the password needs at least {MIN_PASSWORD_LENGTH} characters)"
+        )
+    if len(password) > 256:
+        raise UserError("mật khẩu dài quá 256 ký tự (the password is longer than 256 characters)")
+
+
+def create_user(
+    session: Session, username: str, password: str, role: str, full_name: str | None = None
+) -> User:
+    """Create an active account with a scrypt password hash; flush, the caller commits."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise UserError(
+            f"tên đăng nhập {username!r} không hợp lệ: 2–64 ký tự a-z, 0-9, '.', '_', '-' "
+            "(username: 2-64 lower-case letters, digits, . _ -)"
+        )
+    if role not in ROLES:
+        raise UserError(f"vai trò {role!r} không hợp lệ; chọn một trong: {', '.join(ROLES)} (unknown role)")
+    _check_password(password)
+    if session.scalar(select(User.id).where(func.lower(User.username) == username)) is not None:
+        raise UserError(f"tên đăng nhập {username!r} đã có (username already exists)")
+    user = User(
+        username=username,
+        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+        role=role,
+        full_name=(full_name or "").strip() or None,
+        active=True,
+        failed_logins=0,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Replace the user's password and lift any lockout; flush, the caller commits."""
+    _check_password(password)
+    user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    """Whether the account is locked out after too many failed logins."""
+    until = _aware(user.locked_until)
+    return until is not None and until > (now or _now())
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """Return the user when the name and password match an active, unlocked account; else None.
+
+    Counts failures: after ``LOGIN_MAX_FAILURES`` in a row the account is locked for
+    ``LOGIN_LOCKOUT_SECONDS`` (even the right password is refused meanwhile). Writes an audit event
+    for every attempt and commits, so that the count survives whatever the caller does next.
+    """
+    max_failures = int(current_app.config.get("LOGIN_MAX_FAILURES", 5))
+    lockout = timedelta(seconds=int(current_app.config.get("LOGIN_LOCKOUT_SECONDS", 900)))
+    name = (username or "").strip().lower()[:64]
+    user = (
+        session.scalars(select(User).where(func.lower(User.username) == name)).one_or_none() if name else None
+    )
+    now = _now()
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        audit(session, "login_failed", {"username": name, "reason": "unknown_or_inactive"}, security=True)
+        session.commit()
+        return None
+    if is_locked(user, now):
+        check_password_hash(_DUMMY_HASH, password or "")
+        audit(session, "login_refused_locked", {"username": user.username}, user=user, security=True)
+        session.commit()
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        detail: dict[str, Any] = {"username": user.username, "failures": user.failed_logins}
+        if user.failed_logins >= max_failures:
+            user.locked_until = now + lockout
+            user.failed_logins = 0
+            detail["locked_until"] = user.locked_until.isoformat()
+            audit(session, "login_locked", detail, user=user, security=True)
+        else:
+            audit(session, "login_failed", detail, user=user, security=True)
+        session.commit()
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit(session, "login", {"username": user.username}, user=user, security=True)
+    session.commit()
+    return user
+
+
+def current_user() -> User | None:
+    """The logged-in, active user of this request (from ``session["user_id"]``), cached on ``g``."""
+    if "current_user" in g:
+        return g.current_user
+    user = None
+    user_id = session.get("user_id")
+    if isinstance(user_id, int):
+        found = get_session().get(User, user_id)
+        if found is not None and found.active:
+            user = found
+    g.current_user = user
+    return user
+
+
+def login_user(user: User) -> None:
+    """Start a fresh session for ``user`` (the old session, its CSRF token included, is discarded)."""
+    session.clear()  # a new cookie content: nothing from before the login carries over
+    session["user_id"] = user.id
+    session["role"] = user.role
+    session.permanent = True
+    g.current_user = user
+
+
+def logout_user() -> None:
+    """End the session."""
+    session.clear()
+    g.current_user = None
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html
+    )
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    """Protect a view: not logged in -> login page (401 JSON under /api/); wrong role -> 403.
+
+    ``admin`` always passes. With no roles given, any logged-in user passes.
+    """
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                if _wants_json():
+                    response = jsonify(
+                        {
+                            "status": "error",
+                            "error": "unauthorized",
+                            "message": "Cần đăng nhập.",
+                            "message_en": "Login required.",
+                        }
+                    )
+                    response.status_code = 401
+                    return response
+                try:
+                    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+                except BuildError:
+                    return "Cần đăng nhập (login required)", 401
+            if roles and user.role != "admin" and user.role not in roles:
+                if _wants_json():
+                    response = jsonify(
+                        {
+                            "status": "error",
+                            "error": "forbidden",
+                            "message": "Không có quyền truy cập.",
+                            "message_en": "Your role does not allow this.",
+                        }
+                    )
+                    response.status_code = 403
+                    return response
+                from flask import abort
+
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def audit(
+    session: Session,
+    action: str,
+    detail: Mapping[str, Any] | None = None,
+    user: User | None = None,
+    *,
+    security: bool = False,
+) -> AuditEvent:
+    """Record an audit event (who, what, when); flush, the caller commits.
+
+    ``user`` defaults to the logged-in user. The client address is kept only for security events
+    (``security=True``: logins and failed logins), not for everyday actions.
+    """
+    if user is None and has_request_context():
+        user = current_user()
+    event = AuditEvent(
+        at=_now(),
+        user_id=user.id if user is not None else None,
+        username=user.username if user is not None else None,
+        action=action[:64],
+        detail=dict(detail) if detail is not None else None,
+        remote_addr=request.remote_addr if security and has_request_context() else None,
+    )
+    session.add(event)
+    session.flush()
+    return event

@@ -1,0 +1,381 @@
+"""Server-side validation of a respondent's answers: the server, not the tablet, decides what is stored.
+
+:func:`validate_answers` checks a dict of answers against a questionnaire and returns the answers
+*normalised* (what is stored) with a list of :class:`~survey.errors.ItemError`. The rules, in order:
+
+1. **Known items only.** A key that is not an item code -> ``unknown_item``. Notes cannot be answered
+   (``not_answerable``). Metadata filled by the device are accepted: ``start``/``end`` as ISO
+   timestamps (normalised to ISO 8601 with offset), ``today`` as an ISO date.
+2. **Type.** ``single``: a code of the question's choice list; ``4`` and ``"4"`` are the same answer and
+   are stored as the string ``"4"`` (``invalid_code`` when not in the list). ``multiple``: a list of
+   codes (a space-separated string is accepted, as ODK sends it), no repeats (``duplicate_code``),
+   stored in the choice list's order. ``integer``: an int or an integer string (``"12"``), never a
+   boolean. ``decimal``: a finite number or numeric string, stored as float. ``text``: a string of at
+   most :data:`TEXT_MAX_LENGTH` characters without control characters (tabs and new lines allowed),
+   stripped. ``date``: ISO ``YYYY-MM-DD``. A wrong type -> ``wrong_type``; an empty value
+   (``None``, ``""``, ``[]``) means "not answered" and is left out.
+   Type errors are reported whether or not the question turns out relevant: a client that sends a
+   malformed value has a bug worth seeing.
+3. **Relevance (skip logic).** A question is relevant when its section's ``relevant`` and its own are
+   true over the answers, and the respondent's group is among the section's and question's ``groups``
+   (empty = every group). An answer to a question that is not relevant is **dropped** from what is
+   stored, as ODK does: the person never saw it, so it is not their answer, and keeping it would let
+   a stale value (e.g. Câu 9 service items after switching Câu 8 to "no") reach the scoring. Dropping
+   can make further questions irrelevant, so relevance is evaluated until nothing changes.
+   The respondent group is the ``group`` argument, else the answer of the ``role: group`` question,
+   else the only declared group; when it is unknown, group-restricted questions are not relevant.
+4. **Required** (``required: true`` or ``required_if``) is checked only for relevant questions,
+   against the kept answers -> ``required``.
+5. **Constraints** are evaluated with ``.`` = the value, over the kept answers -> ``constraint``,
+   with the questionnaire's ``constraint_message`` when it has one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from questionnaires import Question, Questionnaire, QuestionType, Role, Section
+
+from .errors import ItemError
+
+__all__ = ["ItemError", "TEXT_MAX_LENGTH", "validate_answers", "parse_timestamp", "respondent_group"]
+
+TEXT_MAX_LENGTH = 4000
+_INT_LIMIT = 10**15  # beyond any count a respondent gives; keeps numbers exact in JSON and float
+_INT_RE = re.compile(r"[+-]?\d+")
+_DEC_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+class _Bad(Exception):
+    def __init__(self, code: str, vi: str, en: str):
+        self.code, self.vi, self.en = code, vi, en
+
+
+def validate_answers(
+    questionnaire: Questionnaire, answers: Any, *, group: str | None = None
+) -> tuple[dict[str, Any], list[ItemError]]:
+    """Check ``answers`` against ``questionnaire``; return the normalised answers to store and the errors.
+
+    The answers are valid when the error list is empty; then the returned dict is exactly what must
+    be stored (non-relevant answers dropped, codes as strings, multiple choices in list order).
+    """
+    errors: list[ItemError] = []
+    if not isinstance(answers, Mapping):
+        return {}, [
+            ItemError(
+                "answers",
+                "wrong_type",
+                "Câu trả lời phải là một đối tượng JSON {mã câu: giá trị}.",
+                "answers must be a JSON object {item code: value}",
+            )
+        ]
+    questions = {q.code: q for q in questionnaire.questions()}
+    values: dict[str, Any] = {}
+    for key, raw in answers.items():
+        if not isinstance(key, str) or key not in questions:
+            errors.append(
+                ItemError(
+                    str(key),
+                    "unknown_item",
+                    f"Câu hỏi '{key}' không có trong phiếu {questionnaire.id} {questionnaire.version}.",
+                    f"item {key!r} is not in questionnaire {questionnaire.id} {questionnaire.version}",
+                )
+            )
+            continue
+        question = questions[key]
+        try:
+            value = _normalise(questionnaire, question, raw)
+        except _Bad as bad:
+            errors.append(ItemError(key, bad.code, bad.vi, bad.en))
+            continue
+        if value is not None:
+            values[key] = value
+
+    respondent = _group_of(questionnaire, values, group, errors)
+    kept = _drop_irrelevant(questionnaire, values, respondent)
+
+    for section in questionnaire.sections:
+        for question in section.questions:
+            if not question.type.is_answerable:
+                continue
+            code = question.code
+            if code in kept:
+                if question.constraint is not None and not question.constraint.truthy(kept, kept[code]):
+                    msg = question.constraint_message
+                    errors.append(
+                        ItemError(
+                            code,
+                            "constraint",
+                            msg.vi
+                            if msg
+                            else f"Giá trị của câu '{code}' không thỏa điều kiện {question.constraint}.",
+                            (
+                                msg.en
+                                if msg and msg.en
+                                else f"value fails the constraint {question.constraint}"
+                            ),
+                        )
+                    )
+            elif _relevant(section, question, kept, respondent) and question.is_required(kept):
+                errors.append(
+                    ItemError(
+                        code,
+                        "required",
+                        f"Câu '{question.label.vi}' bắt buộc trả lời.",
+                        f"item {code!r} is required",
+                    )
+                )
+    return kept, errors
+
+
+def respondent_group(
+    questionnaire: Questionnaire, answers: Mapping[str, Any], group: str | None = None
+) -> str | None:
+    """The respondent group: ``group`` if given, else the ``role: group`` answer, else the only group."""
+    if group:
+        return group
+    item = questionnaire.role_item(Role.GROUP)
+    if item is not None and isinstance(answers.get(item.code), str):
+        return answers[item.code]
+    if len(questionnaire.groups) == 1:
+        return questionnaire.groups[0].code
+    return None
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Parse an ISO 8601 timestamp (``Z`` or offset; naive = UTC) into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        stamp = value
+    elif isinstance(value, str) and 10 <= len(value.strip()) <= 40:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+        if not re.match(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+    else:
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------- internals
+def _group_of(
+    questionnaire: Questionnaire, values: Mapping[str, Any], group: str | None, errors: list[ItemError]
+) -> str | None:
+    declared = {g.code for g in questionnaire.groups}
+    if group is not None and declared and group not in declared:
+        errors.append(
+            ItemError(
+                "group",
+                "invalid_code",
+                f"Nhóm người trả lời '{group}' không có trong phiếu (có: {', '.join(sorted(declared))}).",
+                f"respondent group {group!r} is not declared (known: {', '.join(sorted(declared))})",
+            )
+        )
+        return None
+    item = questionnaire.role_item(Role.GROUP)
+    if group is not None and item is not None and item.code in values and values[item.code] != group:
+        errors.append(
+            ItemError(
+                item.code,
+                "mismatch",
+                f"Nhóm người trả lời '{group}' khác với câu trả lời '{values[item.code]}'.",
+                f"respondent group {group!r} differs from the answer {values[item.code]!r}",
+            )
+        )
+    return respondent_group(questionnaire, values, group)
+
+
+def _relevant(section: Section, question: Question, answers: Mapping[str, Any], group: str | None) -> bool:
+    for groups in (section.groups, question.groups):
+        if groups and group not in groups:
+            return False
+    if section.relevant is not None and not section.relevant.truthy(answers):
+        return False
+    return question.relevant is None or question.relevant.truthy(answers)
+
+
+def _drop_irrelevant(
+    questionnaire: Questionnaire, values: dict[str, Any], group: str | None
+) -> dict[str, Any]:
+    kept = dict(values)
+    for _ in range(len(kept) + 1):  # each pass drops at least one answer, or stops
+        dropped = [
+            q.code
+            for s in questionnaire.sections
+            for q in s.questions
+            if q.code in kept and q.type.is_answerable and not _relevant(s, q, kept, group)
+        ]
+        if not dropped:
+            break
+        for code in dropped:
+            del kept[code]
+    # Keep the questionnaire's order: the stored JSON reads like the form.
+    order = {code: i for i, code in enumerate(questionnaire.item_codes)}
+    return dict(sorted(kept.items(), key=lambda kv: order[kv[0]]))
+
+
+def _empty(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip() == "") or (isinstance(raw, list) and not raw)
+
+
+def _normalise(questionnaire: Questionnaire, question: Question, raw: Any) -> Any:
+    """Return the stored form of one answer, ``None`` for "not answered"; raise ``_Bad`` otherwise."""
+    qtype = question.type
+    if qtype is QuestionType.NOTE:
+        raise _Bad(
+            "not_answerable",
+            f"Câu '{question.code}' là lời dẫn, không có câu trả lời.",
+            "a note cannot be answered",
+        )
+    if _empty(raw):
+        return None
+    if qtype in (QuestionType.START, QuestionType.END):
+        try:
+            return parse_timestamp(raw).isoformat()
+        except ValueError:
+            raise _Bad(
+                "wrong_type",
+                f"Câu '{question.code}' cần thời điểm dạng ISO 8601.",
+                "expected an ISO 8601 timestamp",
+            ) from None
+    if qtype in (QuestionType.TODAY, QuestionType.DATE):
+        return _date(question, raw)
+    if qtype is QuestionType.SINGLE:
+        code = _code(raw)
+        if code is None:
+            raise _Bad(
+                "wrong_type", f"Câu '{question.code}' cần một mã lựa chọn.", "expected one choice code"
+            )
+        _check_code(questionnaire, question, code)
+        return code
+    if qtype is QuestionType.MULTIPLE:
+        return _multiple(questionnaire, question, raw)
+    if qtype is QuestionType.INTEGER:
+        return _integer(question, raw)
+    if qtype is QuestionType.DECIMAL:
+        return _decimal(question, raw)
+    if qtype is QuestionType.TEXT:
+        return _text(question, raw)
+    raise AssertionError(qtype)  # pragma: no cover - QuestionType has no other member
+
+
+def _code(raw: Any) -> str | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        return raw.strip()
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+        return str(int(raw))
+    return None
+
+
+def _check_code(questionnaire: Questionnaire, question: Question, code: str) -> None:
+    choice_list = questionnaire.choice_list(question)
+    codes = choice_list.codes if choice_list else ()
+    if code not in codes:
+        shown = ", ".join(codes[:12]) + (" …" if len(codes) > 12 else "")
+        raise _Bad(
+            "invalid_code",
+            f"Mã '{code}' không thuộc các lựa chọn của câu '{question.code}' ({shown}).",
+            f"code {code!r} is not one of the choices ({shown})",
+        )
+
+
+def _multiple(questionnaire: Questionnaire, question: Question, raw: Any) -> list[str] | None:
+    items = raw.split() if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise _Bad(
+            "wrong_type", f"Câu '{question.code}' cần danh sách mã lựa chọn.", "expected a list of codes"
+        )
+    codes: list[str] = []
+    for item in items:
+        code = _code(item)
+        if not code:
+            raise _Bad(
+                "wrong_type", f"Câu '{question.code}' cần danh sách mã lựa chọn.", "expected a list of codes"
+            )
+        if code in codes:
+            raise _Bad(
+                "duplicate_code",
+                f"Mã '{code}' được chọn hai lần ở câu '{question.code}'.",
+                f"code {code!r} is chosen twice",
+            )
+        _check_code(questionnaire, question, code)
+        codes.append(code)
+    if not codes:
+        return None
+    choice_list = questionnaire.choice_list(question)
+    order = {c: i for i, c in enumerate(choice_list.codes)} if choice_list else {}
+    return sorted(codes, key=lambda c: order.get(c, len(order)))
+
+
+def _integer(question: Question, raw: Any) -> int:
+    value: int | None = None
+    if isinstance(raw, bool):
+        value = None
+    elif isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str) and _INT_RE.fullmatch(raw.strip()):
+        value = int(raw.strip())
+    if value is None or abs(value) >= _INT_LIMIT:
+        raise _Bad("wrong_type", f"Câu '{question.code}' cần một số nguyên.", "expected an integer")
+    return value
+
+
+def _decimal(question: Question, raw: Any) -> float:
+    value: float | None = None
+    if isinstance(raw, bool):
+        value = None
+    elif isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str) and _DEC_RE.fullmatch(raw.strip()):
+        value = float(raw.strip())
+    if value is None or not math.isfinite(value) or abs(value) >= _INT_LIMIT:
+        raise _Bad("wrong_type", f"Câu '{question.code}' cần một số.", "expected a number")
+    return value
+
+
+def _text(question: Question, raw: Any) -> str | None:
+    if not isinstance(raw, str):
+        raise _Bad("wrong_type", f"Câu '{question.code}' cần một đoạn văn bản.", "expected text")
+    # NFC: the same Vietnamese word typed on two keyboards is the same text (and the same hash).
+    text = unicodedata.normalize("NFC", raw.strip())
+    if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text):
+        raise _Bad(
+            "wrong_type",
+            f"Câu '{question.code}' chứa ký tự điều khiển không hợp lệ.",
+            "text contains control characters",
+        )
+    if len(text) > TEXT_MAX_LENGTH:
+        raise _Bad(
+            "too_long",
+            f"Câu '{question.code}' dài quá {TEXT_MAX_LENGTH} ký tự.",
+            f"text is longer than {TEXT_MAX_LENGTH} characters",
+        )
+    return text or None
+
+
+def _date(question: Question, raw: Any) -> str:
+    if isinstance(raw, str) and _DATE_RE.fullmatch(raw.strip()):
+        try:
+            return date.fromisoformat(raw.strip()).isoformat()
+        except ValueError:
+            pass
+    raise _Bad("wrong_type", f"Câu '{question.code}' cần ngày dạng YYYY-MM-DD.", "expected a date YYYY-MM-DD")
