@@ -130,16 +130,18 @@ class _Validator:
         self.warnings.append(LoadWarning(code, message, self.file, where))
 
     # -- small helpers
-    def mapping(self, value: Any, where: str, kind: str | None = None) -> dict:
+    def mapping(self, value: Any, where: str) -> dict:
         if not isinstance(value, Mapping):
             raise self.fail(ErrorCode.BAD_VALUE, f"expected a mapping, found {_kind(value)}", where)
-        if kind is not None:
-            for key in value:
-                if key != "_where" and key not in _KEYS[kind]:
-                    close = difflib.get_close_matches(str(key), sorted(_KEYS[kind]), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
-                    raise self.fail(ErrorCode.BAD_VALUE, f"unknown key {key!r}{hint}", where)
         return dict(value)
+
+    def keys(self, raw: Mapping, kind: str, where: str) -> None:
+        """Refuse keys this kind of entry does not have (a typo would otherwise be ignored)."""
+        for key in raw:
+            if key != "_where" and key not in _KEYS[kind]:
+                close = difflib.get_close_matches(str(key), sorted(_KEYS[kind]), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.fail(ErrorCode.BAD_VALUE, f"unknown key {key!r}{hint}", where)
 
     def integer(self, raw: Mapping, key: str, default: int, lo: int, hi: int, where: str) -> int:
         value = raw.get(key, default)
@@ -230,7 +232,8 @@ class _Validator:
     def questionnaire(self, raw: Any) -> dict:
         if raw is None:
             raise self.fail(ErrorCode.INVALID_FILE, "the file is empty")
-        raw = self.mapping(raw, "top level", "questionnaire")
+        raw = self.mapping(raw, "top level")
+        self.keys(raw, "questionnaire", "top level")
         where = "top level"
         out: dict[str, Any] = {}
         out["id"] = self.text(raw, "id", where)
@@ -256,9 +259,10 @@ class _Validator:
         group_codes: set[str] = set()
         for i, g in enumerate(self.seq(raw.get("groups"), where, "groups")):
             gw = _where(g, f"groups[{i}]")
-            g = self.mapping(g, gw, "group")
+            g = self.mapping(g, gw)
             code = self.code(g, "code", gw)
             gw = _where(g, f"group {code}")
+            self.keys(g, "group", gw)
             if code in group_codes:
                 raise self.fail(ErrorCode.DUPLICATE_ITEM, f"respondent group {code!r} is declared twice", gw)
             group_codes.add(code)
@@ -280,11 +284,12 @@ class _Validator:
                 raise self.fail(ErrorCode.BAD_VALUE, "the choice list is empty", lw)
             for j, c in enumerate(items):
                 cw = _where(c, f"{lw}, choice {j + 1}")
-                c = self.mapping(c, cw, "choice")
+                c = self.mapping(c, cw)
                 code = self.text(c, "code", cw)
                 if _is_number(c.get("code")):
                     code = _number_text(c["code"])
                 cw = _where(c, f"{lw}, choice {code}")
+                self.keys(c, "choice", cw)
                 if code in seen:
                     raise self.fail(ErrorCode.DUPLICATE_CHOICE, f"choice code {code!r} appears twice", cw)
                 seen.add(code)
@@ -300,9 +305,10 @@ class _Validator:
             raise self.fail(ErrorCode.MISSING_FIELD, "'sections' is required and must not be empty", where)
         for i, s in enumerate(sections):
             sw0 = _where(s, f"sections[{i}]")
-            s = self.mapping(s, sw0, "section")
+            s = self.mapping(s, sw0)
             scode = self.code(s, "code", sw0)
             sw = _where(s, f"section {scode}")
+            self.keys(s, "section", sw)
             if scode in section_codes:
                 raise self.fail(ErrorCode.DUPLICATE_ITEM, f"section code {scode!r} is used twice", sw)
             if scode in item_where:
@@ -326,9 +332,10 @@ class _Validator:
                 raise self.fail(ErrorCode.MISSING_FIELD, "a section needs at least one question", sw)
             for j, q in enumerate(questions):
                 qw0 = _where(q, f"{sw}, question {j + 1}")
-                q = self.mapping(q, qw0, "question")
+                q = self.mapping(q, qw0)
                 qcode = self.code(q, "code", qw0)
                 qw = _where(q, f"item {qcode}")
+                self.keys(q, "question", qw)
                 if qcode in item_where or qcode in section_codes:
                     also = item_where.get(qcode) or f"section {qcode}"
                     raise self.fail(
@@ -499,7 +506,8 @@ class _Validator:
     # -- scoring
     def scoring(self, raw: Any, items: dict, choices: dict, group_codes: set[str]) -> dict:
         where = _where(raw, "scoring")
-        raw = self.mapping(raw, where, "scoring")
+        raw = self.mapping(raw, where)
+        self.keys(raw, "scoring", where)
         method = self.text(raw, "method", where)
         try:
             method = Method(method).value
@@ -577,7 +585,7 @@ class _Validator:
         if level is Level.CRITERION and isinstance(raw, str):
             raw = {"item": raw}
         where = _where(raw, where)
-        raw = self.mapping(raw, where, "criterion" if level is Level.CRITERION else "node")
+        raw = self.mapping(raw, where)
         out: dict[str, Any] = {"level": level.value}
         if level is Level.CRITERION:
             if raw.get("item") and raw.get("items"):
@@ -588,6 +596,7 @@ class _Validator:
                 raise self.fail(ErrorCode.BAD_SCORING, "a criterion needs 'item' or 'items'", where)
             code = self.code(raw, "code", where) if raw.get("code") else item_list[0]
             where = _where(raw, f"scoring criterion {code}")
+            self.keys(raw, "criterion", where)
             if len(set(item_list)) != len(item_list):
                 raise self.fail(ErrorCode.BAD_SCORING, "an item is listed twice in 'items'", where)
             for it in item_list:
@@ -617,6 +626,7 @@ class _Validator:
         else:
             code = self.code(raw, "code", where)
             where = _where(raw, f"scoring {level.value} {code}")
+            self.keys(raw, "node", where)
             label = raw.get("label")
             out["items"] = []
             out["method"] = None
@@ -625,7 +635,10 @@ class _Validator:
             raise self.fail(ErrorCode.BAD_SCORING, f"scoring node code {code!r} is used twice", where)
         seen.add(code)
         out["code"] = code
-        out["label"] = self.label(label, where)
+        if level is Level.CRITERION and not raw.get("label"):
+            out["label"] = dict(label)  # the item's label, already checked (and warned about) there
+        else:
+            out["label"] = self.label(label, where)
         weight = raw.get("weight", 1)
         if not _is_number(weight) or float(weight) < 0:
             raise self.fail(ErrorCode.BAD_SCORING, "weight must be a number >= 0", where)
