@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import db
+from . import db, errors
 from .config import Defaults
 
 
@@ -35,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(app)
 
     db.init_app(app)
+    errors.init_app(app)
 
     from . import blueprints
 

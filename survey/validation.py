@@ -98,6 +98,7 @@ def validate_answers(
         if value is not None:
             values[key] = value
 
+    invalid = {e.item for e in errors}  # already reported: not also "required"
     respondent = _group_of(questionnaire, values, group, errors)
     kept = _drop_irrelevant(questionnaire, values, respondent)
 
@@ -123,7 +124,11 @@ def validate_answers(
                             ),
                         )
                     )
-            elif _relevant(section, question, kept, respondent) and question.is_required(kept):
+            elif (
+                code not in invalid
+                and _relevant(section, question, kept, respondent)
+                and question.is_required(kept)
+            ):
                 errors.append(
                     ItemError(
                         code,

@@ -120,3 +120,69 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+# ------------------------------------------------------------------------- survey app: data fixtures
+@pytest.fixture
+def make_campaign(app):
+    """Create a campaign (default: sipas-2017 over the Trà Bồng communes) and one kiosk per unit given.
+
+    Returns ``(campaign_id, {unit_code: token})``.
+    """
+    from survey.campaigns import create_campaign, create_kiosk
+    from survey.db import session_scope
+
+    def factory(questionnaire="sipas-2017", kiosk_units=("tra-xuan",), **kwargs):
+        kwargs.setdefault("name", f"Khảo sát {questionnaire} — Trà Bồng")
+        if "units" not in kwargs:
+            kwargs.setdefault("unit_list", "tra-bong-2023")
+        with app.app_context(), session_scope() as session:
+            campaign = create_campaign(session, questionnaire=questionnaire, **kwargs)
+            tokens = {unit: create_kiosk(session, campaign, unit)[1] for unit in kiosk_units}
+            return campaign.id, tokens
+
+    return factory
+
+
+def full_answers(questionnaire, overrides=None, *, likert="4"):
+    """A complete, valid set of answers: every relevant answerable item filled, ``overrides`` first."""
+    from questionnaires import QuestionType
+    from survey.validation import _relevant, respondent_group
+
+    answers = dict(overrides or {})
+    for section in questionnaire.sections:
+        for q in section.questions:
+            if not q.type.is_answerable or q.code in answers:
+                continue
+            group = respondent_group(questionnaire, answers)
+            if not _relevant(section, q, answers, group):
+                continue
+            choice_list = questionnaire.choice_list(q)
+            if q.type is QuestionType.SINGLE:
+                answers[q.code] = likert if likert in choice_list.codes else choice_list.codes[0]
+            elif q.type is QuestionType.MULTIPLE:
+                answers[q.code] = list(choice_list.codes[:2])
+            elif q.type is QuestionType.INTEGER:
+                answers[q.code] = 2
+            elif q.type is QuestionType.DECIMAL:
+                answers[q.code] = 2.5
+            elif q.type is QuestionType.DATE:
+                answers[q.code] = "2024-05-02"
+            else:
+                answers[q.code] = "Cán bộ một cửa rất nhiệt tình — cảm ơn!"
+    return {k: v for k, v in answers.items() if v is not None}
+
+
+def submission(questionnaire, token, answers, **extra):
+    """A kiosk POST body for ``answers``."""
+    body = {
+        "instance_id": str(uuid.uuid4()),
+        "kiosk_token": token,
+        "questionnaire": questionnaire.id,
+        "version": questionnaire.version,
+        "answers": answers,
+        "started_at": "2024-05-02T08:01:00+07:00",
+        "submitted_at": "2024-05-02T08:04:10+07:00",
+    }
+    body.update(extra)
+    return body

@@ -1,0 +1,297 @@
+"""The JSON API under ``/api/v1``: kiosk submissions, the kiosk's definition, progress; and ``/healthz``.
+
+Kiosks authenticate with their token (no cookies), so the blueprint is exempt from CSRF. Every answer
+is JSON, errors included: ``{"errors": [{"item", "code", "message", "message_en"}, …]}`` for a
+submission that cannot be stored (400, nothing stored), ``{"status": "error", "message", …}`` for the
+rest. A database that is down or read-only answers 503 (see :mod:`survey.errors`).
+
+``POST /api/v1/responses`` body::
+
+    {"instance_id": "<uuid>", "kiosk_token": "…", "questionnaire": "sipas-2017", "version": "2017.1",
+     "answers": {"linh_vuc": "ho_tich", "tiep_can_1": "4", …},
+     "started_at": "2024-05-02T08:01:00+07:00", "submitted_at": "2024-05-02T08:04:10+07:00",
+     "unit": "tra-xuan", "stratum": "ho_tich", "group": "citizen"}      (the last three optional)
+
+Answers: 201 ``{"status": "created", "id", "instance_id"}``; 200 ``{"status": "duplicate", …}`` for
+the same instance id with the same content; 409 for the same instance id with other content; 401
+without a token (body ``kiosk_token`` or header ``Authorization: Bearer …``); 403 for an unknown or
+revoked token or a closed campaign; 413 for a body over ``MAX_CONTENT_LENGTH``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .campaigns import campaign_questionnaire, kiosk_for_token, progress
+from .db import get_session
+from .errors import (
+    DuplicateConflict,
+    ItemError,
+    ValidationFailed,
+    database_unavailable,
+    http_error,
+    json_error,
+)
+from .models import Campaign, CampaignUnit
+from .storage import normalise_instance_id, save_response
+from .users import role_required
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Fields a submission may carry; anything else is refused so that typos do not pass silently.
+FIELDS = {
+    "instance_id",
+    "kiosk_token",
+    "questionnaire",
+    "version",
+    "answers",
+    "started_at",
+    "submitted_at",
+    "unit",
+    "stratum",
+    "group",
+}
+JSON_STATUSES = (400, 401, 403, 404, 405, 413, 415, 429)
+REQUIRED_FIELDS = ("instance_id", "questionnaire", "version", "answers", "started_at", "submitted_at")
+
+
+def _bad_request(errors: list[ItemError]) -> tuple[Any, int]:
+    return jsonify({"status": "invalid", "errors": [e.to_dict() for e in errors]}), 400
+
+
+def _field_error(item: str | None, code: str, vi: str, en: str) -> tuple[Any, int]:
+    return _bad_request([ItemError(item, code, vi, en)])
+
+
+def _token(body: dict[str, Any] | None) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    if body is not None:
+        token = body.get("kiosk_token")
+        if isinstance(token, str) and token.strip():
+            return token.strip()
+    return None
+
+
+@bp.post("/responses")
+def submit_response():
+    """Store one kiosk submission (idempotent by instance id)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is not None and request.content_length > limit:
+        return json_error(
+            413, "Dữ liệu gửi lên quá lớn.", "The body is larger than allowed.", code="too_large"
+        )
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        return _field_error(
+            None,
+            "malformed",
+            "Nội dung gửi lên phải là một đối tượng JSON.",
+            "the body must be a JSON object (Content-Type: application/json)",
+        )
+    token = _token(body)
+    if token is None:
+        return json_error(
+            401, "Thiếu mã máy trạm (kiosk_token).", "kiosk_token is missing", code="unauthorized"
+        )
+    session = get_session()
+    kiosk = kiosk_for_token(session, token)
+    if kiosk is None:
+        return json_error(
+            403,
+            "Mã máy trạm không đúng hoặc đã bị thu hồi. Xin liên hệ cán bộ phụ trách.",
+            "unknown or revoked kiosk token",
+            code="forbidden",
+        )
+    campaign = kiosk.campaign
+    if campaign.status != "active":
+        return json_error(403, "Đợt khảo sát đã kết thúc.", "the campaign is closed", code="campaign_closed")
+
+    errors = _check_fields(body, campaign, kiosk.unit_code)
+    if errors:
+        return _bad_request(errors)
+
+    kiosk.last_seen_at = datetime.now(UTC)  # committed with the response, or not at all
+    try:
+        response, created = save_response(
+            session,
+            campaign=campaign,
+            unit_code=kiosk.unit_code,
+            instance_id=body["instance_id"],
+            answers=body["answers"],
+            questionnaire_id=body["questionnaire"],
+            version=body["version"],
+            started_at=body["started_at"],
+            submitted_at=body["submitted_at"],
+            stratum=body.get("stratum"),
+            group=body.get("group"),
+            source="kiosk",
+            kiosk=kiosk,
+        )
+    except ValidationFailed as exc:
+        session.rollback()
+        return _bad_request(exc.errors)
+    except DuplicateConflict as exc:
+        session.rollback()
+        return json_error(
+            409,
+            "Mã phiếu này đã được gửi với nội dung khác; phiếu mới không được lưu.",
+            str(exc),
+            code="conflict",
+            instance_id=exc.instance_id,
+        )
+    if created:
+        return jsonify({"status": "created", "id": response.id, "instance_id": response.instance_id}), 201
+    return jsonify({"status": "duplicate", "id": response.id, "instance_id": response.instance_id}), 200
+
+
+def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> list[ItemError]:
+    """The submission's envelope (everything but the answers themselves) as per-field errors."""
+    errors: list[ItemError] = []
+    for key in sorted(set(body) - FIELDS, key=str):
+        errors.append(
+            ItemError(key, "unknown_field", f"Trường '{key}' không được hỗ trợ.", f"unknown field {key!r}")
+        )
+    for key in REQUIRED_FIELDS:
+        if body.get(key) is None:
+            errors.append(ItemError(key, "required", f"Thiếu trường '{key}'.", f"{key} is required"))
+    for key in (
+        "instance_id",
+        "questionnaire",
+        "version",
+        "started_at",
+        "submitted_at",
+        "unit",
+        "stratum",
+        "group",
+    ):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            errors.append(
+                ItemError(key, "wrong_type", f"Trường '{key}' phải là chuỗi.", f"{key} must be a string")
+            )
+    if errors:
+        return errors
+    try:
+        normalise_instance_id(body["instance_id"])
+    except ValueError as exc:
+        errors.append(
+            ItemError("instance_id", "wrong_type", "Mã phiếu (instance_id) phải là một UUID.", str(exc))
+        )
+    if not isinstance(body["answers"], dict):
+        errors.append(
+            ItemError(
+                "answers",
+                "wrong_type",
+                "'answers' phải là đối tượng {mã câu: giá trị}.",
+                "answers must be an object",
+            )
+        )
+    if (
+        body["questionnaire"] != campaign.questionnaire_id
+        or body["version"] != campaign.questionnaire_version
+    ):
+        errors.append(
+            ItemError(
+                "questionnaire",
+                "wrong_questionnaire",
+                "Phiếu trên máy đã cũ hoặc không đúng đợt khảo sát; xin tải lại trang.",
+                f"questionnaire {body['questionnaire']} {body['version']} is not this campaign's "
+                f"({campaign.questionnaire_id} {campaign.questionnaire_version})",
+            )
+        )
+    unit = body.get("unit")
+    if unit is not None and unit != unit_code:
+        errors.append(
+            ItemError(
+                "unit",
+                "wrong_unit",
+                f"Máy trạm này thuộc đơn vị {unit_code}, không phải {unit}.",
+                f"this kiosk belongs to unit {unit_code}, not {unit}",
+            )
+        )
+    return errors
+
+
+@bp.get("/kiosk/<token>/definition")
+def kiosk_definition(token: str):
+    """What the kiosk page needs: the campaign, the unit, and the questionnaire as client JSON."""
+    from .client import client_definition
+
+    session = get_session()
+    kiosk = kiosk_for_token(session, token)
+    if kiosk is None:
+        return json_error(403, "Mã máy trạm không đúng hoặc đã bị thu hồi.", "unknown or revoked kiosk token")
+    campaign = kiosk.campaign
+    if campaign.status != "active":
+        return json_error(403, "Đợt khảo sát đã kết thúc.", "the campaign is closed", code="campaign_closed")
+    unit_name = session.scalar(
+        select(CampaignUnit.unit_name).where(
+            CampaignUnit.campaign_id == campaign.id, CampaignUnit.unit_code == kiosk.unit_code
+        )
+    )
+    questionnaire = campaign_questionnaire(campaign)
+    return jsonify(
+        {
+            "campaign": {
+                "id": campaign.id,
+                "name": campaign.name,
+                "period_start": campaign.period_start,
+                "period_end": campaign.period_end,
+            },
+            "kiosk": {"unit": kiosk.unit_code, "unit_name": unit_name, "counter": kiosk.counter},
+            "questionnaire": client_definition(questionnaire),
+            "submit_url": "/api/v1/responses",
+            "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
+            "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
+        }
+    )
+
+
+@bp.get("/campaigns/<int:campaign_id>/progress")
+@role_required("admin", "analyst", "enumerator")
+def campaign_progress(campaign_id: int):
+    """Responses per unit against target, for logged-in staff."""
+    session = get_session()
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return json_error(404, "Không có đợt khảo sát này.", f"no campaign with id {campaign_id}")
+    result = progress(session, campaign)
+    return jsonify(
+        {
+            "campaign": {"id": campaign.id, "name": campaign.name, "status": campaign.status},
+            **result.to_dict(),
+        }
+    )
+
+
+def healthz():
+    """200 when the database answers a trivial query, 503 otherwise."""
+    try:
+        get_session().execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        if not database_unavailable(exc):
+            raise
+        return json_error(
+            503, "Cơ sở dữ liệu không trả lời.", "the database does not answer", code="unavailable"
+        )
+    return jsonify({"status": "ok"})
+
+
+# Per status code, so that HTML handlers the pages register for 404/403 never answer the API.
+for _status in JSON_STATUSES:
+    bp.register_error_handler(_status, http_error)
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint (CSRF-exempt: kiosks use tokens, not cookies) and /healthz."""
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)
+    app.register_blueprint(bp)
+    app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
