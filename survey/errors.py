@@ -191,28 +191,32 @@ def _internal(exc: BaseException) -> Response:
 def init_app(app: Flask) -> None:
     """Register the handlers: 503 for an unavailable database, JSON errors under /api, a plain 500."""
 
-    @app.errorhandler(sa_exc.SQLAlchemyError)
-    def _database_error(exc: sa_exc.SQLAlchemyError):
-        if database_unavailable(exc):
-            return _unavailable(exc)
-        log.error("database error", exc_info=exc)
-        return _internal(exc)
+    app.register_error_handler(sa_exc.SQLAlchemyError, database_error)
+    app.register_error_handler(HTTPException, http_error)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
-        if isinstance(exc, InternalServerError):
-            original = exc.original_exception
-            if original is not None and isinstance(original, sa_exc.SQLAlchemyError):
-                return _database_error(original)
-            if original is not None:
-                log.error("unhandled error", exc_info=original)
-            return _internal(exc)
-        if not is_api_request():
-            return exc
-        status = exc.code or 500
-        message = _HTTP_VI.get(status, exc.name)
-        response = json_error(status, message, exc.description or exc.name)
-        for key, value in exc.get_headers():  # e.g. Allow on 405
-            if key.lower() != "content-type":
-                response.headers[key] = value
-        return response
+
+def database_error(exc: sa_exc.SQLAlchemyError) -> Response:
+    """503 when the database is down or read-only; otherwise a 500 without a traceback."""
+    if database_unavailable(exc):
+        return _unavailable(exc)
+    log.error("database error", exc_info=exc)
+    return _internal(exc)
+
+
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """JSON for the API (HTML pages keep Flask's answer); a 500 rolls back and hides the traceback."""
+    if isinstance(exc, InternalServerError):
+        original = exc.original_exception
+        if isinstance(original, sa_exc.SQLAlchemyError):
+            return database_error(original)
+        if original is not None:
+            log.error("unhandled error", exc_info=original)
+        return _internal(exc)
+    if not is_api_request():
+        return exc
+    status = exc.code or 500
+    response = json_error(status, _HTTP_VI.get(status, exc.name), exc.description or exc.name)
+    for key, value in exc.get_headers():  # e.g. Allow on 405
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
