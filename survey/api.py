@@ -20,7 +20,6 @@ revoked token or a closed campaign; 413 for a body over ``MAX_CONTENT_LENGTH``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -117,7 +116,6 @@ def submit_response():
     if errors:
         return _bad_request(errors)
 
-    kiosk.last_seen_at = datetime.now(UTC)  # committed with the response, or not at all
     try:
         response, created = save_response(
             session,

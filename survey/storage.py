@@ -233,6 +233,8 @@ def save_response(
         submitted_at=submitted,
         received_at=datetime.now(UTC),
     )
+    if kiosk is not None:
+        kiosk.last_seen_at = response.received_at  # written with the response, or not at all
     session.add(response)
     try:
         session.commit()
