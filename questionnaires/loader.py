@@ -520,8 +520,9 @@ class _Validator:
         out: dict[str, Any] = {"method": method}
         out["valid"] = [_number_text(v) for v in self.seq(raw.get("valid", [1, 2, 3, 4, 5]), where, "valid")]
         out["positive"] = [_number_text(v) for v in self.seq(raw.get("positive", [4, 5]), where, "positive")]
-        if not set(out["positive"]) <= set(out["valid"]):
-            raise self.fail(ErrorCode.BAD_SCORING, "every 'positive' code must also be 'valid'", where)
+        for key in ("valid", "positive"):
+            if not out[key]:
+                raise self.fail(ErrorCode.BAD_SCORING, f"'{key}' must list at least one answer code", where)
         scale = self.seq(raw.get("scale", [1, 5]), where, "scale")
         if len(scale) != 2 or not all(_is_number(x) for x in scale) or float(scale[0]) >= float(scale[1]):
             raise self.fail(ErrorCode.BAD_SCORING, "'scale' must be [min, max] with min < max", where)
@@ -546,6 +547,10 @@ class _Validator:
         out["index"] = self.node(index, Level.INDEX, "scoring index", items, method, seen, out, choices)
         if not any(n.get("level") == "criterion" for n in _walk_dict(out["index"])):
             raise self.fail(ErrorCode.BAD_SCORING, "the scoring tree has no criteria", where)
+        methods = {method} | {n["method"] for n in _walk_dict(out["index"]) if n.get("method")}
+        # 'positive' only matters where a criterion counts satisfied answers.
+        if Method.SHARE_SATISFIED.value in methods and not set(out["positive"]) <= set(out["valid"]):
+            raise self.fail(ErrorCode.BAD_SCORING, "every 'positive' code must also be 'valid'", where)
         # A question on the same answer list as scored items, but scored nowhere, is usually forgotten.
         scored = {it for n in _walk_dict(out["index"]) for it in n["items"]}
         scored_lists = {items[it].get("choices") for it in scored} - {None}

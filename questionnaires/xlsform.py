@@ -279,9 +279,7 @@ class _Reader:
         title = {"vi": _cell_text(row.get("form_title"))}
         title.update(self.label(row, "sipas_title") or {})
         if not title.get("vi"):
-            raise self.fail(
-                ErrorCode.MISSING_LABEL, "the Vietnamese title (form_title) is missing", where
-            )
+            raise self.fail(ErrorCode.MISSING_LABEL, "the Vietnamese title (form_title) is missing", where)
         out["title"] = title
         out["description"] = self.label(row, "description")
         out["source"] = _cell_text(row.get("source"))
@@ -290,10 +288,9 @@ class _Reader:
             out["languages"] = _SPLIT.split(languages)
         else:
             # Without the setting, a form that has English columns is bilingual.
-            english = any(
-                isinstance(k, tuple) and k[1] == "en"
-                for name in ("survey", "choices")
-                for k in (self.sheet(name).columns if self.sheet(name) else [])
+            survey = self.sheet("survey")
+            english = survey is not None and any(
+                isinstance(k, tuple) and k[1] == "en" for k in survey.columns
             )
             out["languages"] = ["vi", "en"] if english else ["vi"]
         return out
@@ -303,7 +300,11 @@ class _Reader:
         if sheet is None:
             return []
         return [
-            {"_where": f"groups row {n}", "code": _cell_text(row.get("code")), "label": self.label(row, "label")}
+            {
+                "_where": f"groups row {n}",
+                "code": _cell_text(row.get("code")),
+                "label": self.label(row, "label"),
+            }
             for n, row in sheet.rows
         ]
 

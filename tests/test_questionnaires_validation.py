@@ -459,7 +459,6 @@ def points(**criterion) -> dict:
     raw["scoring"] = {
         "method": "points",
         "valid": ["A", "B", "C", "D"],
-        "positive": [],
         "values": {"A": 1, "B": 0.6, "C": 0.2, "D": 0},
         "index": {
             "code": "diem",
@@ -484,8 +483,9 @@ def test_the_points_method_is_valid_with_values_and_max_points():
         (lambda r: r["scoring"]["index"]["criteria"][0].pop("max_points"), "max_points on every criterion"),
         (lambda r: r["scoring"].update(values={"A": 1, "B": 0.6, "C": 0.2}), "D of item 'q1' have no value"),
         (lambda r: r["scoring"].update(values={"A": 1.5, "B": 1, "C": 0, "D": 0}), "fraction in [0, 1]"),
-        (lambda r: r["scoring"].update(valid=["1", "2"], positive=[]), "no option of item 'q1'"),
-        (lambda r: r["scoring"].update(positive=["E"]), "'positive' code must also be 'valid'"),
+        (lambda r: r["scoring"].update(valid=["1", "2"]), "no option of item 'q1'"),
+        (lambda r: r["scoring"].update(method="share_satisfied"), "'positive' code must also be 'valid'"),
+        (lambda r: r["scoring"].update(valid=[]), "'valid' must list at least one answer code"),
         (lambda r: r["scoring"].update(decimals="hai"), "'decimals' must be a whole number"),
         (lambda r: r["scoring"].update(scale=[5, 1]), "'scale' must be [min, max]"),
         (lambda r: r["scoring"]["index"].update(gate="${q1} = 'A'"), "the index cannot have a gate"),
