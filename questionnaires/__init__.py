@@ -33,6 +33,7 @@ from .model import (
     Unit,
     UnitList,
 )
+from .xlsform import read_xlsform, write_xlsform
 
 __all__ = [
     "Choice",
@@ -65,5 +66,7 @@ __all__ = [
     "load_questionnaire",
     "load_units",
     "parse",
+    "read_xlsform",
     "to_dict",
+    "write_xlsform",
 ]
