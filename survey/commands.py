@@ -1,0 +1,558 @@
+"""The survey app's ``sipas`` subcommands: db, user, campaign, kiosk, export, serve and demo.
+
+Every command works on the database of ``--database-url`` (or ``SIPAS_DATABASE_URL``), otherwise on
+the SQLite file in the instance folder. User errors are one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .errors import SurveyError
+
+DATABASE_OPTION_HELP = (
+    "Database URL (default: $SIPAS_DATABASE_URL, else the SQLite file in the instance folder)."
+)
+
+
+def database_option(func_: Callable) -> Callable:
+    return click.option("--database-url", envvar="SIPAS_DATABASE_URL", help=DATABASE_OPTION_HELP)(func_)
+
+
+def _make_app(database_url: str | None, **config: Any) -> Flask:
+    from .app import create_app
+
+    overrides = dict(config)
+    if database_url:
+        overrides["DATABASE_URL"] = database_url
+    try:
+        return create_app(overrides or None)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"không mở được cơ sở dữ liệu: {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. a malformed URL: one line, not a traceback
+        if "Could not parse" in str(exc) or "Can't load plugin" in str(exc):
+            raise click.ClickException(f"địa chỉ cơ sở dữ liệu không hợp lệ: {exc}") from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given, minus nothing to hide
+        return url
+
+
+def schema_revisions(app: Flask) -> tuple[str | None, str]:
+    """The database's Alembic revision (None: not initialised) and the code's head revision."""
+    from .db import alembic_config, engine
+
+    script = ScriptDirectory.from_config(alembic_config(app.config["DATABASE_URL"]))
+    with engine(app).connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, script.get_current_head()
+
+
+@contextmanager
+def app_session(database_url: str | None, **config: Any) -> Iterator[tuple[Flask, Session]]:
+    """An app on an up-to-date database and a session that commits at the end; errors are one line."""
+    from .db import session_scope
+
+    app = _make_app(database_url, **config)
+    try:
+        try:
+            current, head = schema_revisions(app)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(
+                f"không kết nối được cơ sở dữ liệu {safe_url(app.config['DATABASE_URL'])}: {_first_line(exc)}"
+            ) from None
+        if current != head:
+            state = "chưa được khởi tạo" if current is None else f"ở phiên bản {current}, cần {head}"
+            raise click.ClickException(
+                f"cơ sở dữ liệu {safe_url(app.config['DATABASE_URL'])} {state}: "
+                "chạy `sipas db upgrade` trước (run `sipas db upgrade` first)"
+            )
+        with app.app_context():
+            try:
+                with session_scope(app) as session:
+                    yield app, session
+            except SurveyError as exc:
+                raise click.ClickException(str(exc)) from None
+            except SQLAlchemyError as exc:
+                raise click.ClickException(f"lỗi cơ sở dữ liệu: {_first_line(exc)}") from None
+    finally:
+        app.extensions["sipas.engine"].dispose()
+
+
+def _base_url(app: Flask, base_url: str | None, host: str = "127.0.0.1", port: int = 5000) -> str:
+    return (base_url or app.config.get("PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
+
+
+# -------------------------------------------------------------------------------------------- db
+@click.group()
+def db() -> None:
+    """Cơ sở dữ liệu: tạo và nâng cấp lược đồ (database schema)."""
+
+
+@db.command("upgrade")
+@database_option
+def db_upgrade(database_url: str | None) -> None:
+    """Bring the database schema up to the latest version (Alembic)."""
+    from .db import upgrade
+
+    app = _make_app(database_url)
+    url = app.config["DATABASE_URL"]
+    app.extensions["sipas.engine"].dispose()
+    try:
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"không nâng cấp được {safe_url(url)}: {_first_line(exc)}") from None
+    current, head = schema_revisions(app)
+    app.extensions["sipas.engine"].dispose()
+    click.echo(f"Cơ sở dữ liệu đã ở phiên bản mới nhất ({current}) / database is at head: {safe_url(url)}")
+
+
+@db.command("status")
+@database_option
+def db_status(database_url: str | None) -> None:
+    """Show the database's schema version and whether it needs `sipas db upgrade`."""
+    app = _make_app(database_url)
+    try:
+        current, head = schema_revisions(app)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"không kết nối được cơ sở dữ liệu: {_first_line(exc)}") from None
+    finally:
+        app.extensions["sipas.engine"].dispose()
+    state = "mới nhất (up to date)" if current == head else "cần `sipas db upgrade` (needs upgrade)"
+    click.echo(
+        f"{safe_url(app.config['DATABASE_URL'])}: phiên bản {current or '—'}, bản mới nhất {head}: {state}"
+    )
+
+
+# ------------------------------------------------------------------------------------------ users
+@click.group()
+def user() -> None:
+    """Tài khoản cán bộ (staff accounts): admin, analyst, enumerator."""
+
+
+@user.command("create")
+@click.option("--username", required=True, help="Tên đăng nhập (a-z, 0-9, . _ -).")
+@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "enumerator"]), help="Vai trò.")
+@click.option("--password", help="Mật khẩu (≥ 10 ký tự). Bỏ trống: nhập khi được hỏi, hoặc tạo ngẫu nhiên.")
+@click.option("--full-name", help="Họ và tên.")
+@database_option
+def user_create(
+    username: str, role: str, password: str | None, full_name: str | None, database_url: str | None
+):
+    """Create a staff account."""
+    from .users import MIN_PASSWORD_LENGTH, create_user, generate_password
+
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt(
+                f"Mật khẩu (≥ {MIN_PASSWORD_LENGTH} ký tự)", hide_input=True, confirmation_prompt=True
+            )
+        else:
+            password, generated = generate_password(), True
+    with app_session(database_url) as (_, session):
+        account = create_user(session, username, password, role, full_name=full_name)
+        username = account.username
+    click.echo(f"Đã tạo tài khoản / created: {username} ({role})")
+    if generated:
+        click.echo(f"Mật khẩu / password: {password}")
+
+
+@user.command("list")
+@database_option
+def user_list(database_url: str | None) -> None:
+    """List staff accounts."""
+    from .models import User
+
+    with app_session(database_url) as (_, session):
+        users = session.scalars(select(User).order_by(User.username)).all()
+        for account in users:
+            state = "" if account.active else " (đã khóa / inactive)"
+            click.echo(f"{account.username}\t{account.role}\t{account.full_name or ''}{state}")
+        if not users:
+            click.echo("Chưa có tài khoản nào (no accounts yet): sipas user create --username … --role admin")
+
+
+# -------------------------------------------------------------------------------------- campaigns
+def read_unit_numbers(path: Path, what: str) -> dict[str, int]:
+    """Read ``unit,number`` rows (a header row is optional) from a CSV file; errors name file and row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: không đọc được tệp ({exc})") from None
+    sample = text[:2048]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
+    except csv.Error:
+        dialect = csv.excel
+    numbers: dict[str, int] = {}
+    for lineno, row in enumerate(csv.reader(text.splitlines(), dialect), start=1):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        if len(cells) < 2:
+            raise click.ClickException(f"{path}, dòng {lineno}: cần hai cột: mã đơn vị, {what}")
+        unit, value = cells[0], cells[1].replace(".", "").replace(" ", "")
+        if not value.isdigit():
+            if lineno == 1 and not numbers:
+                continue  # the header row
+            raise click.ClickException(
+                f"{path}, dòng {lineno}: {what} của đơn vị {unit!r} phải là số nguyên ≥ 0, "
+                f"không phải {cells[1]!r}"
+            )
+        if unit in numbers:
+            raise click.ClickException(f"{path}, dòng {lineno}: đơn vị {unit!r} xuất hiện hai lần")
+        numbers[unit] = int(value)
+    if not numbers:
+        raise click.ClickException(f"{path}: tệp không có dòng dữ liệu nào")
+    return numbers
+
+
+@click.group()
+def campaign() -> None:
+    """Đợt khảo sát (campaigns): tạo, liệt kê, tiến độ."""
+
+
+@campaign.command("create")
+@click.option(
+    "--questionnaire", required=True, help="Mã phiếu (sipas-2017, sipas-2023, …) hoặc đường dẫn tệp."
+)
+@click.option(
+    "--units", "unit_list", required=True, help="Danh sách đơn vị (tra-bong-2023) hoặc đường dẫn tệp."
+)
+@click.option("--name", required=True, help="Tên đợt khảo sát.")
+@click.option("--period-start", help="Ngày bắt đầu YYYY-MM-DD.")
+@click.option("--period-end", help="Ngày kết thúc YYYY-MM-DD.")
+@click.option(
+    "--populations",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV: mã đơn vị, số người được phục vụ N (chỉ tiêu tính theo n = N/(1+N·e²)).",
+)
+@click.option(
+    "--targets", type=click.Path(dir_okay=False, path_type=Path), help="CSV: mã đơn vị, chỉ tiêu số phiếu."
+)
+@click.option(
+    "--margin", default=0.05, show_default=True, type=float, help="Sai số e trong công thức Slovin."
+)
+@database_option
+def campaign_create(
+    questionnaire: str,
+    unit_list: str,
+    name: str,
+    period_start: str | None,
+    period_end: str | None,
+    populations: Path | None,
+    targets: Path | None,
+    margin: float,
+    database_url: str | None,
+) -> None:
+    """Create a campaign: a questionnaire (frozen now), a period, units with targets."""
+    from .campaigns import create_campaign
+
+    population_numbers = read_unit_numbers(populations, "số người được phục vụ N") if populations else None
+    target_numbers = read_unit_numbers(targets, "chỉ tiêu") if targets else None
+    with app_session(database_url) as (_, session):
+        created = create_campaign(
+            session,
+            name=name,
+            questionnaire=questionnaire,
+            unit_list=unit_list,
+            period_start=period_start,
+            period_end=period_end,
+            populations=population_numbers,
+            targets=target_numbers,
+            margin_of_error=margin,
+        )
+        total = sum(u.target or 0 for u in created.units)
+        summary = (
+            f"Đã tạo đợt khảo sát #{created.id} / created campaign {created.id}: {created.name} "
+            f"({created.questionnaire_id} {created.questionnaire_version}), {len(created.units)} đơn vị"
+            + (f", tổng chỉ tiêu {total} phiếu" if total else "")
+        )
+    click.echo(summary)
+
+
+@campaign.command("list")
+@database_option
+def campaign_list(database_url: str | None) -> None:
+    """List campaigns with their number of responses."""
+    from .models import Campaign, Response
+
+    with app_session(database_url) as (_, session):
+        counts = dict(
+            session.execute(
+                select(Response.campaign_id, func.count(Response.id)).group_by(Response.campaign_id)
+            ).all()
+        )
+        campaigns = session.scalars(select(Campaign).order_by(Campaign.id)).all()
+        if not campaigns:
+            click.echo("Chưa có đợt khảo sát nào (no campaigns yet): sipas campaign create …")
+        for c in campaigns:
+            period = f"{c.period_start or '?'} → {c.period_end or '?'}"
+            click.echo(
+                f"{c.id}\t{c.name}\t{c.questionnaire_id} {c.questionnaire_version}\t{period}\t{c.status}\t"
+                f"{counts.get(c.id, 0)} phiếu"
+            )
+
+
+@campaign.command("progress")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@database_option
+def campaign_progress(campaign_id: int, database_url: str | None) -> None:
+    """Show responses per unit against target."""
+    from .campaigns import progress
+
+    with app_session(database_url) as (_, session):
+        found = _campaign(session, campaign_id)
+        result = progress(session, found)
+        for u in result:
+            target = u.target if u.target is not None else "—"
+            percent = f"{u.percent:.1f}%" if u.percent is not None else ""
+            click.echo(f"{u.unit_code}\t{u.unit_name}\t{u.responses}/{target}\t{percent}")
+        totals = result.totals
+        click.echo(f"Tổng / total\t{totals['responses']}/{totals['target'] or '—'}")
+
+
+def _campaign(session: Session, campaign_id: int):
+    from .models import Campaign
+
+    found = session.get(Campaign, campaign_id)
+    if found is None:
+        raise click.ClickException(
+            f"không có đợt khảo sát số {campaign_id} (no campaign {campaign_id}; see `sipas campaign list`)"
+        )
+    return found
+
+
+# ----------------------------------------------------------------------------------------- kiosks
+@click.group()
+def kiosk() -> None:
+    """Đường dẫn máy trạm (kiosk links) cho máy tính bảng tại Bộ phận Một cửa."""
+
+
+@kiosk.command("create")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@click.option("--unit", "unit_codes", multiple=True, help="Mã đơn vị (lặp lại cho nhiều đơn vị).")
+@click.option("--all-units", is_flag=True, help="Một đường dẫn cho mỗi đơn vị của đợt khảo sát.")
+@click.option("--counter", help="Tên quầy / máy (ví dụ 'Quầy 1').")
+@click.option("--base-url", help="Địa chỉ gốc của máy chủ (mặc định: PUBLIC_URL hoặc http://127.0.0.1:5000).")
+@database_option
+def kiosk_create(
+    campaign_id: int,
+    unit_codes: tuple[str, ...],
+    all_units: bool,
+    counter: str | None,
+    base_url: str | None,
+    database_url: str | None,
+) -> None:
+    """Create kiosk links and print them (the token is shown only now)."""
+    from .campaigns import create_kiosk, kiosk_url
+
+    if not unit_codes and not all_units:
+        raise click.ClickException("cần --unit MÃ hoặc --all-units")
+    lines = []
+    with app_session(database_url) as (app, session):
+        found = _campaign(session, campaign_id)
+        codes = [u.unit_code for u in found.units] if all_units else list(unit_codes)
+        names = {u.unit_code: u.unit_name for u in found.units}
+        base = _base_url(app, base_url)
+        for code in codes:
+            created, token = create_kiosk(session, found, code, counter=counter)
+            lines.append((created, code, names.get(code, ""), kiosk_url(token, base)))
+        session.flush()
+        rows = [f"{k.id}\t{code}\t{name}\t{url}" for k, code, name, url in lines]
+    for row in rows:
+        click.echo(row)
+
+
+@kiosk.command("list")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@database_option
+def kiosk_list(campaign_id: int, database_url: str | None) -> None:
+    """List a campaign's kiosk links (token hints only; tokens are never stored)."""
+    from .models import Kiosk
+
+    with app_session(database_url) as (_, session):
+        _campaign(session, campaign_id)
+        for k in session.scalars(select(Kiosk).where(Kiosk.campaign_id == campaign_id).order_by(Kiosk.id)):
+            state = "thu hồi / revoked" if k.revoked_at else "hoạt động / active"
+            seen = k.last_seen_at.isoformat() if k.last_seen_at else "—"
+            click.echo(f"{k.id}\t{k.unit_code}\t{k.counter or ''}\t{k.token_hint}…\t{state}\t{seen}")
+
+
+@kiosk.command("revoke")
+@click.option("--id", "kiosk_id", type=int, help="Số máy trạm (xem `sipas kiosk list`).")
+@click.option("--token", help="Hoặc: mã trong đường dẫn /k/<mã>.")
+@database_option
+def kiosk_revoke(kiosk_id: int | None, token: str | None, database_url: str | None) -> None:
+    """Revoke a kiosk link: its tablet can no longer open the form or submit."""
+    from .campaigns import hash_token, revoke_kiosk
+    from .models import Kiosk
+
+    if (kiosk_id is None) == (token is None):
+        raise click.ClickException("cần đúng một trong hai: --id hoặc --token")
+    with app_session(database_url) as (_, session):
+        if kiosk_id is not None:
+            found = session.get(Kiosk, kiosk_id)
+        else:
+            token = token.rsplit("/k/", 1)[-1].strip()
+            found = session.scalars(select(Kiosk).where(Kiosk.token_hash == hash_token(token))).one_or_none()
+        if found is None:
+            raise click.ClickException("không tìm thấy máy trạm này (no such kiosk)")
+        revoke_kiosk(session, found)
+        message = f"Đã thu hồi máy trạm #{found.id} ({found.unit_code}, {found.token_hint}…) / revoked"
+    click.echo(message)
+
+
+# ----------------------------------------------------------------------------------------- export
+@click.command("export")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Tệp .csv hoặc .xlsx."
+)
+@database_option
+def export(campaign_id: int, out: Path, database_url: str | None) -> None:
+    """Export a campaign's responses (CSV UTF-8 with BOM, or XLSX with a codebook sheet)."""
+    from .exports import export_campaign, format_of
+
+    try:
+        fmt = format_of(out)
+    except SurveyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not out.parent.exists():
+        raise click.ClickException(f"{out.parent}: thư mục không tồn tại (folder does not exist)")
+    with app_session(database_url) as (_, session):
+        found = _campaign(session, campaign_id)
+        rows = export_campaign(session, found, out, fmt)
+    click.echo(f"Đã xuất {rows} phiếu vào {out} / exported {rows} responses")
+
+
+# ------------------------------------------------------------------------------------------ serve
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@database_option
+def serve(host: str, port: int, database_url: str | None) -> None:
+    """Run the development server (for production: gunicorn wsgi:app)."""
+    app = _make_app(database_url, ENV="development")
+    try:
+        current, head = schema_revisions(app)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"không kết nối được cơ sở dữ liệu: {_first_line(exc)}") from None
+    if current != head:
+        raise click.ClickException("cơ sở dữ liệu chưa ở phiên bản mới nhất: chạy `sipas db upgrade` trước")
+    click.echo(f"Máy chủ thử nghiệm / development server: http://{host}:{port}/  (Ctrl+C để dừng)")
+    _run(app, host, port)
+
+
+def _run(app: Flask, host: str, port: int) -> None:
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    except OSError as exc:
+        raise click.ClickException(f"không mở được cổng {host}:{port}: {exc.strerror or exc}") from None
+
+
+# ------------------------------------------------------------------------------------------- demo
+@click.command("demo")
+@click.option(
+    "--sample-responses",
+    default=25,
+    show_default=True,
+    type=click.IntRange(0, 5000),
+    help="Số phiếu mẫu (tổng hợp) cho mỗi xã.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--base-url", help="Địa chỉ in trong đường dẫn máy trạm (mặc định http://HOST:PORT).")
+@click.option("--no-serve", is_flag=True, help="Chỉ tạo dữ liệu, không chạy máy chủ.")
+@click.option(
+    "--database-url", help="Mặc định: tệp SQLite trong thư mục instance (không dùng SIPAS_DATABASE_URL)."
+)
+def demo(
+    sample_responses: int,
+    host: str,
+    port: int,
+    base_url: str | None,
+    no_serve: bool,
+    database_url: str | None,
+) -> None:
+    """Set up a demonstration (SQLite, demo campaign for Trà Bồng, admin, kiosk links) and start it."""
+    from .app import create_app
+    from .db import session_scope, upgrade
+    from .demo import set_up_demo
+
+    # Never the production database by accident: only an explicit --database-url replaces the
+    # instance SQLite file (SIPAS_DATABASE_URL is ignored here).
+    probe = create_app({"ENV": "development"})
+    url = database_url or "sqlite:///" + str(Path(probe.instance_path) / "sipas.sqlite")
+    probe.extensions["sipas.engine"].dispose()
+    app = _make_app(url, ENV="development")
+    try:
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"không tạo được cơ sở dữ liệu {safe_url(url)}: {_first_line(exc)}"
+        ) from None
+    base = _base_url(app, base_url, host, port)
+    with app.app_context():
+        try:
+            with session_scope(app) as session:
+                setup = set_up_demo(
+                    session, instance_path=app.instance_path, base_url=base, sample_responses=sample_responses
+                )
+        except SurveyError as exc:
+            raise click.ClickException(str(exc)) from None
+        with app.test_request_context(base_url=base):
+            from flask import url_for
+
+            try:
+                admin_url = url_for("admin.login", _external=True)
+            except Exception:  # noqa: BLE001 - the admin pages are optional in a minimal install
+                admin_url = f"{base}/admin/"
+
+    first_unit = next(iter(setup.kiosk_urls))
+    lines = [
+        "",
+        "SIPAS toolkit — bản trình diễn (demo; mọi số liệu là giả định / all data are synthetic)",
+        f"  Cơ sở dữ liệu / database:   {safe_url(url)}",
+        f"  Đợt khảo sát / campaign:    #{setup.campaign_id} "
+        f"(sipas-2017, {len(setup.kiosk_urls)} xã, thị trấn)",
+        f"  Phiếu mẫu / sample responses: {setup.responses_total} (thêm mới {setup.responses_added})",
+        f"  Trang quản trị / admin:     {admin_url}",
+        f"  Tài khoản / username:       {setup.admin_username}",
+        f"  Mật khẩu / password:        {setup.admin_password}   (mới mỗi lần chạy / new on every run)",
+        f"  Máy trạm / kiosk ({setup.unit_names[first_unit]}): {setup.kiosk_urls[first_unit]}",
+        f"  Tất cả đường dẫn máy trạm / all kiosk links: {setup.kiosk_file}",
+        f"  Xuất dữ liệu / export:      sipas export --campaign {setup.campaign_id} --out demo.xlsx",
+        "",
+    ]
+    click.echo("\n".join(lines))
+    if no_serve:
+        app.extensions["sipas.engine"].dispose()
+        return
+    click.echo(f"Máy chủ thử nghiệm / development server on http://{host}:{port}/  (Ctrl+C để dừng)")
+    _run(app, host, port)

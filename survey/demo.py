@@ -1,0 +1,227 @@
+"""The demonstration set-up behind ``sipas demo``: a clearly labelled demo campaign, idempotently.
+
+Everything here is synthetic: invented numbers of people served, and (optionally) generated
+responses so that progress pages, exports, ``sipas score`` and ``sipas report`` show something at once.
+Running it again changes nothing but the admin password (a fresh one each time, printed once) and
+adds responses only up to the number asked for; instance ids are derived from the campaign, unit and
+index, so a second run meets its own earlier responses as duplicates.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from questionnaires import Questionnaire, QuestionType, load_units
+
+from .campaigns import campaign_questionnaire, create_campaign, create_kiosk, kiosk_for_token, kiosk_url
+from .models import Campaign, Kiosk, Response, User
+from .storage import save_response
+from .users import create_user, generate_password, set_password
+from .validation import _relevant, respondent_group
+
+DEMO_QUESTIONNAIRE = "sipas-2017"
+DEMO_UNITS = "tra-bong-2023"
+DEMO_NAME = "[DEMO] Khảo sát SIPAS 2017 — huyện Trà Bồng (dữ liệu minh họa)"
+DEMO_ADMIN = "admin"
+KIOSK_FILE = "demo-kiosks.txt"
+_NAMESPACE = uuid.UUID("6f1c7a2e-5b0d-4c1e-9a43-0d5b8e2f9c11")
+COMMENTS = (
+    "Cán bộ một cửa rất nhiệt tình, hướng dẫn chu đáo.",
+    "Nên bố trí thêm ghế ngồi chờ và quạt mát.",
+    "Thời gian trả kết quả còn chậm so với giấy hẹn.",
+    "Đề nghị niêm yết thủ tục rõ ràng hơn, chữ to dễ đọc.",
+    "Hài lòng. Cảm ơn Ủy ban nhân dân xã.",
+)
+
+
+@dataclass
+class DemoSetup:
+    campaign_id: int
+    admin_username: str
+    admin_password: str
+    kiosk_urls: dict[str, str]  # unit code -> URL
+    unit_names: dict[str, str]
+    kiosk_file: Path
+    responses_added: int = 0
+    responses_total: int = 0
+    created: list[str] = field(default_factory=list)  # what this run created, for the summary
+
+
+def demo_populations(unit_codes: list[str]) -> dict[str, int]:
+    """Invented, plausible numbers of people served per commune in a year (fixed seed)."""
+    rng = random.Random(2017)
+    return {code: rng.randrange(400, 2600, 10) for code in unit_codes}
+
+
+def sample_answers(questionnaire: Questionnaire, rng: random.Random, satisfaction: float) -> dict:
+    """One respondent's answers: every relevant item, Likert answers mostly positive at ``satisfaction``."""
+    answers: dict = {}
+    for section in questionnaire.sections:
+        for q in section.questions:
+            if not q.type.is_answerable:
+                continue
+            if not _relevant(section, q, answers, respondent_group(questionnaire, answers)):
+                continue
+            choice_list = questionnaire.choice_list(q)
+            if q.type is QuestionType.SINGLE and choice_list is not None:
+                codes = choice_list.codes
+                if q.appearance == "likert" and len(codes) == 5:
+                    answers[q.code] = (
+                        rng.choice(codes[3:]) if rng.random() < satisfaction else rng.choice(codes[:3])
+                    )
+                elif not q.required and rng.random() < 0.1:
+                    continue
+                else:
+                    answers[q.code] = rng.choice(codes)
+            elif q.type is QuestionType.MULTIPLE and choice_list is not None:
+                answers[q.code] = rng.sample(
+                    list(choice_list.codes), k=rng.randint(1, min(3, len(choice_list.codes)))
+                )
+            elif q.type is QuestionType.INTEGER:
+                answers[q.code] = rng.randint(1, 4)
+            elif q.type is QuestionType.DECIMAL:
+                answers[q.code] = round(rng.uniform(0, 10), 1)
+            elif q.type is QuestionType.DATE:
+                answers[q.code] = (date(2024, 1, 1) + timedelta(days=rng.randrange(300))).isoformat()
+            elif q.type is QuestionType.TEXT and rng.random() < 0.15:
+                answers[q.code] = rng.choice(COMMENTS)
+    return answers
+
+
+def _read_kiosk_file(path: Path) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    if not path.exists():
+        return tokens
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and "/k/" in parts[2]:
+            tokens[parts[0]] = parts[2].rsplit("/k/", 1)[1]
+    return tokens
+
+
+def _write_kiosk_file(path: Path, urls: dict[str, str], names: dict[str, str]) -> None:
+    lines = [
+        "# Đường dẫn máy trạm (kiosk) của đợt khảo sát DEMO — mỗi xã một đường dẫn; giữ kín như mật khẩu.",
+        "# Demo kiosk links, one per commune (unit code, commune, URL). Keep them private.",
+    ]
+    lines += [f"{code}\t{names[code]}\t{url}" for code, url in urls.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+def set_up_demo(
+    session: Session, *, instance_path: str | Path, base_url: str, sample_responses: int = 25
+) -> DemoSetup:
+    """Create (or find) the demo campaign, admin account, kiosk links and sample responses."""
+    created: list[str] = []
+    password = generate_password()
+    admin = session.scalars(select(User).where(User.username == DEMO_ADMIN)).one_or_none()
+    if admin is None:
+        admin = create_user(session, DEMO_ADMIN, password, "admin", full_name="Quản trị viên (demo)")
+        created.append("admin account")
+    else:
+        set_password(session, admin, password)
+        admin.active = True
+
+    campaign = session.scalars(select(Campaign).where(Campaign.name == DEMO_NAME)).first()
+    if campaign is None:
+        units = load_units(DEMO_UNITS)
+        year = datetime.now(UTC).year
+        campaign = create_campaign(
+            session,
+            name=DEMO_NAME,
+            questionnaire=DEMO_QUESTIONNAIRE,
+            unit_list=DEMO_UNITS,
+            period_start=f"{year}-01-01",
+            period_end=f"{year}-12-31",
+            populations=demo_populations(list(units.codes)),
+            created_by=admin,
+        )
+        created.append("demo campaign")
+    session.commit()
+
+    names = {u.unit_code: u.unit_name for u in campaign.units}
+    kiosk_path = Path(instance_path) / KIOSK_FILE
+    known = _read_kiosk_file(kiosk_path)
+    urls: dict[str, str] = {}
+    kiosks: dict[str, Kiosk] = {}
+    for unit in campaign.units:
+        token = known.get(unit.unit_code)
+        kiosk = kiosk_for_token(session, token) if token else None
+        if kiosk is None or kiosk.campaign_id != campaign.id or kiosk.unit_code != unit.unit_code:
+            kiosk, token = create_kiosk(
+                session, campaign, unit.unit_code, counter="Bộ phận Một cửa", created_by=admin
+            )
+            created.append(f"kiosk {unit.unit_code}")
+        kiosks[unit.unit_code] = kiosk
+        urls[unit.unit_code] = kiosk_url(token, base_url)
+    session.commit()
+    _write_kiosk_file(kiosk_path, urls, names)
+
+    added = _add_sample_responses(session, campaign, kiosks, sample_responses)
+    total = session.scalar(select(func.count(Response.id)).where(Response.campaign_id == campaign.id)) or 0
+    return DemoSetup(
+        campaign_id=campaign.id,
+        admin_username=admin.username,
+        admin_password=password,
+        kiosk_urls=urls,
+        unit_names=names,
+        kiosk_file=kiosk_path,
+        responses_added=added,
+        responses_total=int(total),
+        created=created,
+    )
+
+
+def _add_sample_responses(
+    session: Session, campaign: Campaign, kiosks: dict[str, Kiosk], per_unit: int
+) -> int:
+    questionnaire = campaign_questionnaire(campaign)
+    added = 0
+    # Times are laid out from the campaign's creation, not from "now": a second run must produce the
+    # very same responses (same content hash), or they would be conflicts rather than duplicates.
+    created = campaign.created_at if campaign.created_at.tzinfo else campaign.created_at.replace(tzinfo=UTC)
+    base = created.astimezone(UTC).replace(second=0, microsecond=0)
+    for unit_code, kiosk in kiosks.items():
+        # Each commune has its own level, so that ranks differ and a few communes score 95-100%.
+        level = random.Random(f"{campaign.id}:{unit_code}").uniform(0.6, 0.98)
+        for i in range(per_unit):
+            rng = random.Random(f"{campaign.id}:{unit_code}:{i}")
+            submitted = base - timedelta(minutes=rng.randrange(30 * 24 * 60))
+            answers = sample_answers(questionnaire, rng, level)
+            start = submitted - timedelta(minutes=rng.randint(3, 12))
+            answers = {
+                **answers,
+                **{
+                    q.code: start.isoformat()
+                    for q in questionnaire.questions()
+                    if q.type is QuestionType.START
+                },
+                **{
+                    q.code: submitted.isoformat()
+                    for q in questionnaire.questions()
+                    if q.type is QuestionType.END
+                },
+            }
+            _, was_created = save_response(
+                session,
+                campaign=campaign,
+                unit_code=unit_code,
+                instance_id=str(uuid.uuid5(_NAMESPACE, f"{campaign.id}:{unit_code}:{i}")),
+                answers=answers,
+                questionnaire_id=campaign.questionnaire_id,
+                version=campaign.questionnaire_version,
+                started_at=start,
+                submitted_at=submitted,
+                source="kiosk",
+                kiosk=kiosk,
+            )
+            added += int(was_created)
+    return added

@@ -1,0 +1,124 @@
+"""Campaign exports: the responses table as CSV (UTF-8 with BOM) or XLSX (data + codebook).
+
+The files are written by :mod:`reports.responses` (formula-like text neutralised in CSV, every text a
+string cell in XLSX, constant memory); this module reads the campaign's responses, picks the format
+and records who exported what in the audit log.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+from typing import IO
+
+from flask import Response, send_file
+from sqlalchemy.orm import Session
+
+from reports.errors import ReportError
+from reports.responses import write_responses_csv, write_responses_xlsx
+
+from .campaigns import campaign_questionnaire
+from .errors import SurveyError
+from .models import Campaign, User
+from .storage import campaign_frame
+from .users import audit
+
+__all__ = ["FORMATS", "ExportError", "export_campaign", "export_filename", "export_response", "format_of"]
+
+FORMATS: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class ExportError(SurveyError):
+    """An export that cannot be written (unknown format, a file that cannot be created)."""
+
+
+def format_of(path: str | PathLike[str]) -> str:
+    """The export format named by a file's extension (``.csv`` or ``.xlsx``)."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise ExportError(
+            f"{path}: chỉ xuất được tệp .csv hoặc .xlsx (export to a .csv or .xlsx file, "
+            f"not {'.' + suffix if suffix else 'no extension'})"
+        )
+    return suffix
+
+
+def export_filename(campaign: Campaign, fmt: str) -> str:
+    """A download name such as ``sipas-2017_dot-3_2024-05-02.xlsx`` (ASCII, safe in any browser)."""
+    today = datetime.now(UTC).date().isoformat()
+    return f"{campaign.questionnaire_id}_dot-{campaign.id}_{today}.{fmt}"
+
+
+def export_campaign(
+    session: Session,
+    campaign: Campaign,
+    out: str | PathLike[str] | IO[bytes],
+    fmt: str | None = None,
+    *,
+    user: User | None = None,
+    codebook: bool = True,
+) -> int:
+    """Write ``campaign``'s responses to ``out`` (a path or a binary stream); return the row count.
+
+    ``fmt`` is ``"csv"`` or ``"xlsx"`` (default: from the file's extension). The export is recorded in
+    the audit log (flushed; the caller commits). Raises :class:`ExportError`.
+    """
+    if fmt is None:
+        if not isinstance(out, str | PathLike):
+            raise ExportError("cần chỉ rõ định dạng csv hoặc xlsx (format required for a stream)")
+        fmt = format_of(out)
+    if fmt not in FORMATS:
+        raise ExportError(f"định dạng {fmt!r} không được hỗ trợ; chọn csv hoặc xlsx (unknown format)")
+    questionnaire = campaign_questionnaire(campaign)
+    frame = campaign_frame(session.connection(), campaign.id)
+    try:
+        if fmt == "csv":
+            write_responses_csv(questionnaire, frame, out)
+        else:
+            write_responses_xlsx(questionnaire, frame, out, codebook=codebook)
+    except ReportError as exc:
+        raise ExportError(str(exc)) from None
+    except OSError as exc:
+        raise ExportError(f"{out}: không ghi được tệp ({exc.strerror or exc})") from None
+    audit(
+        session,
+        "export",
+        {"campaign_id": campaign.id, "format": fmt, "rows": len(frame), "target": _target_name(out)},
+        user=user,
+    )
+    return len(frame)
+
+
+def _target_name(out: str | PathLike[str] | IO[bytes]) -> str:
+    return str(out) if isinstance(out, str | PathLike) else "download"
+
+
+def export_response(session: Session, campaign: Campaign, fmt: str, *, user: User | None = None) -> Response:
+    """A download of ``campaign``'s responses in ``fmt`` for a view; commits the audit event.
+
+    The file is spooled to a temporary file (not held in memory) and deleted when sent.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"định dạng {fmt!r} không được hỗ trợ; chọn csv hoặc xlsx (unknown format)")
+    handle = tempfile.TemporaryFile()
+    try:
+        export_campaign(session, campaign, handle, fmt, user=user)
+        session.commit()
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    response = send_file(
+        handle,
+        mimetype=FORMATS[fmt],
+        as_attachment=True,
+        download_name=export_filename(campaign, fmt),
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
