@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import math
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -248,18 +249,44 @@ def add_responses_sheets(
             "hãy xuất CSV hoặc lọc theo đơn vị"
         )
     bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-    _write_data_sheet(workbook.add_worksheet(data_sheet), frame, columns, bold)
+    title = f"{questionnaire.title.vi[:50]} ({questionnaire.id})"
+    sheet = workbook.add_worksheet(data_sheet)
+    _write_data_sheet(sheet, frame, columns, bold)
+    print_setup(sheet, f"Dữ liệu phiếu — {title}", (0, 0))
     if codebook:
-        _write_codebook_sheet(workbook.add_worksheet(codebook_sheet), questionnaire, columns, bold)
+        sheet = workbook.add_worksheet(codebook_sheet)
+        _write_codebook_sheet(sheet, questionnaire, columns, bold)
+        print_setup(sheet, f"Sổ mã — {title}", (0, 0))
+
+
+def print_setup(sheet: Worksheet, footer_left: str, header_rows: tuple[int, int] | None) -> None:
+    """A4 landscape, one page wide, header rows repeated, "Trang x / y" in the footer."""
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
+    sheet.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    sheet.center_horizontally()
+    name = sheet.get_name()
+    if header_rows is not None:
+        check(sheet.repeat_rows(*header_rows), f"dòng tiêu đề in lặp của trang {name}")
+    footer = f"&L&8{_footer_text(footer_left)}&C&9Trang &P / &N&R&8{_footer_text(name)}"
+    check(sheet.set_footer(footer), f"chân trang của trang {name}")
+
+
+def _footer_text(text: str) -> str:
+    """Escape '&' for an Excel header/footer and keep it short (the whole string is limited to 255)."""
+    return unicodedata.normalize("NFC", text)[:70].replace("&", "&&")
 
 
 def _write_data_sheet(sheet: Worksheet, frame: pd.DataFrame, columns: list[_Column], header) -> None:
     names = [c.name for c in columns]
+    sample = list(_rows(frame.head(200), names))
     for col, column in enumerate(columns):
-        width = 14 if column.name in ("response_id", "unit") else max(8, min(len(column.name) + 2, 40))
+        longest = max((len(str(row[col])) for row in sample if row[col] is not None), default=0)
+        width = max(6, min(max(len(column.name), longest) + 2, 40))
         if column.question is not None and column.question.type is QuestionType.TEXT:
             width = 40
-        sheet.set_column(col, col, width)
+        check(sheet.set_column(col, col, width), "độ rộng cột")
     for col, name in enumerate(names):
         check(sheet.write_string(0, col, name, header), f"tiêu đề cột {name}")
     sheet.freeze_panes(1, 2)
@@ -337,7 +364,7 @@ def _write_codebook_sheet(
 ) -> None:
     widths = (16, 28, 60, 45, 14, 12, 30, 28)
     for col, width in enumerate(widths):
-        sheet.set_column(col, col, width)
+        check(sheet.set_column(col, col, width), "độ rộng cột")
     for col, text in enumerate(CODEBOOK_HEADER):
         check(sheet.write_string(0, col, text, header), "tiêu đề sổ mã")
     sheet.freeze_panes(1, 1)

@@ -114,11 +114,11 @@ def synthetic_index_table(
     counts = [n] * len(units) if isinstance(n, int) else list(n)
     results: list[dict] = []
     for i, unit in enumerate(units):
-        base = rng.uniform(60, 99.5)
+        base = rng.uniform(70, 99.5)
         criteria: dict[str, float | None] = {}
         criteria_n: dict[str, int] = {}
         for c in tree.criteria:
-            value = float(np.clip(base + rng.normal(0, 6), 0, 100))
+            value = float(np.clip(base + rng.normal(0, 4), 0, 100))
             criteria[c.code] = round(value, 6)
             criteria_n[c.code] = counts[i]
         flags: list[str] = []

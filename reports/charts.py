@@ -1,0 +1,397 @@
+"""Figures of an index table, drawn with matplotlib's object API (no pyplot) and returned as PNG/SVG bytes.
+
+Every label is drawn in a font that has the Vietnamese letters (DejaVu Sans ships with matplotlib and
+covers them); :func:`font_covers` checks a text against the font's character map.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from collections.abc import Iterable, Mapping
+from functools import cache
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a server; the object API below never opens a window
+
+import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ft2font import FT2Font  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from analysis.results import IndexTable, UnitResult  # noqa: E402
+from questionnaires import Questionnaire  # noqa: E402
+
+from .errors import ReportError  # noqa: E402
+from .structure import Structure, display_name, nfc, vn_number  # noqa: E402
+
+FONT_FAMILY = "DejaVu Sans"
+KINDS = ("ranking", "elements", "heatmap")
+FORMATS = ("png", "svg")
+
+UNIT_COLOUR = "#1F6FB2"
+DISTRICT_COLOUR = "#9AA5B1"
+LOW_COLOUR = "#C0392B"
+# Red (low) -> yellow -> green (high): the lowest cells stand out, as in the workbook.
+HEAT = LinearSegmentedColormap.from_list("sipas_heat", ["#D73027", "#FEE08B", "#1A9850"]).with_extremes(
+    bad="#F2F2F2"
+)
+
+_RC = {
+    "font.family": "sans-serif",
+    "font.sans-serif": [FONT_FAMILY],
+    "font.size": 9,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "svg.fonttype": "path",  # glyphs as outlines: an SVG viewer needs no Vietnamese font
+    "svg.hashsalt": "sipas",  # stable ids, reproducible files
+}
+
+
+@cache
+def font_path(family: str = FONT_FAMILY) -> str:
+    """Return the file of the font matplotlib uses for ``family``."""
+    return font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+
+
+@cache
+def _charmap(path: str) -> frozenset[int]:
+    return frozenset(FT2Font(path).get_charmap())
+
+
+def font_covers(text: str, family: str = FONT_FAMILY) -> bool:
+    """Whether the font has a glyph for every character of ``text`` (spaces and newlines aside)."""
+    charmap = _charmap(font_path(family))
+    return all(ord(ch) in charmap for ch in nfc(text) if ch not in "\n\r\t")
+
+
+def render(figure: Figure, fmt: str = "png", *, dpi: int = 130) -> bytes:
+    """Return the figure as PNG or SVG bytes."""
+    if fmt not in FORMATS:
+        raise ReportError(f"định dạng hình '{fmt}' không hỗ trợ; dùng png hoặc svg")
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+        figure.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+    return buffer.getvalue()
+
+
+def _figure(width: float, height: float) -> Figure:
+    with matplotlib.rc_context(_RC):
+        figure = Figure(figsize=(width, height), layout="constrained")
+    return figure
+
+
+def _ranked(table: IndexTable) -> list[UnitResult]:
+    ranked = [u for u in table.units if u.index is not None]
+    return sorted(ranked, key=lambda u: (u.rank if u.rank is not None else math.inf, -(u.index or 0), u.unit))
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(nfc(text), width=width, break_long_words=False)) or nfc(text)
+
+
+def _limit(units: list[UnitResult], limit: int) -> tuple[list[UnitResult | None], str]:
+    """Keep the best and the worst units when there are too many to draw (None marks the gap)."""
+    if len(units) <= limit:
+        return list(units), ""
+    head = limit // 2
+    tail = limit - head
+    note = f"{head} đơn vị đứng đầu và {tail} đơn vị cuối bảng (trong tổng số {len(units)})"
+    return [*units[:head], None, *units[-tail:]], note
+
+
+def ranking_figure(
+    table: IndexTable,
+    unit_names: Mapping[str, str] | None = None,
+    *,
+    title: str | None = None,
+    limit: int = 80,
+) -> Figure:
+    """Draw units by rank as horizontal bars with their confidence intervals and the district line."""
+    with matplotlib.rc_context(_RC):
+        ranked = _ranked(table)
+        if not ranked:
+            raise ReportError("không có đơn vị nào có chỉ số để vẽ")
+        rows, note = _limit(ranked, limit)
+        height = 1.4 + 0.28 * len(rows)
+        figure = _figure(9.5, height)
+        ax = figure.add_subplot()
+        y = np.arange(len(rows))
+        shown = [(i, u) for i, u in enumerate(rows) if u is not None]
+        values = np.array([u.index for _, u in shown], dtype=float)
+        low = np.array([u.index - u.ci_low if u.ci_low is not None else 0 for _, u in shown], dtype=float)
+        high = np.array([u.ci_high - u.index if u.ci_high is not None else 0 for _, u in shown], dtype=float)
+        ys = np.array([i for i, _ in shown])
+        colours = [LOW_COLOUR if u.flags else UNIT_COLOUR for _, u in shown]
+        ax.barh(ys, values, color=colours, height=0.7, alpha=0.9)
+        ax.errorbar(values, ys, xerr=[low, high], fmt="none", ecolor="#222222", elinewidth=1, capsize=2.5)
+        for (_, u), yy, hi in zip(shown, ys, high, strict=True):
+            ax.text(min(u.index + hi + 0.8, 101), yy, vn_number(u.index), va="center", ha="left", fontsize=8)
+        labels = ["…" if u is None else f"{u.rank or '—'}. {display_name(u, unit_names)}" for u in rows]
+        ax.set_yticks(y, labels=labels)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 108)
+        ax.set_xticks(range(0, 101, 10))
+        ax.set_xlabel(f"Chỉ số (%) và khoảng tin cậy {table.confidence:.0%}")
+        overall = table.overall.index
+        if overall is not None:
+            ax.axvline(overall, color="#555555", linestyle="--", linewidth=1)
+            ax.text(
+                overall,
+                -0.9,
+                f"Toàn huyện {vn_number(overall)}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="#333333",
+            )
+        ax.set_ylim(len(rows) - 0.5, -1.6)
+        ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        heading = title or f"Xếp hạng {table.labels.get(_index_code(table), 'chỉ số')}"
+        ax.set_title(_wrap(heading, 90), loc="left")
+        if any(u.flags for _, u in shown) or note:
+            bits = []
+            if any(u.flags for _, u in shown):
+                bits.append("Thanh màu đỏ: đơn vị có ghi chú (mẫu nhỏ, thiếu tiêu chí...)")
+            if note:
+                bits.append("Hiển thị " + note)
+            _footnote(figure, "; ".join(bits))
+    return figure
+
+
+def _footnote(figure: Figure, text: str) -> None:
+    # supxlabel takes part in the constrained layout, so the note never overlaps the axes.
+    figure.supxlabel(text, x=0.01, ha="left", fontsize=7.5, color="#444444", linespacing=1.4)
+
+
+def _index_code(table: IndexTable) -> str:
+    return next((k for k, v in table.levels.items() if v == "index"), "")
+
+
+def elements_figure(
+    table: IndexTable,
+    unit_names: Mapping[str, str] | None = None,
+    *,
+    questionnaire: Questionnaire | None = None,
+    limit: int = 36,
+) -> Figure:
+    """Draw one small radar per unit: its elements against the district, units in rank order."""
+    structure = Structure.build(table, questionnaire)
+    elements = structure.elements
+    if len(elements) < 3:
+        raise ReportError("biểu đồ radar cần ít nhất 3 yếu tố")
+    with matplotlib.rc_context(_RC):
+        ranked = _ranked(table)[:limit]
+        if not ranked:
+            raise ReportError("không có đơn vị nào có chỉ số để vẽ")
+        # About as wide as a landscape page is tall times 1.5, so it prints on one A4 page.
+        columns = min(len(ranked), max(1, math.ceil(math.sqrt(len(ranked) * 1.6))))
+        rows = math.ceil(len(ranked) / columns)
+        width = 2.5 * columns + 0.4
+        figure = _figure(width, 2.6 * rows + 1.3)
+        angles = np.linspace(0, 2 * np.pi, len(elements), endpoint=False)
+        closed = np.append(angles, angles[0])
+        district = [table.overall.elements.get(e.code) for e in elements]
+        every = [v for u in ranked for v in u.elements.values() if v is not None]
+        every += [v for v in district if v is not None]
+        floor = max(0.0, math.floor((min(every) - 5) / 10) * 10) if every else 0.0
+        for i, unit in enumerate(ranked):
+            ax = figure.add_subplot(rows, columns, i + 1, projection="polar")
+            ax.set_theta_offset(np.pi / 2)
+            ax.set_theta_direction(-1)
+            ax.set_ylim(floor, 100)
+            ax.set_yticks(np.linspace(floor, 100, 3)[1:], labels=[])
+            ax.set_xticks(angles, labels=[str(e.number) for e in elements], fontsize=7.5)
+            if all(v is not None for v in district):
+                ax.plot(closed, [*district, district[0]], color=DISTRICT_COLOUR, linestyle="--", linewidth=1)
+            values = [unit.elements.get(e.code) for e in elements]
+            filled = [floor if v is None else v for v in values]
+            ax.plot(closed, [*filled, filled[0]], color=UNIT_COLOUR, linewidth=1.5)
+            ax.fill(closed, [*filled, filled[0]], color=UNIT_COLOUR, alpha=0.18)
+            ax.set_title(
+                _wrap(f"{unit.rank or '—'}. {display_name(unit, unit_names)} — {vn_number(unit.index)}", 30),
+                fontsize=8.5,
+                pad=10,
+            )
+            ax.tick_params(axis="x", pad=1)
+        legend = "   ".join(f"{e.number}. {e.label}" for e in elements)
+        note = f"Đường xanh: đơn vị; đường đứt nét: toàn huyện. Thang từ {floor:.0f} đến 100."
+        if len(_ranked(table)) > limit:
+            note += f" Hiển thị {limit} đơn vị đầu bảng xếp hạng (trong tổng số {len(_ranked(table))})."
+        figure.suptitle("Chỉ số theo yếu tố của từng đơn vị", fontweight="bold", fontsize=11)
+        _footnote(figure, _wrap(legend, int(width * 17)) + "\n" + note)
+        figure.get_layout_engine().set(h_pad=0.15)
+    return figure
+
+
+def heatmap_figure(
+    table: IndexTable,
+    unit_names: Mapping[str, str] | None = None,
+    *,
+    questionnaire: Questionnaire | None = None,
+    threshold: float = 80.0,
+    limit: int = 80,
+) -> Figure:
+    """Draw the unit × criterion matrix; red cells are the lowest, cells under the threshold are boxed."""
+    structure = Structure.build(table, questionnaire)
+    criteria = structure.criteria
+    if not criteria:
+        raise ReportError("bảng chỉ số không có tiêu chí để vẽ")
+    with matplotlib.rc_context(_RC):
+        rows, note = _limit(_ranked(table), limit)
+        units = [u for u in rows if u is not None]
+        if not units:
+            raise ReportError("không có đơn vị nào có chỉ số để vẽ")
+        matrix = np.array(
+            [[np.nan if u is None else _num(u.criteria.get(c)) for c in criteria] for u in rows], dtype=float
+        )
+        width = min(3.2 + 0.42 * len(criteria), 30)
+        figure = _figure(width, 2.2 + 0.3 * len(rows))
+        ax = figure.add_subplot()
+        finite = matrix[np.isfinite(matrix)]
+        vmin = float(min(finite.min(), threshold - 10)) if finite.size else 0.0
+        image = ax.imshow(matrix, cmap=HEAT, vmin=vmin, vmax=100, aspect="auto", interpolation="nearest")
+        if len(rows) * len(criteria) <= 2500:
+            for r, c in zip(*np.nonzero(np.isfinite(matrix)), strict=True):
+                value = matrix[r, c]
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    fontweight="bold" if value < threshold else "normal",
+                    color=_ink(image.cmap(image.norm(value))),
+                )
+        for r, c in zip(*np.nonzero(matrix < threshold), strict=True):
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="#222222", lw=1.0))
+        ax.set_xticks(range(len(criteria)), labels=[structure.short[c] for c in criteria], fontsize=7)
+        ax.xaxis.tick_top()
+        ax.set_yticks(
+            range(len(rows)),
+            labels=["…" if u is None else f"{u.rank or '—'}. {display_name(u, unit_names)}" for u in rows],
+            fontsize=7.5,
+        )
+        ax.tick_params(length=0)
+        # Thin white lines between elements, so the criteria read in their groups.
+        edge = -0.5
+        for element in structure.elements[:-1]:
+            edge += len(element.criteria)
+            ax.axvline(edge, color="white", linewidth=2.5)
+        colourbar = figure.colorbar(image, ax=ax, shrink=0.6, pad=0.01)
+        colourbar.set_label("Chỉ số tiêu chí (%)")
+        ax.set_title(
+            _wrap(f"Chỉ số theo tiêu chí (ô viền đậm: dưới {vn_number(threshold, 0)}%)", 120),
+            loc="left",
+            pad=18,
+        )
+        legend = "   ".join(f"{e.number}. {e.label}" for e in structure.elements)
+        if note:
+            legend += "\nHiển thị " + note
+        _footnote(figure, _wrap(legend, int(width * 17)))
+    return figure
+
+
+def _ink(rgba: tuple[float, ...]) -> str:
+    """Black on light cells, white on dark ones (relative luminance)."""
+    r, g, b = rgba[:3]
+    return "#111111" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
+
+
+def _num(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def unit_profile_figure(
+    table: IndexTable,
+    unit: str,
+    unit_names: Mapping[str, str] | None = None,
+    *,
+    questionnaire: Questionnaire | None = None,
+) -> Figure:
+    """Draw one unit's elements (and index) against the district as paired horizontal bars."""
+    structure = Structure.build(table, questionnaire)
+    result = table.unit(unit)
+    with matplotlib.rc_context(_RC):
+        rows = [(f"{e.number}. {e.label}", e.code) for e in structure.elements]
+        labels = [_wrap(text, 34) for text, _ in rows] + ["Chỉ số chung"]
+        mine = [_num(result.elements.get(code)) for _, code in rows] + [_num(result.index)]
+        district = [_num(table.overall.elements.get(code)) for _, code in rows] + [_num(table.overall.index)]
+        figure = _figure(7.2, 0.9 + 0.46 * len(labels))
+        ax = figure.add_subplot()
+        y = np.arange(len(labels))
+        ax.barh(
+            y - 0.19,
+            np.nan_to_num(mine),
+            height=0.36,
+            color=UNIT_COLOUR,
+            label=display_name(result, unit_names),
+        )
+        ax.barh(y + 0.19, np.nan_to_num(district), height=0.36, color=DISTRICT_COLOUR, label="Toàn huyện")
+        for yy, a, b in zip(y, mine, district, strict=True):
+            ax.text(
+                (0 if np.isnan(a) else a) + 0.8,
+                yy - 0.19,
+                vn_number(None if np.isnan(a) else a),
+                va="center",
+                fontsize=7.5,
+            )
+            ax.text(
+                (0 if np.isnan(b) else b) + 0.8,
+                yy + 0.19,
+                vn_number(None if np.isnan(b) else b),
+                va="center",
+                fontsize=7.5,
+                color="#555555",
+            )
+        ax.set_yticks(y, labels=labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 112)
+        ax.set_xticks(range(0, 101, 20))
+        ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(loc="lower right", fontsize=7.5, frameon=False, bbox_to_anchor=(1.0, 1.0), ncols=2)
+        ax.set_title(_wrap(display_name(result, unit_names), 50), loc="left", fontsize=10)
+    return figure
+
+
+def plot(
+    kind: str,
+    table: IndexTable,
+    unit_names: Mapping[str, str] | None = None,
+    *,
+    questionnaire: Questionnaire | None = None,
+    fmt: str = "png",
+    threshold: float = 80.0,
+    title: str | None = None,
+) -> bytes:
+    """Draw one of the standard figures (ranking, elements, heatmap) and return its bytes."""
+    if kind == "ranking":
+        figure = ranking_figure(table, unit_names, title=title)
+    elif kind == "elements":
+        figure = elements_figure(table, unit_names, questionnaire=questionnaire)
+    elif kind == "heatmap":
+        figure = heatmap_figure(table, unit_names, questionnaire=questionnaire, threshold=threshold)
+    else:
+        raise ReportError(f"loại biểu đồ '{kind}' không có; chọn một trong: {', '.join(KINDS)}")
+    return render(figure, fmt)
+
+
+def texts_of(figure: Figure) -> Iterable[str]:
+    """Yield every text drawn on the figure (titles, tick labels, annotations, legends)."""
+    for artist in figure.findobj(Text):
+        text = artist.get_text()
+        if text:
+            yield text

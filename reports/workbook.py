@@ -1,0 +1,1196 @@
+"""The district report: a ranked, print-ready Excel workbook in Vietnamese, built from an index table.
+
+Sheets, in order: ``Xếp hạng`` (ranking, CI, change, flags, native bar chart with CI error bars),
+``Theo yếu tố`` (unit × element/field), ``Theo tiêu chí`` (unit × criterion heatmap), one sheet per unit
+(or one ``Từng đơn vị`` sheet of compact blocks when units are many), ``Phương pháp`` (what was computed,
+how, from what), and with the responses ``Dữ liệu`` and ``Mã hoá``.
+
+The workbook is written in xlsxwriter's ``constant_memory`` mode by default, so every sheet is written
+strictly row by row, top to bottom: the writers below never go back to an earlier row. Text always goes
+through ``write_string`` (never a formula, whatever the data says) and every return code is checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+from xlsxwriter.utility import quote_sheetname, xl_range_abs, xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from analysis.results import FLAG_LABELS_VI, IndexTable, UnitResult
+from questionnaires import Method, Questionnaire
+
+from . import charts
+from .errors import ReportError
+from .responses import add_responses_sheets, check, close_workbook, open_workbook, print_setup
+from .structure import Structure, display_name, nfc, vn_number
+
+SHEET_RANKING = "Xếp hạng"
+SHEET_ELEMENTS = "Theo yếu tố"
+SHEET_CRITERIA = "Theo tiêu chí"
+SHEET_FIGURES = "Biểu đồ"
+SHEET_UNITS = "Từng đơn vị"
+SHEET_METHOD = "Phương pháp"
+FIXED_SHEETS = (
+    SHEET_RANKING,
+    SHEET_ELEMENTS,
+    SHEET_CRITERIA,
+    SHEET_FIGURES,
+    SHEET_UNITS,
+    SHEET_METHOD,
+    "Dữ liệu",
+    "Mã hoá",
+)
+
+PER_UNIT_SHEETS_MAX = 60  # above this, units get compact blocks on one sheet and no per-unit picture
+CHART_UNITS_MAX = 60  # a bar chart of more units than this is unreadable
+FIGURE_UNITS_MAX = 60
+DEFAULT_THRESHOLD = 80.0
+FONT = "Times New Roman"  # the font of Vietnamese administrative documents
+
+_INVALID_SHEET_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
+
+CI_METHODS_VI = {
+    "korn-graubard": (
+        "Korn–Graubard: khoảng Clopper–Pearson (phân phối beta) tính trên cỡ mẫu hiệu dụng, nên luôn "
+        "nằm trong [0; 100] và vẫn có ý nghĩa khi chỉ số gần 100%"
+    ),
+    "clopper-pearson": "Clopper–Pearson (chính xác, phân phối beta)",
+    "wilson": "Wilson (điểm số), luôn nằm trong [0; 100]",
+    "logit": "Khoảng logit: tính trên thang logit rồi đổi ngược, luôn nằm trong [0; 100]",
+    "wald": "Wald: chỉ số ± z × sai số chuẩn (cắt về [0; 100])",
+    "bootstrap": "Bootstrap (lấy mẫu lặp lại theo tầng)",
+}
+WEIGHTING_VI = {
+    "none": "Không gia quyền: mỗi phiếu hợp lệ có trọng số bằng 1.",
+    "design": (
+        "Trọng số thiết kế: mỗi phiếu trong ô h (đơn vị × tầng) có trọng số w = N_h / n_h, với N_h là số "
+        "lượt người dân, tổ chức được phục vụ trong kỳ và n_h là số phiếu thu được trong ô đó; chỉ số "
+        "toàn địa bàn gộp các đơn vị theo trọng số này."
+    ),
+    "poststratified": (
+        "Trọng số thiết kế, sau đó hậu phân tầng (post-stratification) theo cơ cấu đã biết của người được "
+        "phục vụ."
+    ),
+    "raked": "Trọng số thiết kế, sau đó hiệu chỉnh lặp (raking) theo các phân bố biên đã biết.",
+}
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for missing/NaN."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def sheet_names(wanted: Sequence[str], taken: Sequence[str] = ()) -> list[str]:
+    """Make Excel-valid, unique (case-insensitive) sheet names of at most 31 characters."""
+    used = {t.casefold() for t in taken} | {"history"}  # "History" is reserved by Excel
+    names = []
+    for raw in wanted:
+        base = " ".join(nfc(str(raw)).translate(_INVALID_SHEET_CHARS).split()).strip("'") or "Đơn vị"
+        name = base[:31].rstrip().strip("'")
+        k = 1
+        while name.casefold() in used:
+            k += 1
+            suffix = f" ({k})"
+            name = base[: 31 - len(suffix)].rstrip().strip("'") + suffix
+        used.add(name.casefold())
+        names.append(name)
+    return names
+
+
+class _Formats:
+    """Every cell format the report uses, created once per workbook."""
+
+    def __init__(self, workbook: Workbook):
+        base = {"font_name": FONT, "font_size": 11, "valign": "vcenter"}
+
+        def fmt(**props: Any):
+            return workbook.add_format({**base, **props})
+
+        self.issuer = fmt(bold=True, align="center")
+        self.motto = fmt(bold=True, align="center")
+        self.motto_sub = fmt(bold=True, underline=True, align="center")
+        self.date = fmt(italic=True, align="center")
+        self.title = fmt(bold=True, font_size=14, align="center", text_wrap=True)
+        self.subtitle = fmt(italic=True, align="center", text_wrap=True)
+        self.summary = fmt(align="center", text_wrap=True)
+        self.head = fmt(bold=True, align="center", text_wrap=True, border=1, bg_color="#DDEBF7")
+        self.group_head = fmt(bold=True, align="center", text_wrap=True, border=1, bg_color="#BDD7EE")
+        # A column without a group: its header cell spans both header rows, drawn as one box.
+        self.head_top = fmt(top=1, left=1, right=1, bg_color="#DDEBF7")
+        self.head_bottom = fmt(
+            bold=True, align="center", text_wrap=True, bottom=1, left=1, right=1, bg_color="#DDEBF7"
+        )
+        self.text = fmt(border=1, text_wrap=True)
+        self.text_center = fmt(border=1, align="center")
+        self.code = fmt(border=1, font_color="#595959", font_size=9)
+        self.rank = fmt(border=1, align="center", bold=True)
+        self.count = fmt(border=1, num_format="#,##0")
+        self.index = fmt(border=1, num_format="0.00")
+        self.index_bold = fmt(border=1, num_format="0.00", bold=True)
+        self.change = fmt(border=1, num_format="+0.00;-0.00;0.00")
+        self.rank_change = fmt(border=1, align="center", num_format='"▲ "0;"▼ "0;"="')
+        self.missing = fmt(border=1, align="center", font_color="#7F7F7F")
+        self.flags = fmt(border=1, text_wrap=True, italic=True, font_color="#C00000", font_size=10)
+        self.overall_label = fmt(border=1, bold=True, bg_color="#F2F2F2")
+        self.overall_index = fmt(border=1, bold=True, bg_color="#F2F2F2", num_format="0.00")
+        self.overall_count = fmt(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0")
+        self.overall_blank = fmt(border=1, bg_color="#F2F2F2")
+        self.note = fmt(italic=True, font_size=10, text_wrap=True, valign="top")
+        self.section = fmt(bold=True, font_size=12)
+        self.label = fmt(bold=True, text_wrap=True, valign="top", border=1, bg_color="#F2F2F2")
+        self.long_text = fmt(text_wrap=True, valign="top", border=1)
+        self.block_title = fmt(bold=True, bg_color="#DDEBF7", border=1)
+        self.low = workbook.add_format({"bold": True, "font_color": "#9C0006", "border": 2})
+        self.rise = workbook.add_format({"font_color": "#006100"})
+        self.fall = workbook.add_format({"font_color": "#9C0006"})
+
+
+class _Sheet:
+    """A worksheet written strictly top to bottom, every xlsxwriter return code checked."""
+
+    def __init__(self, workbook: Workbook, name: str, formats: _Formats):
+        self.sheet: Worksheet = workbook.add_worksheet(name)
+        self.name = name
+        self.f = formats
+
+    def _where(self, row: int, col: int) -> str:
+        return f"ô {self.name}!{xl_rowcol_to_cell(row, col)}"
+
+    def text(self, row: int, col: int, value: str, fmt=None) -> None:
+        check(self.sheet.write_string(row, col, nfc(value), fmt), self._where(row, col))
+
+    def number(self, row: int, col: int, value: Any, fmt=None, missing: str = "—") -> None:
+        number = _num(value)
+        if number is None:
+            self.text(row, col, missing, self.f.missing)
+        else:
+            check(self.sheet.write_number(row, col, number, fmt), self._where(row, col))
+
+    def blank(self, row: int, col: int, fmt) -> None:
+        check(self.sheet.write_blank(row, col, None, fmt), self._where(row, col))
+
+    def merge(self, row: int, first: int, last: int, value: str, fmt) -> None:
+        if last <= first:
+            self.text(row, first, value, fmt)
+            return
+        check(self.sheet.merge_range(row, first, row, last, "", fmt), self._where(row, first))
+        self.text(row, first, value, fmt)
+
+    def height(self, row: int, points: float) -> None:
+        check(self.sheet.set_row(row, points), f"chiều cao dòng {row + 1} của trang {self.name}")
+
+    def widths(self, widths: Sequence[float]) -> None:
+        for col, width in enumerate(widths):
+            check(self.sheet.set_column(col, col, width), f"độ rộng cột của trang {self.name}")
+
+    def conditional(self, first_row: int, first_col: int, last_row: int, last_col: int, options) -> None:
+        if last_row < first_row or last_col < first_col:
+            return
+        check(
+            self.sheet.conditional_format(first_row, first_col, last_row, last_col, options),
+            f"định dạng có điều kiện của trang {self.name}",
+        )
+
+    def print_setup(self, header_rows: tuple[int, int] | None, footer_left: str) -> None:
+        print_setup(self.sheet, footer_left, header_rows)
+
+
+@dataclass(frozen=True)
+class _Context:
+    table: IndexTable
+    questionnaire: Questionnaire
+    structure: Structure
+    units: tuple[UnitResult, ...]  # in rank order
+    names: Mapping[str, str]
+    title: str
+    issuer: str | None
+    period: str | None
+    threshold: float
+    generated: dt.datetime
+    overall_label: str
+
+    @property
+    def confidence(self) -> str:
+        return f"{self.table.confidence:.0%}"
+
+    @property
+    def has_previous(self) -> bool:
+        return any(u.previous_index is not None or u.previous_rank is not None for u in self.units)
+
+    @property
+    def has_points(self) -> bool:
+        return any(u.points is not None for u in self.units)
+
+    def name(self, unit: UnitResult) -> str:
+        return display_name(unit, self.names)
+
+
+# -------------------------------------------------------------------------------------- public API
+
+
+def build_report(
+    table: IndexTable,
+    questionnaire: Questionnaire,
+    out: str | PathLike[str] | IO[bytes],
+    *,
+    unit_names: Mapping[str, str] | None = None,
+    responses: pd.DataFrame | None = None,
+    title: str | None = None,
+    issuer: str | None = None,
+    period: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    per_unit_sheets_max: int = PER_UNIT_SHEETS_MAX,
+    overall_label: str = "Toàn huyện",
+    constant_memory: bool = True,
+    generated: dt.datetime | None = None,
+) -> list[str]:
+    """Write the ranked report workbook to a path or a binary stream; return the sheet names in order."""
+    if questionnaire.scoring is None:
+        raise ReportError(f"bảng hỏi {questionnaire.id} không có cây tính điểm, không lập được báo cáo")
+    if table.questionnaire != questionnaire.id:
+        raise ReportError(
+            f"bảng chỉ số tính cho bảng hỏi '{table.questionnaire}', không phải '{questionnaire.id}'"
+        )
+    if not table.units:
+        raise ReportError("bảng chỉ số không có đơn vị nào")
+    structure = Structure.build(table, questionnaire)
+    units = tuple(sorted(table.units, key=_rank_key))
+    ctx = _Context(
+        table=table,
+        questionnaire=questionnaire,
+        structure=structure,
+        units=units,
+        names=dict(unit_names or {}),
+        title=nfc(title or f"Kết quả {structure.index_label}"),
+        issuer=nfc(issuer) if issuer else None,
+        period=nfc(period) if period else None,
+        threshold=float(threshold),
+        generated=generated or dt.datetime.now(),
+        overall_label=nfc(overall_label),
+    )
+    if isinstance(out, str | PathLike):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    workbook = open_workbook(out, constant_memory=constant_memory)
+    try:
+        workbook.set_properties(
+            {
+                "title": ctx.title,
+                "subject": nfc(questionnaire.title.vi),
+                "author": ctx.issuer or "",
+                "company": ctx.issuer or "",
+                "comments": f"sipas-toolkit; bảng hỏi {questionnaire.id} phiên bản {questionnaire.version}",
+                "created": ctx.generated,
+            }
+        )
+        formats = _Formats(workbook)
+        _ranking_sheet(workbook, ctx, formats)
+        _elements_sheet(workbook, ctx, formats)
+        _criteria_sheet(workbook, ctx, formats)
+        _figures_sheet(workbook, ctx, formats)
+        if len(units) <= per_unit_sheets_max:
+            for unit, name in zip(
+                units, sheet_names([ctx.name(u) for u in units], FIXED_SHEETS), strict=True
+            ):
+                _unit_sheet(workbook, ctx, formats, unit, name)
+        else:
+            _compact_units_sheet(workbook, ctx, formats)
+        _method_sheet(workbook, ctx, formats, responses)
+        if responses is not None:
+            add_responses_sheets(workbook, questionnaire, responses)
+        names = [ws.get_name() for ws in workbook.worksheets()]
+    except BaseException:
+        _discard(workbook, out)
+        raise
+    close_workbook(workbook, out)
+    return names
+
+
+def _discard(workbook: Workbook, out: str | PathLike[str] | IO[bytes]) -> None:
+    """Leave no half-written file behind."""
+    try:
+        workbook.close()
+    except Exception:  # the original error is the one to report
+        pass
+    if isinstance(out, str | PathLike):
+        Path(out).unlink(missing_ok=True)
+
+
+def _rank_key(unit: UnitResult) -> tuple:
+    return (unit.rank is None, unit.rank or 0, -(_num(unit.index) or -1.0), unit.unit)
+
+
+# ------------------------------------------------------------------------------------ heading block
+
+
+def _official_heading(sh: _Sheet, ctx: _Context, last_col: int) -> int:
+    """Write issuer, national motto, date, title, period; return the next free row."""
+    f = sh.f
+    split = max(2, min(last_col // 2, 3))
+    right = split + 1
+    sh.merge(0, 0, split, (ctx.issuer or "").upper(), f.issuer)
+    sh.merge(0, right, last_col, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", f.motto)
+    sh.merge(1, 0, split, "", f.issuer)
+    sh.merge(1, right, last_col, "Độc lập - Tự do - Hạnh phúc", f.motto_sub)
+    d = ctx.generated
+    sh.merge(2, right, last_col, f"ngày {d.day:02d} tháng {d.month:02d} năm {d.year}", f.date)
+    sh.height(3, 40)
+    sh.merge(3, 0, last_col, ctx.title.upper(), f.title)
+    row = 4
+    if ctx.period:
+        sh.merge(row, 0, last_col, f"Kỳ đánh giá: {ctx.period}", f.subtitle)
+        row += 1
+    return row
+
+
+def _short_heading(sh: _Sheet, ctx: _Context, last_col: int, heading: str) -> int:
+    f = sh.f
+    sh.merge(0, 0, last_col, (ctx.issuer or "").upper(), f.issuer) if ctx.issuer else None
+    sh.height(1, 36)
+    sh.merge(1, 0, last_col, heading.upper(), f.title)
+    row = 2
+    if ctx.period:
+        sh.merge(row, 0, last_col, f"{ctx.title} — kỳ đánh giá: {ctx.period}", f.subtitle)
+    else:
+        sh.merge(row, 0, last_col, ctx.title, f.subtitle)
+    return row + 2
+
+
+def _overall_summary(ctx: _Context) -> str:
+    o = ctx.table.overall
+    parts = [f"{ctx.overall_label}: chỉ số {vn_number(_num(o.index))}"]
+    if _num(o.ci_low) is not None and _num(o.ci_high) is not None:
+        parts[0] += f" (khoảng tin cậy {ctx.confidence}: {vn_number(o.ci_low)} – {vn_number(o.ci_high)})"
+    parts.append(f"{o.n:,} phiếu".replace(",", "."))
+    parts.append(f"{len(ctx.units)} đơn vị")
+    return "; ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------- ranking
+
+
+@dataclass(frozen=True)
+class _Col:
+    key: str
+    header: str
+    width: float
+    group: str | None = None
+
+
+def ranking_columns(ctx: _Context) -> list[_Col]:
+    """The ranking sheet's columns, in order (those about a previous period only when there is one)."""
+    ci = f"Khoảng tin cậy {ctx.confidence}"
+    cols = [
+        _Col("rank", "Hạng", 6),
+        _Col("name", "Đơn vị", 24),
+        _Col("n", "Số phiếu", 9),
+        _Col("index", "Chỉ số (%)", 11),
+        _Col("ci_low", "Cận dưới", 9, ci),
+        _Col("ci_high", "Cận trên", 9, ci),
+    ]
+    if ctx.has_points:
+        cols += [_Col("points", "Điểm", 8), _Col("max_points", "Điểm tối đa", 8)]
+    if ctx.has_previous:
+        prev = "So với kỳ trước"
+        cols += [
+            _Col("previous_index", "Chỉ số kỳ trước", 11, prev),
+            _Col("change", "Thay đổi chỉ số", 11, prev),
+            _Col("previous_rank", "Hạng kỳ trước", 8, prev),
+            _Col("rank_change", "Thay đổi hạng", 9, prev),
+        ]
+    cols += [
+        _Col("flags", "Ghi chú", 30),
+        _Col("unit", "Mã đơn vị", 12),
+        # Error-bar lengths for the chart: hidden, but inside the table so sorting keeps them in step.
+        _Col("err_plus", "Sai số trên", 0),
+        _Col("err_minus", "Sai số dưới", 0),
+    ]
+    return cols
+
+
+def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
+    sh = _Sheet(workbook, SHEET_RANKING, f)
+    cols = ranking_columns(ctx)
+    col = {c.key: i for i, c in enumerate(cols)}
+    last_visible = col["unit"]
+    sh.widths([c.width for c in cols])
+    for key in ("err_plus", "err_minus"):
+        check(sh.sheet.set_column(col[key], col[key], 9, None, {"hidden": True}), "cột ẩn")
+    row = _official_heading(sh, ctx, last_visible)
+    sh.height(row, 30)
+    sh.merge(row, 0, last_visible, _overall_summary(ctx), f.summary)
+    row += 2
+    group_row, head_row = row, row + 1
+    _two_row_header(sh, cols[: last_visible + 1], group_row, head_row)
+    sh.text(head_row, col["err_plus"], cols[col["err_plus"]].header, f.head)
+    sh.text(head_row, col["err_minus"], cols[col["err_minus"]].header, f.head)
+    first = head_row + 1
+    for r, unit in enumerate(ctx.units, start=first):
+        _ranking_row(sh, ctx, col, r, unit)
+    last = first + len(ctx.units) - 1
+    index_col = col["index"]
+    sh.conditional(
+        first,
+        index_col,
+        last,
+        index_col,
+        {
+            "type": "data_bar",
+            "bar_color": "#9DC3E6",
+            "bar_solid": True,
+            "min_type": "num",
+            "min_value": 0,
+            "max_type": "num",
+            "max_value": 100,
+        },
+    )
+    if ctx.has_previous:
+        c = col["change"]
+        sh.conditional(
+            first,
+            c,
+            last,
+            c,
+            {
+                "type": "3_color_scale",
+                "min_color": "#F8696B",
+                "mid_type": "num",
+                "mid_value": 0,
+                "mid_color": "#FFFFFF",
+                "max_color": "#63BE7B",
+            },
+        )
+        c = col["rank_change"]
+        sh.conditional(first, c, last, c, {"type": "cell", "criteria": ">", "value": 0, "format": f.rise})
+        sh.conditional(first, c, last, c, {"type": "cell", "criteria": "<", "value": 0, "format": f.fall})
+    check(sh.sheet.autofilter(head_row, 0, last, len(cols) - 1), "bộ lọc trang Xếp hạng")
+    sh.sheet.freeze_panes(first, 2)
+    # The district as a whole, apart from the ranked (sortable) rows.
+    row = last + 2
+    sh.merge(row, 0, 1, ctx.overall_label, f.overall_label)
+    o = ctx.table.overall
+    sh.number(row, col["n"], o.n, f.overall_count)
+    for key in ("index", "ci_low", "ci_high"):
+        sh.number(row, col[key], getattr(o, key), f.overall_index)
+    for key in ("points", "max_points", "previous_index", "previous_rank"):
+        if key in col:
+            sh.number(row, col[key], getattr(o, key), f.overall_index)
+    for key in ("change", "rank_change", "flags", "unit"):
+        if key in col:
+            sh.blank(row, col[key], f.overall_blank)
+    row += 2
+    for note in _ranking_notes(ctx):
+        sh.height(row, 30 if len(note) > 120 else 16)
+        sh.merge(row, 0, last_visible, note, f.note)
+        row += 1
+    if len(ctx.units) <= CHART_UNITS_MAX:
+        check(
+            sh.sheet.set_h_pagebreaks([row]), "ngắt trang trước biểu đồ"
+        )  # the chart prints on its own page
+    _ranking_chart(workbook, sh, ctx, col, first, last, row, last_visible)
+    sh.print_setup((group_row, head_row), ctx.title)
+
+
+def _two_row_header(
+    sh: _Sheet, cols: Sequence[_Col], group_row: int, head_row: int, heights: tuple[float, float] = (18, 45)
+) -> None:
+    """Group labels merged across their columns on the first row, column labels on the second."""
+    sh.height(group_row, heights[0])
+    i = 0
+    while i < len(cols):
+        group = cols[i].group
+        j = i
+        while j + 1 < len(cols) and group is not None and cols[j + 1].group == group:
+            j += 1
+        if group is None:
+            sh.blank(group_row, i, sh.f.head_top)
+        else:
+            sh.merge(group_row, i, j, group, sh.f.group_head)
+        i = j + 1
+    sh.height(head_row, heights[1])
+    for i, c in enumerate(cols):
+        sh.text(head_row, i, c.header, sh.f.head if c.group else sh.f.head_bottom)
+
+
+def _ranking_row(sh: _Sheet, ctx: _Context, col: Mapping[str, int], r: int, u: UnitResult) -> None:
+    f = sh.f
+    flags = "; ".join(FLAG_LABELS_VI.get(flag, flag) for flag in u.flags)
+    # Rows do not grow by themselves in every spreadsheet: give wrapped text its second line.
+    if len(flags) > 36 or len(ctx.name(u)) > 30:
+        sh.height(r, 30)
+    for key, c in col.items():
+        if key == "rank":
+            sh.number(r, c, u.rank, f.rank)
+        elif key == "name":
+            sh.text(r, c, ctx.name(u), f.text)
+        elif key == "n":
+            sh.number(r, c, u.n, f.count)
+        elif key in ("index", "ci_low", "ci_high", "points", "max_points", "previous_index"):
+            sh.number(r, c, getattr(u, key), f.index)
+        elif key == "change":
+            sh.number(r, c, u.change, f.change)
+        elif key == "previous_rank":
+            sh.number(r, c, u.previous_rank, f.text_center)
+        elif key == "rank_change":
+            sh.number(r, c, u.rank_change, f.rank_change)
+        elif key == "flags":
+            sh.text(r, c, flags, f.flags)
+        elif key == "unit":
+            sh.text(r, c, u.unit, f.code)
+        elif key == "err_plus":
+            sh.number(r, c, _error(u.ci_high, u.index), None, missing="")
+        elif key == "err_minus":
+            sh.number(r, c, _error(u.index, u.ci_low), None, missing="")
+
+
+def _range(sheet: str, first: int, col: int, last: int) -> str:
+    return "=" + quote_sheetname(sheet) + "!" + xl_range_abs(first, col, last, col)
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _error(a: Any, b: Any) -> float | None:
+    a, b = _num(a), _num(b)
+    return None if a is None or b is None else max(a - b, 0.0)
+
+
+def _ranking_notes(ctx: _Context) -> list[str]:
+    notes = [
+        f"Ghi chú: Chỉ số tính theo {ctx.questionnaire.source or ctx.questionnaire.title.vi}; "
+        f"khoảng tin cậy {ctx.confidence} theo phương pháp {ctx.table.ci_method}. "
+        "Xếp hạng theo chỉ số giảm dần; số liệu làm tròn 2 chữ số thập phân. "
+        'Xem trang "Phương pháp" để biết cách tính, trọng số và cỡ mẫu.',
+    ]
+    used = sorted({flag for u in ctx.units for flag in u.flags})
+    if used:
+        notes.append(
+            "Cột Ghi chú: " + "; ".join(f"{FLAG_LABELS_VI.get(flag, flag)}" for flag in used) + " — "
+            "kết quả của các đơn vị này cần đọc thận trọng."
+        )
+    return notes
+
+
+def _ranking_chart(
+    workbook: Workbook,
+    sh: _Sheet,
+    ctx: _Context,
+    col: Mapping[str, int],
+    first: int,
+    last: int,
+    row: int,
+    width_cols: int,
+) -> None:
+    if len(ctx.units) > CHART_UNITS_MAX:
+        sh.merge(
+            row,
+            0,
+            width_cols,
+            f"Biểu đồ không vẽ vì có {len(ctx.units)} đơn vị (tối đa {CHART_UNITS_MAX}); xem bảng ở trên.",
+            sh.f.note,
+        )
+        return
+    name = SHEET_RANKING
+    chart = workbook.add_chart({"type": "bar"})
+    chart.add_series(
+        {
+            "name": "Chỉ số",
+            "categories": [name, first, col["name"], last, col["name"]],
+            "values": [name, first, col["index"], last, col["index"]],
+            "fill": {"color": "#5B9BD5"},
+            "gap": 60,
+            "y_error_bars": {
+                "type": "custom",
+                # A formula string: xlsxwriter reads a list here as literal values, not as a range.
+                "plus_values": _range(name, first, col["err_plus"], last),
+                "minus_values": _range(name, first, col["err_minus"], last),
+                "end_style": 1,
+                "line": {"color": "#404040", "width": 1},
+            },
+        }
+    )
+    chart.set_title(
+        {"name": f"{ctx.structure.index_label} và khoảng tin cậy {ctx.confidence}", "name_font": {"size": 12}}
+    )
+    chart.set_x_axis({"min": 0, "max": 100, "major_unit": 10, "num_format": "0", "name": "Chỉ số (%)"})
+    chart.set_y_axis({"reverse": True, "num_font": {"size": 9}})
+    chart.set_legend({"none": True})
+    chart.show_hidden_data()  # the error-bar columns are hidden
+    chart.set_size({"width": 900, "height": 90 + 24 * len(ctx.units)})
+    check(sh.sheet.insert_chart(row, 0, chart), "biểu đồ xếp hạng")
+
+
+# ---------------------------------------------------------------------------------------- elements
+
+
+def element_columns(ctx: _Context) -> list[_Col]:
+    """Element (and field) columns of the ``Theo yếu tố`` sheet: each field's elements, then the field."""
+    s = ctx.structure
+    cols = [_Col("rank", "Hạng", 6), _Col("name", "Đơn vị", 24)]
+    if s.fields:
+        for fld in s.fields:
+            for code in fld.elements:
+                e = next(x for x in s.elements if x.code == code)
+                cols.append(_Col(f"element:{code}", f"{e.number}. {e.label}", 13, fld.label))
+            cols.append(_Col(f"field:{fld.code}", "Chỉ số lĩnh vực", 12, fld.label))
+    else:
+        cols += [_Col(f"element:{e.code}", f"{e.number}. {e.label}", 13, "Yếu tố") for e in s.elements]
+    cols.append(_Col("index", "Chỉ số chung", 11))
+    return cols
+
+
+def _value_of(unit: UnitResult, key: str) -> float | None:
+    kind, _, code = key.partition(":")
+    if kind == "element":
+        return _num(unit.elements.get(code))
+    if kind == "field":
+        return _num(unit.fields.get(code))
+    if kind == "criterion":
+        return _num(unit.criteria.get(code))
+    return _num(getattr(unit, kind))
+
+
+def _elements_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
+    sh = _Sheet(workbook, SHEET_ELEMENTS, f)
+    cols = element_columns(ctx)
+    sh.widths([c.width for c in cols])
+    last_col = len(cols) - 1
+    row = _short_heading(
+        sh, ctx, last_col, "Chỉ số theo yếu tố" + (" và lĩnh vực" if ctx.structure.fields else "")
+    )
+    group_row, head_row = row, row + 1
+    _two_row_header(sh, cols, group_row, head_row, (30, 75))
+    first = head_row + 1
+    for r, unit in enumerate(ctx.units, start=first):
+        _matrix_row(sh, ctx, cols, r, unit)
+    last = first + len(ctx.units) - 1
+    value_cols = [i for i, c in enumerate(cols) if c.key.startswith(("element:", "field:"))]
+    sh.conditional(first, value_cols[0], last, value_cols[-1], _heat_scale())
+    sh.conditional(first, last_col, last, last_col, _heat_scale())
+    check(sh.sheet.autofilter(head_row, 0, last, last_col), "bộ lọc trang Theo yếu tố")
+    sh.sheet.freeze_panes(first, 2)
+    row = _matrix_overall(sh, ctx, cols, last + 1)
+    sh.height(row + 1, 30)
+    sh.merge(
+        row + 1,
+        0,
+        last_col,
+        "Màu ô: đỏ là thấp nhất, vàng là trung vị, xanh là cao nhất trong bảng. "
+        "Chỉ số yếu tố là trung bình các tiêu chí của yếu tố; chỉ số lĩnh vực là trung bình các yếu tố.",
+        f.note,
+    )
+    sh.print_setup((group_row, head_row), ctx.title)
+
+
+def _heat_scale() -> dict[str, Any]:
+    return {
+        "type": "3_color_scale",
+        "min_color": "#F8696B",
+        "mid_type": "percentile",
+        "mid_value": 50,
+        "mid_color": "#FFEB84",
+        "max_color": "#63BE7B",
+    }
+
+
+def _matrix_row(sh: _Sheet, ctx: _Context, cols: Sequence[_Col], r: int, unit: UnitResult) -> None:
+    for c, col in enumerate(cols):
+        if col.key == "rank":
+            sh.number(r, c, unit.rank, sh.f.rank)
+        elif col.key == "name":
+            sh.text(r, c, ctx.name(unit), sh.f.text)
+        else:
+            sh.number(r, c, _value_of(unit, col.key), sh.f.index_bold if col.key == "index" else sh.f.index)
+
+
+def _matrix_overall(sh: _Sheet, ctx: _Context, cols: Sequence[_Col], row: int) -> int:
+    """Write the district row one line below the table; return its row."""
+    row += 1
+    sh.merge(row, 0, 1, ctx.overall_label, sh.f.overall_label)
+    for c, col in enumerate(cols[2:], start=2):
+        sh.number(row, c, _value_of(ctx.table.overall, col.key), sh.f.overall_index)
+    return row
+
+
+# ---------------------------------------------------------------------------------------- criteria
+
+
+def criterion_columns(ctx: _Context) -> list[_Col]:
+    """Criterion columns of the heatmap, grouped under their element."""
+    s = ctx.structure
+    cols = [_Col("rank", "Hạng", 6), _Col("name", "Đơn vị", 22)]
+    for e in s.elements:
+        cols += [_Col(f"criterion:{c}", s.short[c], 6.5, f"{e.number}. {e.label}") for c in e.criteria]
+    return cols
+
+
+def _criteria_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
+    sh = _Sheet(workbook, SHEET_CRITERIA, f)
+    cols = criterion_columns(ctx)
+    sh.widths([c.width for c in cols])
+    last_col = len(cols) - 1
+    row = _short_heading(sh, ctx, last_col, "Chỉ số theo tiêu chí")
+    group_row, head_row = row, row + 1
+    _two_row_header(sh, cols, group_row, head_row, (60, 18))
+    first = head_row + 1
+    for r, unit in enumerate(ctx.units, start=first):
+        _matrix_row(sh, ctx, cols, r, unit)
+    last = first + len(ctx.units) - 1
+    if last_col >= 2:
+        sh.conditional(first, 2, last, last_col, _heat_scale())
+        # Cells under the threshold stand out even in black and white print: bold, dark red, thick border.
+        sh.conditional(
+            first,
+            2,
+            last,
+            last_col,
+            {"type": "cell", "criteria": "<", "value": ctx.threshold, "format": f.low},
+        )
+    check(sh.sheet.autofilter(head_row, 0, last, last_col), "bộ lọc trang Theo tiêu chí")
+    sh.sheet.freeze_panes(first, 2)
+    row = _matrix_overall(sh, ctx, cols, last + 1)
+    row += 1
+    span = min(last_col, 14)
+    sh.height(row, 30)
+    sh.merge(
+        row,
+        0,
+        max(span, 1),
+        f"Màu ô: đỏ là thấp nhất, xanh là cao nhất trong bảng. Ô chữ đậm, viền đậm: chỉ số tiêu chí dưới "
+        f'{vn_number(ctx.threshold, 0)}%. Ô "—": không có câu trả lời hợp lệ.',
+        f.note,
+    )
+    row += 2
+    sh.text(row, 0, "Ký hiệu", f.head)
+    sh.merge(row, 1, max(span, 1), "Tiêu chí", f.head)
+    row += 1
+    for e in ctx.structure.elements:
+        sh.text(row, 0, str(e.number), f.label)
+        sh.merge(row, 1, max(span, 1), e.label, f.label)
+        row += 1
+        for c in e.criteria:
+            label = ctx.structure.label(c)
+            sh.height(row, 15 if len(label) < 110 else 30)
+            sh.text(row, 0, ctx.structure.short[c], f.text_center)
+            sh.merge(row, 1, max(span, 1), f"{label} ({c})", f.text)
+            row += 1
+    sh.print_setup((group_row, head_row), ctx.title)
+
+
+def _insert_png(sh: _Sheet, row: int, col: int, png: bytes, filename: str, *, scale: float) -> None:
+    options = {"image_data": io.BytesIO(png), "x_scale": scale, "y_scale": scale, "object_position": 3}
+    check(sh.sheet.insert_image(row, col, filename, options), f"hình {filename} trên trang {sh.name}")
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels, from the PNG header."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+# ---------------------------------------------------------------------------------------- figures
+
+# The printable part of a landscape A4 page at the figures sheet's width, in pixels (96 dpi).
+_PAGE_WIDTH_PX = 17 * 64
+_PAGE_HEIGHT_PX = 690
+_ROW_PX = 20
+FIGURE_DPI = 110
+
+
+def figures(ctx: _Context) -> list[tuple[str, str, bytes]]:
+    """The matplotlib figures of the report: (caption, file name, PNG bytes)."""
+    q, names = ctx.questionnaire, ctx.names
+    out = [
+        (
+            f"Hình 1. Xếp hạng {ctx.structure.index_label} và khoảng tin cậy {ctx.confidence}",
+            "xep-hang.png",
+            charts.render(charts.ranking_figure(ctx.table, names, title=ctx.title), dpi=FIGURE_DPI),
+        ),
+        (
+            "Hình 2. Chỉ số theo tiêu chí (đỏ: thấp nhất; viền đậm: dưới ngưỡng)",
+            "tieu-chi.png",
+            charts.render(
+                charts.heatmap_figure(ctx.table, names, questionnaire=q, threshold=ctx.threshold),
+                dpi=FIGURE_DPI,
+            ),
+        ),
+    ]
+    if len(ctx.structure.elements) >= 3 and len(ctx.units) <= FIGURE_UNITS_MAX:
+        out.append(
+            (
+                "Hình 3. Chỉ số theo yếu tố của từng đơn vị so với toàn địa bàn",
+                "yeu-to.png",
+                charts.render(charts.elements_figure(ctx.table, names, questionnaire=q), dpi=FIGURE_DPI),
+            )
+        )
+    return out
+
+
+def _figures_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
+    """One figure per printed page, each scaled to fit the page."""
+    sh = _Sheet(workbook, SHEET_FIGURES, f)
+    row = 0
+    breaks = []
+    for caption, filename, png in figures(ctx):
+        if row:
+            breaks.append(row)
+        sh.merge(row, 0, 16, caption, f.section)
+        width, height = _png_size(png)
+        # xlsxwriter shows a PNG at 96 dpi scaled from the resolution matplotlib wrote into it.
+        shown_w, shown_h = width * 96 / FIGURE_DPI, height * 96 / FIGURE_DPI
+        scale = min(_PAGE_WIDTH_PX / shown_w, (_PAGE_HEIGHT_PX - _ROW_PX) / shown_h)
+        _insert_png(sh, row + 1, 0, png, filename, scale=scale)
+        row += 2 + math.ceil(shown_h * scale / _ROW_PX)
+    if breaks:
+        check(sh.sheet.set_h_pagebreaks(breaks), "ngắt trang của trang Biểu đồ")
+    check(sh.sheet.print_area(0, 0, max(row - 1, 0), 16), "vùng in của trang Biểu đồ")
+    sh.print_setup(None, ctx.title)
+
+
+# ------------------------------------------------------------------------------------------- units
+
+
+def weakest_criteria(unit: UnitResult, structure: Structure, k: int = 3) -> list[str]:
+    """The unit's k lowest-scoring criteria (tree order breaks ties); criteria without a value are skipped."""
+    order = {c: i for i, c in enumerate(structure.criteria)}
+    scored = [(v, order.get(c, len(order)), c) for c, v in unit.criteria.items() if _num(v) is not None]
+    return [c for _, _, c in sorted(scored)[:k]]
+
+
+def _profile_rows(ctx: _Context) -> list[tuple[str, str, bool]]:
+    """(label, key, is_total) rows of a unit profile: fields with their elements, then the index."""
+    s = ctx.structure
+    rows: list[tuple[str, str, bool]] = []
+    if s.fields:
+        for fld in s.fields:
+            rows.append((f"Lĩnh vực: {fld.label}", f"field:{fld.code}", True))
+            for code in fld.elements:
+                e = next(x for x in s.elements if x.code == code)
+                rows.append((f"{e.number}. {e.label}", f"element:{code}", False))
+    else:
+        rows += [(f"{e.number}. {e.label}", f"element:{e.code}", False) for e in s.elements]
+    rows.append(("Chỉ số chung", "index", True))
+    return rows
+
+
+def _unit_heading_text(ctx: _Context, unit: UnitResult) -> str:
+    rank = unit.rank if unit.rank is not None else "—"
+    text = f"Hạng {rank}/{len(ctx.units)} — chỉ số {vn_number(_num(unit.index))}"
+    if _num(unit.ci_low) is not None and _num(unit.ci_high) is not None:
+        text += f" (khoảng tin cậy {ctx.confidence}: {vn_number(unit.ci_low)} – {vn_number(unit.ci_high)})"
+    text += f" — {unit.n:,} phiếu".replace(",", ".")
+    if unit.change is not None:
+        text += f" — so với kỳ trước: {'+' if unit.change >= 0 else ''}{vn_number(unit.change)}"
+    return text
+
+
+def _unit_sheet(workbook: Workbook, ctx: _Context, f: _Formats, unit: UnitResult, sheet_name: str) -> None:
+    sh = _Sheet(workbook, sheet_name, f)
+    sh.widths([46, 11, 11, 11, 11, 2])
+    last = 13  # the profile picture spans the default-width columns G:N
+    if ctx.issuer:
+        sh.merge(0, 0, last, ctx.issuer.upper(), f.issuer)
+    sh.height(1, 24)
+    sh.merge(1, 0, last, ctx.name(unit).upper(), f.title)
+    sh.height(2, 20)
+    sh.merge(2, 0, last, _unit_heading_text(ctx, unit), f.subtitle)
+    row = 3
+    if unit.flags:
+        sh.merge(row, 0, last, "Ghi chú: " + "; ".join(FLAG_LABELS_VI.get(x, x) for x in unit.flags), f.flags)
+    row += 1
+    head_row = row + 1
+    row = _profile_table(sh, ctx, unit, head_row, 0)
+    row += 1
+    sh.merge(row, 0, 3, "Ba tiêu chí có chỉ số thấp nhất", f.section)
+    row += 1
+    row = _weakest_table(sh, ctx, unit, row, 0)
+    figure = charts.unit_profile_figure(ctx.table, unit.unit, ctx.names, questionnaire=ctx.questionnaire)
+    _insert_png(sh, head_row, 6, charts.render(figure, dpi=FIGURE_DPI), "ho-so.png", scale=0.75)
+    sh.print_setup(None, ctx.title)
+
+
+def _profile_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: int) -> int:
+    """Elements of the unit against the district; return the row after the table."""
+    f = sh.f
+    sh.height(row, 30)
+    for i, text in enumerate(("Yếu tố", "Đơn vị", ctx.overall_label, "Chênh lệch")):
+        sh.text(row, col + i, text, f.head)
+    row += 1
+    for label, key, total in _profile_rows(ctx):
+        mine, district = _value_of(unit, key), _value_of(ctx.table.overall, key)
+        sh.text(row, col, label, f.label if total else f.text)
+        sh.number(row, col + 1, mine, f.index_bold if total else f.index)
+        sh.number(row, col + 2, district, f.index)
+        sh.number(row, col + 3, None if mine is None or district is None else mine - district, f.change)
+        row += 1
+    return row
+
+
+def _weakest_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: int) -> int:
+    f = sh.f
+    sh.height(row, 30)
+    for i, text in enumerate(
+        ("Tiêu chí", "Đơn vị", ctx.overall_label, "Chênh lệch", "Số câu trả lời hợp lệ")
+    ):
+        sh.text(row, col + i, text, f.head)
+    row += 1
+    weakest = weakest_criteria(unit, ctx.structure)
+    if not weakest:
+        sh.merge(row, col, col + 3, "Không có tiêu chí nào có câu trả lời hợp lệ.", f.text)
+        return row + 1
+    for c in weakest:
+        label = f"{ctx.structure.short.get(c, '')} {ctx.structure.label(c)}".strip()
+        sh.height(row, 30 if len(label) > 55 else 16)
+        mine, district = _num(unit.criteria.get(c)), _num(ctx.table.overall.criteria.get(c))
+        sh.text(row, col, label, f.text)
+        sh.number(row, col + 1, mine, f.index)
+        sh.number(row, col + 2, district, f.index)
+        sh.number(row, col + 3, None if mine is None or district is None else mine - district, f.change)
+        sh.number(row, col + 4, unit.criteria_n.get(c), f.count)
+        row += 1
+    return row
+
+
+def _compact_units_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
+    """One block per unit (profile on the left, weakest criteria on the right) on a single sheet."""
+    sh = _Sheet(workbook, SHEET_UNITS, f)
+    sh.widths([40, 10, 10, 10, 3, 44, 10, 10, 10])
+    row = _short_heading(sh, ctx, 8, "Kết quả từng đơn vị")
+    profile = _profile_rows(ctx)
+    heads = (
+        "Yếu tố",
+        "Đơn vị",
+        ctx.overall_label,
+        "Chênh lệch",
+        "",
+        "Ba tiêu chí thấp nhất",
+        "Đơn vị",
+        ctx.overall_label,
+        "Chênh lệch",
+    )
+    for unit in ctx.units:
+        title = f"{ctx.name(unit)} ({unit.unit}) — {_unit_heading_text(ctx, unit)}"
+        if unit.flags:
+            title += " — " + "; ".join(FLAG_LABELS_VI.get(x, x) for x in unit.flags)
+        sh.merge(row, 0, 8, title, f.block_title)
+        row += 1
+        for i, text in enumerate(heads):
+            if text:
+                sh.text(row, i, text, f.head)
+        row += 1
+        weakest = weakest_criteria(unit, ctx.structure)
+        for k in range(max(len(profile), len(weakest))):
+            if k < len(profile):
+                label, key, total = profile[k]
+                mine, district = _value_of(unit, key), _value_of(ctx.table.overall, key)
+                sh.text(row, 0, label, f.label if total else f.text)
+                sh.number(row, 1, mine, f.index)
+                sh.number(row, 2, district, f.index)
+                sh.number(row, 3, None if mine is None or district is None else mine - district, f.change)
+            if k < len(weakest):
+                c = weakest[k]
+                mine, district = _num(unit.criteria.get(c)), _num(ctx.table.overall.criteria.get(c))
+                sh.text(row, 5, f"{ctx.structure.short.get(c, '')} {ctx.structure.label(c)}".strip(), f.text)
+                sh.number(row, 6, mine, f.index)
+                sh.number(row, 7, district, f.index)
+                sh.number(row, 8, None if mine is None or district is None else mine - district, f.change)
+            row += 1
+        row += 1
+    sh.print_setup(None, ctx.title)
+
+
+# ------------------------------------------------------------------------------------------ method
+
+
+def method_text(ctx: _Context) -> list[tuple[str, str]]:
+    """The method in words: what was asked, how answers became indices, weights, intervals, ranking."""
+    q = ctx.questionnaire
+    scoring = q.scoring
+    assert scoring is not None
+    s = ctx.structure
+    method = ctx.table.method
+    if method == Method.SHARE_SATISFIED.value:
+        positive = ", ".join(scoring.positive)
+        criterion = " ".join(
+            (
+                "Chỉ số tiêu chí = tỷ lệ phần trăm (có trọng số) các câu trả lời hợp lệ ở mức",
+                f"{_likert_labels(q, scoring.positive)} trên tổng số câu trả lời hợp lệ",
+                f"(mã {', '.join(scoring.valid)}):",
+                f"Σ w·[trả lời ∈ {{{positive}}}] / Σ w·[trả lời hợp lệ] × 100.",
+                "Câu bỏ trống hoặc ngoài thang đo không tính vào mẫu số.",
+            )
+        )
+    elif method == Method.MEAN_SCORE.value:
+        lo, hi = scoring.scale
+        criterion = " ".join(
+            (
+                "Chỉ số tiêu chí = điểm trung bình (có trọng số) của các câu trả lời hợp lệ, quy về thang",
+                f"0–100: (trung bình − {lo:g}) / ({hi:g} − {lo:g}) × 100.",
+            )
+        )
+    else:
+        criterion = " ".join(
+            (
+                "Mỗi câu hỏi thuộc một tiêu chí có điểm tối đa; mỗi phương án trả lời được một tỷ lệ",
+                'của điểm tối đa (ví dụ A = 100%, B = 60%, C = 20%, D = 0%; "Không biết" không hợp lệ).',
+                "Điểm tiêu chí = điểm tối đa × tỷ lệ trung bình (có trọng số) trên các câu trả lời hợp lệ;",
+                "điểm của đơn vị là tổng điểm các tiêu chí; chỉ số (%) = tổng điểm / tổng điểm tối đa × 100.",
+            )
+        )
+    if scoring.group_weights:
+        groups = {g.code: g.label.vi for g in q.groups}
+        shares = "; ".join(f"{groups.get(k, k)}: {v:g}" for k, v in scoring.group_weights.items())
+        criterion += f" Trọng số các nhóm người trả lời: {shares}."
+    upper = "các lĩnh vực" if s.fields else "các yếu tố"
+    levels = "Chỉ số yếu tố = trung bình cộng chỉ số các tiêu chí của yếu tố"
+    if s.fields:
+        levels += "; chỉ số lĩnh vực = trung bình cộng chỉ số các yếu tố của lĩnh vực"
+    levels += (
+        f"; chỉ số chung = trung bình cộng {upper}. Tiêu chí không có câu trả lời hợp lệ ở một đơn vị "
+        'được bỏ khỏi trung bình của yếu tố và được ghi chú ("Thiếu tiêu chí").'
+    )
+    ci = " ".join(
+        (
+            f"Mức tin cậy {ctx.confidence}. {CI_METHODS_VI.get(ctx.table.ci_method, ctx.table.ci_method)}.",
+            "Sai số chuẩn theo thiết kế mẫu phân tầng (tầng = đơn vị × lĩnh vực thủ tục), tuyến tính hoá",
+            "Taylor, có hiệu chỉnh tổng thể hữu hạn khi biết số lượt phục vụ.",
+        )
+    )
+    ranking = " ".join(
+        (
+            "Các đơn vị được xếp theo chỉ số chung giảm dần. Khi khoảng tin cậy của hai đơn vị chồng lên",
+            "nhau, chênh lệch giữa chúng có thể chỉ do ngẫu nhiên của mẫu.",
+        )
+    )
+    sample = " ".join(
+        (
+            f"Mỗi đơn vị cần ít nhất {scoring.min_n} phiếu để kết quả đủ tin cậy (dưới mức này ghi chú",
+            '"Mẫu nhỏ"). Cỡ mẫu khuyến nghị theo công thức n = N / (1 + N·e²) với e = 0,05',
+            "(Quyết định 1383/QĐ-BNV).",
+        )
+    )
+    return [
+        ("Bảng hỏi", f"{nfc(q.title.vi)} (mã {q.id}, phiên bản {q.version})"),
+        ("Căn cứ", nfc(q.source) if q.source else "Không ghi trong bảng hỏi"),
+        ("Cấu trúc chỉ số", _structure_text(s)),
+        ("Chỉ số tiêu chí", criterion),
+        ("Chỉ số yếu tố, lĩnh vực, chỉ số chung", levels),
+        ("Trọng số", WEIGHTING_VI.get(ctx.table.weighting, ctx.table.weighting)),
+        ("Khoảng tin cậy", ci),
+        ("Xếp hạng", ranking),
+        ("Cỡ mẫu", sample),
+        (
+            "Số liệu",
+            f"Làm tròn {scoring.decimals} chữ số thập phân khi hiển thị; tính với độ chính xác đầy đủ.",
+        ),
+        ("Lập lúc", ctx.generated.strftime("%H:%M ngày %d/%m/%Y") + " bằng sipas-toolkit"),
+    ]
+
+
+def _likert_labels(q: Questionnaire, codes: Sequence[str]) -> str:
+    for question in q.questions():
+        cl = q.choice_list(question)
+        if cl is not None and question.appearance == "likert":
+            labels = [f'"{cl.label_of(c).vi}"' for c in codes if cl.label_of(c) is not None]
+            if labels:
+                return " hoặc ".join(labels)
+    return "mã " + ", ".join(codes)
+
+
+def _structure_text(s: Structure) -> str:
+    parts = []
+    if s.fields:
+        for fld in s.fields:
+            parts.append(f'Lĩnh vực "{fld.label}": {len(fld.elements)} yếu tố')
+    parts.append(f"{len(s.elements)} yếu tố, {len(s.criteria)} tiêu chí")
+    return "; ".join(parts) + "."
+
+
+def _method_sheet(workbook: Workbook, ctx: _Context, f: _Formats, responses: pd.DataFrame | None) -> None:
+    sh = _Sheet(workbook, SHEET_METHOD, f)
+    sh.widths([30, 12, 12, 12, 12, 14, 40])
+    row = _short_heading(sh, ctx, 6, "Phương pháp tính và thông tin mẫu")
+    for label, text in method_text(ctx):
+        lines = max(1, math.ceil(len(text) / 95))
+        sh.height(row, 15 * lines + 3)
+        sh.text(row, 0, label, f.label)
+        sh.merge(row, 1, 6, text, f.long_text)
+        row += 1
+    row += 1
+    sh.merge(row, 0, 6, "Cảnh báo khi tính chỉ số", f.section)
+    row += 1
+    warnings = list(ctx.table.warnings) or ["Không có cảnh báo."]
+    for w in warnings:
+        sh.height(row, 15 * max(1, math.ceil(len(w) / 110)) + 3)
+        sh.merge(row, 0, 6, str(w), f.long_text)
+        row += 1
+    row += 1
+    sh.merge(row, 0, 6, "Ghi chú dùng trong bảng xếp hạng", f.section)
+    row += 1
+    meanings = {
+        "small_sample": f"Số phiếu của đơn vị ít hơn {ctx.questionnaire.scoring.min_n} (mức tối thiểu).",
+        "below_target": "Số phiếu chưa đạt số phiếu mục tiêu của đợt khảo sát.",
+        "missing_criteria": "Có tiêu chí không có câu trả lời hợp lệ, đã bỏ khỏi trung bình của yếu tố.",
+        "no_data": "Đơn vị không có phiếu hợp lệ nào; không xếp hạng.",
+    }
+    for code, label in FLAG_LABELS_VI.items():
+        sh.text(row, 0, label, f.label)
+        sh.merge(row, 1, 6, meanings.get(code, code), f.long_text)
+        row += 1
+    row += 1
+    sh.merge(row, 0, 6, "Cỡ mẫu theo đơn vị", f.section)
+    row += 1
+    heads = (
+        "Đơn vị",
+        "Số phiếu",
+        "Mục tiêu",
+        "Đạt (%)",
+        "Cỡ mẫu hiệu dụng",
+        "Số lượt phục vụ (N)",
+        "Ghi chú",
+    )
+    sh.height(row, 30)
+    for i, text in enumerate(heads):
+        sh.text(row, i, text, f.head)
+    head_row = row
+    row += 1
+    for unit in ctx.units:
+        target = unit.target
+        if target is None and _num(unit.population):
+            target = math.ceil(unit.population / (1 + unit.population * 0.05**2))
+        sh.text(row, 0, ctx.name(unit), f.text)
+        sh.number(row, 1, unit.n, f.count)
+        sh.number(row, 2, target, f.count)
+        sh.number(row, 3, None if not target else unit.n / target * 100, f.index)
+        sh.number(row, 4, unit.n_eff, f.index)
+        sh.number(row, 5, unit.population, f.count)
+        sh.text(row, 6, "; ".join(FLAG_LABELS_VI.get(x, x) for x in unit.flags), f.flags)
+        row += 1
+    sh.merge(row, 0, 0, ctx.overall_label, f.overall_label)
+    sh.number(row, 1, ctx.table.overall.n, f.overall_count)
+    row += 2
+    if responses is not None:
+        sh.merge(
+            row,
+            0,
+            6,
+            f'Dữ liệu phiếu ({_count(len(responses))} phiếu) ở trang "Dữ liệu"; '
+            'ý nghĩa các mã ở trang "Mã hoá".',
+            f.note,
+        )
+    sh.print_setup((head_row, head_row), ctx.title)
