@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,13 @@ def _secret_key(app: Flask) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        # Another worker may have created the file a moment ago and not written it yet.
+        for _ in range(50):
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty: delete it, or set SIPAS_SECRET_KEY") from None
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         key = secrets.token_urlsafe(48)
         fh.write(key)
