@@ -1,1 +1,18 @@
 """Scoring: responses table -> weights -> index table with SE, CI and rank. Pure pandas/scipy, no Flask."""
+
+from .engine import competition_ranks, score
+from .errors import ScoringError
+from .io import read_frame, read_margins, read_previous, read_responses
+from .results import IndexTable, UnitResult
+
+__all__ = [
+    "IndexTable",
+    "ScoringError",
+    "UnitResult",
+    "competition_ranks",
+    "read_frame",
+    "read_margins",
+    "read_previous",
+    "read_responses",
+    "score",
+]

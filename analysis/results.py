@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,6 +23,7 @@ FLAG_SMALL_SAMPLE = "small_sample"  # fewer responses than the scoring's min_n
 FLAG_BELOW_TARGET = "below_target"  # fewer responses than the campaign/frame target
 FLAG_MISSING_CRITERIA = "missing_criteria"  # some criterion had no valid answer and was left out
 FLAG_NO_DATA = "no_data"  # no valid answer at all
+FLAG_LONELY_CELL = "lonely_cell"  # a cell (unit × stratum) with one response: its variance is approximated
 
 FLAG_LABELS_VI: Mapping[str, str] = MappingProxyType(
     {
@@ -28,6 +31,7 @@ FLAG_LABELS_VI: Mapping[str, str] = MappingProxyType(
         FLAG_BELOW_TARGET: "Chưa đủ số phiếu mục tiêu",
         FLAG_MISSING_CRITERIA: "Thiếu tiêu chí",
         FLAG_NO_DATA: "Không có dữ liệu",
+        FLAG_LONELY_CELL: "Có ô chỉ 1 phiếu",
     }
 )
 
@@ -64,6 +68,8 @@ class UnitResult:
     rank_change: int | None = None  # previous_rank - rank (positive = moved up)
     rank_probability: float | None = None  # P(true rank within shown rank ± 1)
     name: str | None = None  # display name, when a unit list is known
+    df: int | None = None  # design degrees of freedom: responses minus cells
+    node_points: Mapping[str, float | None] = field(default_factory=_empty)  # points method: node -> points
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -91,8 +97,22 @@ class UnitResult:
             "change": self.change,
             "rank_change": self.rank_change,
             "rank_probability": self.rank_probability,
+            "df": self.df,
+            "node_points": dict(self.node_points),
         }
         return {k: _clean(v) for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UnitResult:
+        """Rebuild a result from :meth:`to_dict` output (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {k: v for k, v in d.items() if k in known}
+        for key in ("fields", "elements", "criteria", "criteria_n", "node_points"):
+            kwargs[key] = MappingProxyType(dict(kwargs.get(key) or {}))
+        kwargs["flags"] = tuple(kwargs.get("flags") or ())
+        kwargs["unit"] = str(kwargs["unit"])
+        kwargs["n"] = int(kwargs.get("n") or 0)
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,9 @@ class IndexTable:
     confidence: float = 0.95
     labels: Mapping[str, str] = field(default_factory=_empty)  # node code -> Vietnamese label
     levels: Mapping[str, str] = field(default_factory=_empty)  # node code -> index/field/element/criterion
+    group_weighted: bool = False  # respondent groups reweighted to Scoring.group_weights
+    decimals: int = 2  # published precision (Scoring.decimals); ranks tie at this precision
+    min_n: int | None = None  # units with fewer responses are flagged small_sample
 
     def unit(self, code: str) -> UnitResult:
         for u in self.units:
@@ -117,10 +140,10 @@ class IndexTable:
                 return u
         raise KeyError(code)
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self, include_overall: bool = False) -> pd.DataFrame:
         """One row per unit: headline columns, then ``field:``/``element:``/``criterion:`` columns."""
         rows = []
-        for u in self.units:
+        for u in (*self.units, self.overall) if include_overall else self.units:
             d = u.to_dict()
             row = {k: v for k, v in d.items() if not isinstance(v, (dict, list))}
             row["flags"] = ";".join(u.flags)
@@ -141,14 +164,120 @@ class IndexTable:
             "units": [u.to_dict() for u in self.units],
             "overall": self.overall.to_dict(),
             "warnings": list(self.warnings),
+            "group_weighted": self.group_weighted,
+            "decimals": self.decimals,
+            "min_n": self.min_n,
+            "labels": dict(self.labels),
+            "levels": dict(self.levels),
         }
 
+    @classmethod
+    def from_json_dict(cls, d: Mapping[str, Any]) -> IndexTable:
+        """Rebuild a table from :meth:`to_json_dict` output."""
+        units = tuple(UnitResult.from_dict(u) for u in d.get("units") or ())
+        overall = d.get("overall") or {"unit": "overall", "n": sum(u.n for u in units), "index": None}
+        return cls(
+            questionnaire=str(d.get("questionnaire") or ""),
+            version=str(d.get("version") or ""),
+            method=str(d.get("method") or ""),
+            units=units,
+            overall=UnitResult.from_dict(overall),
+            warnings=tuple(d.get("warnings") or ()),
+            weighting=str(d.get("weighting") or "none"),
+            ci_method=str(d.get("ci_method") or "korn-graubard"),
+            confidence=float(d.get("confidence") or 0.95),
+            labels=MappingProxyType(dict(d.get("labels") or {})),
+            levels=MappingProxyType(dict(d.get("levels") or {})),
+            group_weighted=bool(d.get("group_weighted", False)),
+            decimals=int(d.get("decimals") if d.get("decimals") is not None else 2),
+            min_n=d.get("min_n"),
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> IndexTable:
+        """Rebuild a table (units only, headline columns and node values) from :meth:`to_frame` output."""
+        if "unit" not in frame.columns or "index" not in frame.columns:
+            raise ValueError("the table needs columns 'unit' and 'index'")
+        units = []
+        for record in frame.to_dict("records"):
+            d: dict[str, Any] = {"fields": {}, "elements": {}, "criteria": {}}
+            for key, value in record.items():
+                value = None if _is_missing(value) else value
+                prefix, _, code = str(key).partition(":")
+                if code and prefix in ("field", "element", "criterion"):
+                    d[{"field": "fields", "element": "elements", "criterion": "criteria"}[prefix]][code] = (
+                        value
+                    )
+                else:
+                    d[str(key)] = value
+            d["flags"] = tuple(f for f in str(d.get("flags") or "").split(";") if f)
+            for key in ("n", "rank", "previous_rank", "rank_change", "target", "df"):
+                if d.get(key) is not None:
+                    d[key] = int(d[key])
+            d["unit"] = str(d["unit"])
+            units.append(UnitResult.from_dict(d))
+        total = sum(u.n for u in units)
+        return cls("", "", "", tuple(units), UnitResult("overall", total, None))
+
+    @classmethod
+    def read(cls, path: str | Path) -> IndexTable:
+        """Read a table written by :meth:`write_json` or :meth:`write_csv`."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            return cls.from_json_dict(json.loads(path.read_text(encoding="utf-8")))
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit": str, "name": str, "flags": str})
+            return cls.from_frame(frame)
+        raise ValueError(f"unsupported file type {path.suffix or '(none)'}; use .json or .csv")
+
+    def write(self, path: str | Path) -> None:
+        """Write JSON or CSV, by the file's extension."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".json":
+            self.write_json(path)
+        elif suffix == ".csv":
+            self.write_csv(path)
+        else:
+            raise ValueError(f"unsupported output type {suffix or '(none)'}; use .json or .csv")
+
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        text = json.dumps(self.to_json_dict(), ensure_ascii=False, indent=2, allow_nan=False)
+        _atomic_write(path, text.encode("utf-8"))
 
     def write_csv(self, path: str | Path) -> None:
+        frame = self.to_frame()
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                frame[column] = frame[column].map(_neutralise)
         # UTF-8 with BOM so that Excel shows Vietnamese correctly.
-        self.to_frame().to_csv(path, index=False, encoding="utf-8-sig")
+        _atomic_write(path, frame.to_csv(index=False).encode("utf-8-sig"))
+
+
+# First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _atomic_write(path: str | Path, data: bytes) -> None:
+    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _clean(value: Any) -> Any:
