@@ -1,0 +1,1013 @@
+/*
+ * The tablet kiosk: welcome -> one section per page -> review -> submit -> thank you -> fresh form.
+ *
+ * Plain DOM code, no framework, no inline scripts (the page's CSP is script-src 'self'). The
+ * questionnaire comes as JSON from data-definition-url; skip logic, requirements and constraints are
+ * evaluated with SipasExpr (expr.js) exactly as the server's validate_answers does, so the server
+ * never refuses what the tablet accepted. Sending is SipasSubmit's job (submit.js).
+ */
+(function () {
+  "use strict";
+
+  var E = window.SipasExpr;
+  var S = window.SipasSubmit;
+  var root = document.getElementById("kiosk");
+  if (!root || !E || !S) return;
+
+  var TEXT = {
+    loading: "Đang tải phiếu khảo sát…",
+    loadFailed: "Chưa tải được phiếu khảo sát. Đang thử lại…",
+    start: "Bắt đầu",
+    back: "Quay lại",
+    next: "Tiếp tục",
+    toReview: "Xem lại phiếu",
+    backToReview: "Lưu và xem lại",
+    submit: "Gửi phiếu",
+    sending: "Đang gửi phiếu…",
+    retrying: "Chưa kết nối được máy chủ. Phiếu của Ông/Bà vẫn được giữ nguyên, máy đang tự gửi lại…",
+    edit: "Sửa",
+    noAnswer: "Không trả lời",
+    reviewTitle: "Xem lại câu trả lời",
+    reviewIntro: "Xin Ông/Bà kiểm tra lại. Muốn thay đổi, chạm “Sửa” ở phần tương ứng. Nếu đã đúng, chạm “Gửi phiếu”.",
+    thanksTitle: "Xin cảm ơn Ông/Bà!",
+    thanksText: "Ý kiến của Ông/Bà đã được ghi nhận. Chúc Ông/Bà một ngày tốt lành.",
+    newForm: "Mở phiếu mới ngay",
+    needChoice: "Xin Ông/Bà chọn một câu trả lời.",
+    needChoices: "Xin Ông/Bà chọn ít nhất một câu trả lời.",
+    needAnswer: "Xin Ông/Bà trả lời câu này.",
+    needInteger: "Xin nhập một số nguyên, ví dụ: 2.",
+    needDecimal: "Xin nhập một số, ví dụ: 2,5.",
+    needDate: "Xin chọn một ngày hợp lệ.",
+    badValue: "Câu trả lời chưa hợp lệ, xin kiểm tra lại.",
+    pageErrors: function (n) {
+      return n === 1 ? "Còn 1 câu cần trả lời hoặc sửa lại (đánh dấu màu đỏ)." :
+        "Còn " + n + " câu cần trả lời hoặc sửa lại (đánh dấu màu đỏ).";
+    },
+    serverErrors: "Máy chủ chưa nhận phiếu vì một số câu trả lời chưa hợp lệ. Xin sửa các câu được đánh dấu rồi gửi lại.",
+    outdated: "Phiếu trên máy đã cũ. Xin báo cán bộ tại Bộ phận Một cửa tải lại trang.",
+    invalidTitle: "Đường dẫn không còn hiệu lực",
+    invalidText: "Máy tính bảng này không còn được nhận phiếu (đường dẫn đã bị thu hồi hoặc đợt khảo sát đã kết thúc). Xin báo cán bộ tại Bộ phận Một cửa.",
+    rejected: "Máy chủ không nhận phiếu này. Xin báo cán bộ tại Bộ phận Một cửa.",
+    idleTitle: "Ông/Bà còn tiếp tục trả lời không?",
+    idleText: function (s) {
+      return "Phiếu chưa gửi sẽ được xoá sau " + s + " giây nếu không có thao tác.";
+    },
+    idleContinue: "Tiếp tục trả lời",
+    resetIn: function (s) { return "Phiếu mới sẽ mở sau " + s + " giây."; },
+    part: function (i, n) { return "Phần " + i + "/" + n; },
+    minutes: function (n) { return "Khoảng " + n + " phút"; },
+    how: "Chạm vào câu trả lời phù hợp với Ông/Bà. Trước khi gửi, Ông/Bà có thể xem lại và sửa.",
+    surveyName: "Khảo sát ý kiến người dân",
+    anonymous: "Không ghi tên người trả lời",
+    sections: function (n) { return n + " phần"; }
+  };
+
+  var config = {
+    definitionUrl: root.getAttribute("data-definition-url"),
+    submitUrl: root.getAttribute("data-submit-url"),
+    token: root.getAttribute("data-token"),
+    unitName: root.getAttribute("data-unit-name") || ""
+  };
+
+  var def = null; // the definition JSON: {campaign, kiosk, questionnaire, reset_seconds, idle_seconds}
+  var Q = null; // def.questionnaire
+  var questions = {}; // code -> {q, section}
+  var state = null; // the form being filled
+  var screen = "loading";
+  var timers = { idle: null, warn: null, tick: null, reset: null };
+  var app = null; // the element screens are drawn into
+
+  // ----------------------------------------------------------------------------------- helpers
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === "text") node.textContent = value;
+        else if (key === "className") node.className = value;
+        else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
+        else node.setAttribute(key, value === true ? "" : value);
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function vi(label) {
+    if (!label) return "";
+    return typeof label === "string" ? label : (label.vi || "");
+  }
+
+  function isEmpty(v) {
+    return v === null || v === undefined || v === "" || (Array.isArray(v) && v.length === 0);
+  }
+
+  function choicesOf(q) {
+    return (q.choices && Q.choice_lists[q.choices]) || [];
+  }
+
+  function answerable(q) {
+    return ["start", "end", "today", "note"].indexOf(q.type) < 0;
+  }
+
+  function isMetadata(q) {
+    return q.type === "start" || q.type === "end" || q.type === "today";
+  }
+
+  function localDate(d) {
+    var m = d.getMonth() + 1;
+    var day = d.getDate();
+    return d.getFullYear() + "-" + (m < 10 ? "0" : "") + m + "-" + (day < 10 ? "0" : "") + day;
+  }
+
+  // ------------------------------------------------------------------- relevance, as the server
+
+  // The respondent group: the answer of the role: group question, else the only declared group.
+  function respondentGroup(answers) {
+    for (var code in questions) {
+      if (questions[code].q.role === "group" && typeof answers[code] === "string") return answers[code];
+    }
+    return Q.groups.length === 1 ? Q.groups[0].code : null;
+  }
+
+  function relevant(section, q, answers, group) {
+    var lists = [section.groups || [], q ? q.groups || [] : []];
+    for (var i = 0; i < lists.length; i += 1) {
+      if (lists[i].length && lists[i].indexOf(group) < 0) return false;
+    }
+    if (section.relevant && !E.holds(section.relevant, answers)) return false;
+    return !q || !q.relevant || E.holds(q.relevant, answers);
+  }
+
+  // Drop answers to questions that are no longer asked, until nothing changes (as the server does).
+  function dropIrrelevant() {
+    var answers = state.answers;
+    for (var pass = 0; pass < 100; pass += 1) {
+      var group = respondentGroup(answers);
+      var dropped = [];
+      Q.sections.forEach(function (s) {
+        s.questions.forEach(function (q) {
+          if (answerable(q) && q.code in answers && !relevant(s, q, answers, group)) dropped.push(q.code);
+        });
+      });
+      if (!dropped.length) return;
+      dropped.forEach(function (code) { delete answers[code]; delete state.drafts[code]; });
+    }
+  }
+
+  function visibleQuestions(section) {
+    var group = respondentGroup(state.answers);
+    return section.questions.filter(function (q) {
+      return !isMetadata(q) && relevant(section, q, state.answers, group);
+    });
+  }
+
+  function visibleSections() {
+    return Q.sections.filter(function (s) { return visibleQuestions(s).length > 0; });
+  }
+
+  function isRequired(q) {
+    if (q.required) return true;
+    return q.required_if ? E.holds(q.required_if, state.answers) : false;
+  }
+
+  // The message for one question's current answer, or "" when it is fine.
+  function problemOf(q) {
+    var draft = state.drafts[q.code];
+    if (draft !== undefined && draft.error) return draft.error;
+    var value = state.answers[q.code];
+    if (isEmpty(value)) {
+      if (!isRequired(q)) return "";
+      if (q.type === "single") return TEXT.needChoice;
+      if (q.type === "multiple") return TEXT.needChoices;
+      return TEXT.needAnswer;
+    }
+    if (q.constraint && !E.holds(q.constraint, state.answers, value)) {
+      return vi(q.constraint_message) || TEXT.badValue;
+    }
+    return "";
+  }
+
+  // ----------------------------------------------------------------------------- form state
+
+  function newState() {
+    return {
+      instanceId: S.newInstanceId(),
+      startedAt: new Date().toISOString(),
+      answers: {},
+      drafts: {}, // code -> {text, error}: typed numbers not yet valid
+      page: null, // section code
+      fromReview: false,
+      payload: null, // frozen at the first "Gửi phiếu" tap, re-sent unchanged on retries
+      serverErrors: {}
+    };
+  }
+
+  function storageKey() {
+    return "sipas-kiosk:" + def.campaign.id + ":" + def.kiosk.unit;
+  }
+
+  function save() {
+    try {
+      if (!state || screen === "thanks" || screen === "welcome") {
+        window.sessionStorage.removeItem(storageKey());
+        return;
+      }
+      window.sessionStorage.setItem(storageKey(), JSON.stringify({
+        v: 1, savedAt: Date.now(), screen: screen, state: state,
+        questionnaire: Q.id + "@" + Q.version
+      }));
+    } catch (e) {
+      // storage full or disabled: the form still works, it just does not survive a reload
+    }
+  }
+
+  function restore() {
+    try {
+      var raw = window.sessionStorage.getItem(storageKey());
+      if (!raw) return false;
+      var saved = JSON.parse(raw);
+      var fresh = Date.now() - saved.savedAt < def.idle_seconds * 1000;
+      if (saved.v !== 1 || saved.questionnaire !== Q.id + "@" + Q.version || !(fresh || saved.state.payload)) {
+        window.sessionStorage.removeItem(storageKey());
+        return false;
+      }
+      state = saved.state;
+      if (state.payload) {
+        showReview();
+        submit();
+      } else if (saved.screen === "review") {
+        showReview();
+      } else {
+        showSection(state.page);
+      }
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- timers
+
+  function clearTimer(name) {
+    if (timers[name]) {
+      clearTimeout(timers[name]);
+      clearInterval(timers[name]);
+      timers[name] = null;
+    }
+  }
+
+  function idleArmed() {
+    return screen === "section" || screen === "review";
+  }
+
+  function warnSeconds() {
+    return Math.max(5, Math.min(30, Math.round(def.idle_seconds / 6)));
+  }
+
+  function touch() {
+    if (!def) return;
+    clearTimer("idle");
+    if (document.querySelector(".idle-warning")) hideIdleWarning();
+    if (!idleArmed()) return;
+    var ms = Math.max(1, def.idle_seconds - warnSeconds()) * 1000;
+    timers.idle = setTimeout(showIdleWarning, ms);
+  }
+
+  function showIdleWarning() {
+    if (!idleArmed()) return;
+    var left = warnSeconds();
+    var count = el("p", { className: "idle-warning__count", "aria-live": "polite", text: TEXT.idleText(left) });
+    var button = el("button", { type: "button", className: "btn btn--primary btn--big", text: TEXT.idleContinue });
+    var box = el("div", {
+      className: "idle-warning", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "idle-title"
+    }, [
+      el("div", { className: "idle-warning__box" }, [
+        el("h2", { id: "idle-title", text: TEXT.idleTitle }), count, button
+      ])
+    ]);
+    button.addEventListener("click", touch);
+    document.body.appendChild(box);
+    button.focus();
+    timers.tick = setInterval(function () {
+      left -= 1;
+      if (left <= 0) {
+        hideIdleWarning();
+        discard();
+        return;
+      }
+      count.textContent = TEXT.idleText(left);
+    }, 1000);
+  }
+
+  function hideIdleWarning() {
+    clearTimer("tick");
+    var box = document.querySelector(".idle-warning");
+    if (box) box.parentNode.removeChild(box);
+  }
+
+  // An abandoned form: its answers are thrown away and the welcome screen comes back.
+  function discard() {
+    state = null;
+    showWelcome();
+  }
+
+  // ---------------------------------------------------------------------------------- history
+
+  function pushHistory() {
+    try {
+      var entry = { kiosk: true, screen: screen, page: state ? state.page : null, form: state ? state.instanceId : null };
+      window.history.pushState(entry, "");
+    } catch (e) {
+      // history is a convenience only
+    }
+  }
+
+  window.addEventListener("popstate", function (event) {
+    var entry = event.state;
+    var sameForm = entry && state && entry.form === state.instanceId && !state.payload;
+    if (sameForm && (screen === "section" || screen === "review")) {
+      if (entry.screen === "review") {
+        showReview(true);
+        return;
+      }
+      if (entry.screen === "section" && entry.page) {
+        showSection(entry.page, true);
+        return;
+      }
+    }
+    // Back after a submission, into another form, or past the start: stay where we are.
+    pushHistory();
+  });
+
+  // ------------------------------------------------------------------------------- rendering
+
+  function frame(options) {
+    clearTimer("reset");
+    hideIdleWarning();
+    root.innerHTML = "";
+    root.className = "kiosk-app kiosk-app--" + options.kind;
+    var header = el("header", { className: "k-header" }, [
+      el("div", { className: "k-header__unit", text: options.title || def.kiosk.unit_name || config.unitName }),
+      options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null
+    ]);
+    root.appendChild(header);
+    if (options.progress !== undefined) {
+      var bar = el("div", {
+        className: "k-progress", role: "progressbar", "aria-label": "Tiến độ trả lời phiếu",
+        "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(options.progress))
+      }, [el("div", { className: "k-progress__bar" })]);
+      bar.firstChild.style.width = options.progress + "%";
+      root.appendChild(bar);
+    }
+    app = el("main", { className: "k-main", id: "k-main", tabindex: "-1" });
+    root.appendChild(app);
+    return app;
+  }
+
+  function showWelcome() {
+    screen = "welcome";
+    save();
+    touch();
+    var main = frame({ kind: "welcome", title: TEXT.surveyName });
+    var description = vi(Q.description);
+    var count = visibleSectionsForWelcome();
+    var asked = 0;
+    Q.sections.forEach(function (s) { s.questions.forEach(function (q) { if (answerable(q)) asked += 1; }); });
+    main.appendChild(el("section", { className: "welcome" }, [
+      el("p", { className: "welcome__unit", text: def.kiosk.unit_name || config.unitName }),
+      el("h1", { className: "welcome__title", text: vi(Q.title) }),
+      description ? el("p", { className: "welcome__text", text: description }) : null,
+      el("ul", { className: "welcome__facts" }, [
+        el("li", { text: TEXT.minutes(Math.max(2, Math.round(asked * 10 / 60))) }),
+        el("li", { text: TEXT.anonymous }),
+        el("li", { text: TEXT.sections(count) })
+      ]),
+      el("p", { className: "welcome__how", text: TEXT.how }),
+      el("button", {
+        type: "button", className: "btn btn--primary btn--huge", id: "k-start", text: TEXT.start,
+        onclick: startForm
+      }),
+      el("p", { className: "welcome__campaign", text: def.campaign.name }),
+    ]));
+    main.focus();
+  }
+
+  function visibleSectionsForWelcome() {
+    var saved = state;
+    state = newState();
+    var n = visibleSections().length;
+    state = saved;
+    return n;
+  }
+
+  function startForm() {
+    state = newState();
+    var first = visibleSections()[0];
+    showSection(first.code);
+  }
+
+  function sectionByCode(code) {
+    for (var i = 0; i < Q.sections.length; i += 1) if (Q.sections[i].code === code) return Q.sections[i];
+    return null;
+  }
+
+  function showSection(code, fromHistory) {
+    var section = sectionByCode(code) || visibleSections()[0];
+    var sections = visibleSections();
+    var index = sections.indexOf(section);
+    if (index < 0) {
+      section = sections[0];
+      index = 0;
+    }
+    screen = "section";
+    state.page = section.code;
+    var main = frame({
+      kind: "section",
+      counter: TEXT.part(index + 1, sections.length),
+      progress: (index / (sections.length + 1)) * 100
+    });
+    var body = el("div", { className: "k-section" });
+    body.appendChild(el("h1", { className: "k-section__title", text: vi(section.label) }));
+    if (section.intro) body.appendChild(el("p", { className: "k-section__intro", text: vi(section.intro) }));
+    renderQuestions(section, body);
+    main.appendChild(body);
+    main.appendChild(el("p", { className: "k-page-errors", id: "k-page-errors", role: "alert", hidden: true }));
+    var nextText = state.fromReview ? TEXT.backToReview : (index === sections.length - 1 ? TEXT.toReview : TEXT.next);
+    root.appendChild(nav([
+      index > 0 || state.fromReview ? el("button", {
+        type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: goBack
+      }) : el("span"),
+      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: goNext })
+    ]));
+    refresh();
+    if (!fromHistory) pushHistory();
+    save();
+    touch();
+    window.scrollTo(0, 0);
+    main.focus();
+  }
+
+  function nav(buttons) {
+    return el("nav", { className: "k-nav", "aria-label": "Chuyển trang" }, [el("div", { className: "k-nav__inner" }, buttons)]);
+  }
+
+  // Consecutive likert questions sharing one choice list are drawn as one grid.
+  function runsOf(section) {
+    var runs = [];
+    section.questions.forEach(function (q) {
+      if (isMetadata(q)) return;
+      var last = runs[runs.length - 1];
+      var likert = q.appearance === "likert" && q.type === "single" && q.choices;
+      if (likert && last && last.likert && last.choices === q.choices) last.items.push(q);
+      else runs.push({ likert: !!likert, choices: q.choices, items: [q] });
+    });
+    return runs;
+  }
+
+  function renderQuestions(section, container) {
+    runsOf(section).forEach(function (run) {
+      if (run.likert) container.appendChild(likertGrid(run));
+      else container.appendChild(questionBlock(run.items[0]));
+    });
+  }
+
+  function errorNode(q) {
+    return el("p", { className: "q__error", id: "err-" + q.code, hidden: true });
+  }
+
+  function likertGrid(run) {
+    var choices = choicesOf(run.items[0]);
+    var grid = el("div", { className: "likert", "data-columns": String(choices.length) });
+    grid.style.setProperty("--likert-columns", String(choices.length));
+    var head = el("div", { className: "likert__head", "aria-hidden": "true" }, [el("span", { className: "likert__corner" })]);
+    choices.forEach(function (c) {
+      head.appendChild(el("span", { className: "likert__col" }, [
+        el("span", { className: "likert__colnum", text: c.code }),
+        el("span", { className: "likert__colname", text: vi(c.label) })
+      ]));
+    });
+    grid.appendChild(head);
+    run.items.forEach(function (q) {
+      var row = el("fieldset", {
+        className: "q likert__row", "data-code": q.code, "aria-describedby": "err-" + q.code
+      });
+      row.appendChild(el("legend", { className: "likert__label", id: "label-" + q.code }, [
+        vi(q.label), q.hint ? el("span", { className: "q__hint", text: vi(q.hint) }) : null
+      ]));
+      var options = el("div", { className: "likert__options" });
+      choices.forEach(function (c) {
+        var id = "q-" + q.code + "-" + c.code;
+        var input = el("input", { type: "radio", name: q.code, value: c.code, id: id, className: "likert__input" });
+        input.addEventListener("change", function () { setAnswer(q, c.code); });
+        options.appendChild(el("label", { className: "likert__opt", "for": id, "data-value": c.code }, [
+          input,
+          el("span", { className: "likert__num", "aria-hidden": "true", text: c.code }),
+          el("span", { className: "likert__text", text: vi(c.label) })
+        ]));
+      });
+      row.appendChild(options);
+      row.appendChild(errorNode(q));
+      grid.appendChild(row);
+    });
+    return grid;
+  }
+
+  function questionBlock(q) {
+    if (q.type === "note") {
+      return el("div", { className: "q q--note", "data-code": q.code }, [el("p", { className: "note", text: vi(q.label) })]);
+    }
+    var hint = q.hint ? el("p", { className: "q__hint", id: "hint-" + q.code, text: vi(q.hint) }) : null;
+    var describedBy = "err-" + q.code + (hint ? " hint-" + q.code : "");
+    if (q.type === "single" || q.type === "multiple") {
+      var choices = choicesOf(q);
+      var short = choices.length <= 3 && choices.every(function (c) { return vi(c.label).length <= 16; });
+      var box = el("fieldset", { className: "q q--choice", "data-code": q.code, "aria-describedby": describedBy }, [
+        el("legend", { className: "q__label", id: "label-" + q.code }, [vi(q.label), q.required ? null : el("span", { className: "q__optional", text: " (không bắt buộc)" })]),
+        hint
+      ]);
+      var list = el("div", { className: "choices" + (short ? " choices--inline" : "") });
+      choices.forEach(function (c) {
+        var id = "q-" + q.code + "-" + c.code;
+        var input = el("input", {
+          type: q.type === "single" ? "radio" : "checkbox", name: q.code, value: c.code, id: id, className: "choice__input"
+        });
+        input.addEventListener("change", function () {
+          if (q.type === "single") {
+            setAnswer(q, c.code);
+          } else {
+            var picked = Array.prototype.filter.call(
+              list.querySelectorAll("input"), function (i) { return i.checked; }
+            ).map(function (i) { return i.value; });
+            setAnswer(q, picked);
+          }
+        });
+        list.appendChild(el("label", { className: "choice", "for": id }, [
+          input, el("span", { className: "choice__mark", "aria-hidden": "true" }), el("span", { className: "choice__text", text: vi(c.label) })
+        ]));
+      });
+      box.appendChild(list);
+      box.appendChild(errorNode(q));
+      return box;
+    }
+    var inputId = "q-" + q.code;
+    var field;
+    if (q.type === "text") {
+      field = el("textarea", { id: inputId, name: q.code, rows: "4", maxlength: "4000", className: "input input--text", "aria-describedby": describedBy });
+      field.addEventListener("input", function () { setAnswer(q, field.value.trim().normalize("NFC")); });
+    } else if (q.type === "date") {
+      field = el("input", { id: inputId, name: q.code, type: "date", className: "input input--date", "aria-describedby": describedBy });
+      field.addEventListener("change", function () { setTyped(q, field.value); });
+      field.addEventListener("input", function () { setTyped(q, field.value); });
+    } else {
+      field = el("input", {
+        id: inputId, name: q.code, type: "text", className: "input input--number", autocomplete: "off",
+        inputmode: q.type === "integer" ? "numeric" : "decimal", "aria-describedby": describedBy
+      });
+      field.addEventListener("input", function () { setTyped(q, field.value); });
+    }
+    return el("div", { className: "q q--input", "data-code": q.code }, [
+      el("label", { className: "q__label", "for": inputId, id: "label-" + q.code }, [
+        vi(q.label), q.required ? null : el("span", { className: "q__optional", text: " (không bắt buộc)" })
+      ]),
+      hint, field, errorNode(q)
+    ]);
+  }
+
+  // Typed numbers and dates: kept as a draft until they parse, so half-typed text is never an answer.
+  function setTyped(q, raw) {
+    var text = String(raw || "").trim();
+    if (text === "") {
+      delete state.drafts[q.code];
+      setAnswer(q, null);
+      return;
+    }
+    var value = null;
+    var error = "";
+    if (q.type === "integer") {
+      if (/^[+-]?\d+$/.test(text) && Math.abs(parseInt(text, 10)) < 1e15) value = parseInt(text, 10);
+      else error = TEXT.needInteger;
+    } else if (q.type === "decimal") {
+      var t = text.replace(/\s/g, "");
+      if (t.indexOf(",") >= 0 && t.indexOf(".") < 0 && t.split(",").length === 2) t = t.replace(",", ".");
+      if (/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(t) && Math.abs(Number(t)) < 1e15) value = Number(t);
+      else error = TEXT.needDecimal;
+    } else if (q.type === "date") {
+      if (/^\d{4}-\d{2}-\d{2}$/.test(text) && !isNaN(Date.parse(text + "T00:00:00Z"))) value = text;
+      else error = TEXT.needDate;
+    }
+    if (error) {
+      state.drafts[q.code] = { text: text, error: error };
+      delete state.answers[q.code];
+      refresh();
+      save();
+      return;
+    }
+    delete state.drafts[q.code];
+    setAnswer(q, value);
+  }
+
+  function setAnswer(q, value) {
+    if (isEmpty(value)) delete state.answers[q.code];
+    else state.answers[q.code] = value;
+    delete state.serverErrors[q.code];
+    var shown = document.getElementById("err-" + q.code);
+    if (shown && shown.getAttribute("data-shown") === "1") {
+      // An item the person was told about: re-check it as they fix it.
+      showError(q, problemOf(q));
+    }
+    refresh();
+    save();
+  }
+
+  // Show/hide the questions of the current page after an answer changed; clear what is hidden.
+  function refresh() {
+    dropIrrelevant();
+    var section = sectionByCode(state.page);
+    if (!section || screen !== "section") return;
+    var visible = {};
+    visibleQuestions(section).forEach(function (q) { visible[q.code] = true; });
+    section.questions.forEach(function (q) {
+      var node = app.querySelector('[data-code="' + q.code + '"]');
+      if (!node) return;
+      var show = !!visible[q.code];
+      node.hidden = !show;
+      if (!show) resetInputs(node);
+      else syncInputs(q, node);
+    });
+    Array.prototype.forEach.call(app.querySelectorAll(".likert"), function (grid) {
+      var anyRow = Array.prototype.some.call(grid.querySelectorAll(".likert__row"), function (r) { return !r.hidden; });
+      grid.hidden = !anyRow;
+    });
+  }
+
+  function resetInputs(node) {
+    Array.prototype.forEach.call(node.querySelectorAll("input, textarea"), function (input) {
+      if (input.type === "radio" || input.type === "checkbox") input.checked = false;
+      else input.value = "";
+    });
+    var err = node.querySelector(".q__error");
+    if (err) {
+      err.hidden = true;
+      err.textContent = "";
+      err.removeAttribute("data-shown");
+    }
+    node.classList.remove("q--invalid");
+  }
+
+  // Put the state's answer into the inputs (after a restore, a "Sửa", or the back button).
+  function syncInputs(q, node) {
+    var value = state.answers[q.code];
+    var draft = state.drafts[q.code];
+    Array.prototype.forEach.call(node.querySelectorAll("input, textarea"), function (input) {
+      if (input.type === "radio") {
+        input.checked = value !== undefined && String(value) === input.value;
+        input.parentNode.classList.toggle("is-selected", input.checked);
+      } else if (input.type === "checkbox") {
+        input.checked = Array.isArray(value) && value.indexOf(input.value) >= 0;
+        input.parentNode.classList.toggle("is-selected", input.checked);
+      } else if (document.activeElement !== input) {
+        if (draft) input.value = draft.text;
+        else input.value = value === undefined ? "" : (q.type === "decimal" ? String(value).replace(".", ",") : String(value));
+      }
+    });
+    var serverError = state.serverErrors[q.code];
+    if (serverError) showError(q, serverError);
+  }
+
+  function showError(q, message) {
+    var node = document.getElementById("err-" + q.code);
+    if (!node) return;
+    var block = node.closest(".q");
+    if (message) {
+      node.textContent = message;
+      node.hidden = false;
+      node.setAttribute("data-shown", "1");
+      if (block) block.classList.add("q--invalid");
+      if (block && block.tagName === "FIELDSET") block.setAttribute("aria-invalid", "true");
+    } else {
+      node.textContent = "";
+      node.hidden = true;
+      if (block) block.classList.remove("q--invalid");
+      if (block) block.removeAttribute("aria-invalid");
+    }
+  }
+
+  // Check one section; show the messages when `show`; return the number of problems.
+  function checkSection(section, show) {
+    var problems = 0;
+    var first = null;
+    visibleQuestions(section).forEach(function (q) {
+      if (!answerable(q)) return;
+      var message = problemOf(q) || state.serverErrors[q.code] || "";
+      if (show) showError(q, message);
+      if (message) {
+        problems += 1;
+        if (!first) first = q;
+      }
+    });
+    if (show) {
+      var summary = document.getElementById("k-page-errors");
+      if (summary) {
+        summary.hidden = problems === 0;
+        summary.textContent = problems ? TEXT.pageErrors(problems) : "";
+      }
+      if (first) {
+        var block = app.querySelector('[data-code="' + first.code + '"]');
+        if (block) {
+          block.scrollIntoView({ block: "center" });
+          var target = block.querySelector("input, textarea");
+          if (target) target.focus({ preventScroll: true });
+        }
+      }
+    }
+    return problems;
+  }
+
+  function goNext() {
+    var section = sectionByCode(state.page);
+    if (checkSection(section, true)) return;
+    var sections = visibleSections();
+    var index = sections.indexOf(section);
+    if (state.fromReview || index === sections.length - 1) {
+      // Before the review, every page that is asked must be complete (answers may have opened new ones).
+      for (var i = 0; i < sections.length; i += 1) {
+        if (checkSection(sections[i], false)) {
+          if (sections[i] !== section) {
+            showSection(sections[i].code);
+            checkSection(sections[i], true);
+          }
+          return;
+        }
+      }
+      showReview();
+      return;
+    }
+    showSection(sections[index + 1].code);
+  }
+
+  function goBack() {
+    if (state.fromReview) {
+      showReview();
+      return;
+    }
+    var sections = visibleSections();
+    var index = sections.indexOf(sectionByCode(state.page));
+    if (index > 0) showSection(sections[index - 1].code);
+  }
+
+  function answerText(q, value) {
+    if (isEmpty(value)) return TEXT.noAnswer;
+    if (q.type === "single") {
+      var choice = choicesOf(q).filter(function (c) { return c.code === String(value); })[0];
+      var label = choice ? vi(choice.label) : String(value);
+      return q.appearance === "likert" ? value + " — " + label : label;
+    }
+    if (q.type === "multiple") {
+      return value.map(function (code) {
+        var c = choicesOf(q).filter(function (x) { return x.code === code; })[0];
+        return c ? vi(c.label) : code;
+      }).join("; ");
+    }
+    if (q.type === "decimal") return String(value).replace(".", ",");
+    if (q.type === "date") {
+      var p = String(value).split("-");
+      return p.length === 3 ? p[2] + "/" + p[1] + "/" + p[0] : String(value);
+    }
+    return String(value);
+  }
+
+  function showReview(fromHistory) {
+    screen = "review";
+    state.fromReview = false;
+    var sections = visibleSections();
+    var main = frame({ kind: "review", counter: TEXT.reviewTitle, progress: (sections.length / (sections.length + 1)) * 100 });
+    main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
+    main.appendChild(el("p", { className: "k-section__intro", text: TEXT.reviewIntro }));
+    var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
+    main.appendChild(general);
+    sections.forEach(function (section) {
+      var list = el("dl", { className: "review__list" });
+      visibleQuestions(section).forEach(function (q) {
+        if (!answerable(q)) return;
+        var error = state.serverErrors[q.code];
+        list.appendChild(el("div", { className: "review__item" + (error ? " review__item--invalid" : "") }, [
+          el("dt", { text: vi(q.label) }),
+          el("dd", { className: isEmpty(state.answers[q.code]) ? "review__none" : "", text: answerText(q, state.answers[q.code]) }),
+          error ? el("dd", { className: "q__error", text: error }) : null
+        ]));
+      });
+      main.appendChild(el("section", { className: "review", "aria-labelledby": "rv-" + section.code }, [
+        el("div", { className: "review__head" }, [
+          el("h2", { id: "rv-" + section.code, text: vi(section.label) }),
+          el("button", {
+            type: "button", className: "btn btn--secondary btn--small", "data-edit": section.code,
+            "aria-label": TEXT.edit + ": " + vi(section.label), text: TEXT.edit,
+            onclick: function () { state.fromReview = true; showSection(section.code); }
+          })
+        ]),
+        list
+      ]));
+    });
+    var status = el("p", { className: "k-status", id: "k-status", role: "status", "aria-live": "polite" });
+    main.appendChild(status);
+    root.appendChild(nav([
+      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: function () {
+        var all = visibleSections();
+        showSection(all[all.length - 1].code);
+      } }),
+      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: TEXT.submit, onclick: submit })
+    ]));
+    if (!fromHistory) pushHistory();
+    save();
+    touch();
+    window.scrollTo(0, 0);
+    main.focus();
+  }
+
+  function buildPayload() {
+    var now = new Date();
+    var answers = {};
+    Object.keys(state.answers).forEach(function (code) { answers[code] = state.answers[code]; });
+    // Device-filled metadata, as ODK fills start/end/today.
+    Q.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (q.type === "start") answers[q.code] = state.startedAt;
+        if (q.type === "end") answers[q.code] = now.toISOString();
+        if (q.type === "today") answers[q.code] = localDate(now);
+      });
+    });
+    return {
+      instance_id: state.instanceId,
+      kiosk_token: config.token,
+      questionnaire: Q.id,
+      version: Q.version,
+      answers: answers,
+      started_at: state.startedAt,
+      submitted_at: now.toISOString()
+    };
+  }
+
+  function setSending(on) {
+    var submitButton = document.getElementById("k-submit");
+    var back = document.getElementById("k-back");
+    Array.prototype.forEach.call(root.querySelectorAll("[data-edit]"), function (b) { b.disabled = on; });
+    if (submitButton) {
+      submitButton.disabled = on;
+      submitButton.setAttribute("aria-busy", on ? "true" : "false");
+      submitButton.textContent = on ? TEXT.sending : TEXT.submit;
+    }
+    if (back) back.disabled = on;
+  }
+
+  function submit() {
+    if (screen === "sending") return; // a double tap
+    if (!state.payload) state.payload = buildPayload();
+    screen = "sending";
+    clearTimer("idle");
+    save();
+    setSending(true);
+    var status = document.getElementById("k-status");
+    if (status) status.textContent = TEXT.sending;
+    S.send(config.submitUrl, state.payload, {
+      onRetry: function () {
+        if (status) {
+          status.textContent = TEXT.retrying;
+          status.className = "k-status k-status--warning";
+        }
+      }
+    }).then(function (result) {
+      if (result.kind === "stored" || result.kind === "conflict") {
+        // conflict: an earlier copy of this very form is stored; the person's answers are in.
+        showThanks();
+        return;
+      }
+      state.payload = null; // nothing was stored: the next tap sends a fresh copy
+      screen = "review";
+      setSending(false);
+      if (result.kind === "invalid") {
+        serverProblems(result.errors);
+      } else if (result.kind === "forbidden") {
+        showInvalid();
+      } else {
+        showGeneral(result.message || TEXT.rejected);
+      }
+      save();
+      touch();
+    });
+  }
+
+  function serverProblems(errors) {
+    state.serverErrors = {};
+    var general = [];
+    errors.forEach(function (e) {
+      if (e.item && questions[e.item]) state.serverErrors[e.item] = e.message;
+      else if (e.item === "questionnaire") general.push(TEXT.outdated);
+      else general.push(e.message);
+    });
+    showReview(true);
+    showGeneral([TEXT.serverErrors].concat(general).join(" "));
+  }
+
+  function showGeneral(message) {
+    var general = document.getElementById("k-general");
+    if (!general) return;
+    general.textContent = message;
+    general.hidden = false;
+    general.scrollIntoView({ block: "center" });
+  }
+
+  function showThanks() {
+    screen = "thanks";
+    state = null;
+    save();
+    clearTimer("idle");
+    var main = frame({ kind: "thanks" });
+    var left = def.reset_seconds;
+    var count = el("p", { className: "thanks__count", text: TEXT.resetIn(left) });
+    main.appendChild(el("section", { className: "thanks", "aria-live": "polite" }, [
+      el("div", { className: "thanks__icon", "aria-hidden": "true", text: "✓" }),
+      el("h1", { className: "thanks__title", id: "k-thanks", text: TEXT.thanksTitle }),
+      el("p", { className: "thanks__text", text: TEXT.thanksText }),
+      count,
+      el("button", { type: "button", className: "btn btn--secondary btn--big", text: TEXT.newForm, onclick: showWelcome })
+    ]));
+    timers.reset = setInterval(function () {
+      left -= 1;
+      if (left <= 0) {
+        showWelcome();
+        return;
+      }
+      count.textContent = TEXT.resetIn(left);
+    }, 1000);
+    main.focus();
+  }
+
+  function showInvalid() {
+    screen = "invalid";
+    state = null;
+    clearTimer("idle");
+    var main = frame({ kind: "invalid" });
+    main.appendChild(el("section", { className: "thanks" }, [
+      el("h1", { className: "thanks__title", text: TEXT.invalidTitle }),
+      el("p", { className: "thanks__text", text: TEXT.invalidText })
+    ]));
+  }
+
+  // ------------------------------------------------------------------------------------ start
+
+  function load(attempt) {
+    root.setAttribute("aria-busy", "true");
+    fetch(config.definitionUrl, { credentials: "omit", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 403 || response.status === 404 || response.status === 401) {
+          showInvalidStandalone();
+          return null;
+        }
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (json) {
+        if (!json) return;
+        def = json;
+        Q = def.questionnaire;
+        Q.sections.forEach(function (s) {
+          s.questions.forEach(function (q) { questions[q.code] = { q: q, section: s }; });
+        });
+        root.removeAttribute("aria-busy");
+        if (!restore()) showWelcome();
+      })
+      .catch(function () {
+        var note = root.querySelector(".k-loading");
+        if (note) note.textContent = TEXT.loadFailed;
+        setTimeout(function () { load((attempt || 0) + 1); }, Math.min(30000, 2000 * Math.pow(2, attempt || 0)));
+      });
+  }
+
+  function showInvalidStandalone() {
+    root.innerHTML = "";
+    root.className = "kiosk-app kiosk-app--invalid";
+    root.appendChild(el("main", { className: "k-main" }, [el("section", { className: "thanks" }, [
+      el("h1", { className: "thanks__title", text: TEXT.invalidTitle }),
+      el("p", { className: "thanks__text", text: TEXT.invalidText })
+    ])]));
+  }
+
+  ["pointerdown", "keydown", "input", "scroll", "touchstart"].forEach(function (type) {
+    window.addEventListener(type, function () { if (idleArmed()) touch(); }, { passive: true, capture: true });
+  });
+  // Tablets: a double tap must not zoom the grid; selection state is mirrored on the label.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input || (input.type !== "radio" && input.type !== "checkbox")) return;
+    var group = root.querySelectorAll('input[name="' + input.name + '"]');
+    Array.prototype.forEach.call(group, function (i) { i.parentNode.classList.toggle("is-selected", i.checked); });
+  });
+
+  load(0);
+})();
