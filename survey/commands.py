@@ -198,8 +198,14 @@ def user_list(database_url: str | None) -> None:
 
 
 # -------------------------------------------------------------------------------------- campaigns
-def read_unit_numbers(path: Path, what: str) -> dict[str, int]:
-    """Read ``unit,number`` rows (a header row is optional) from a CSV file; errors name file and row."""
+def read_unit_numbers(
+    path: Path, what: str, units: set[str] | frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """Read ``unit,number`` rows from a CSV file; errors name file and row.
+
+    The first row is a header when its number is not a number and its first cell is not one of
+    ``units`` (so ``tra-xuan,nhiều`` on line 1 is an error, not a header).
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -218,7 +224,7 @@ def read_unit_numbers(path: Path, what: str) -> dict[str, int]:
             raise click.ClickException(f"{path}, dòng {lineno}: cần hai cột: mã đơn vị, {what}")
         unit, value = cells[0], cells[1].replace(".", "").replace(" ", "")
         if not value.isdigit():
-            if lineno == 1 and not numbers:
+            if lineno == 1 and unit not in units:
                 continue  # the header row
             raise click.ClickException(
                 f"{path}, dòng {lineno}: {what} của đơn vị {unit!r} phải là số nguyên ≥ 0, "
@@ -271,10 +277,18 @@ def campaign_create(
     database_url: str | None,
 ) -> None:
     """Create a campaign: a questionnaire (frozen now), a period, units with targets."""
+    from questionnaires import QuestionnaireError, load_units
+
     from .campaigns import create_campaign
 
-    population_numbers = read_unit_numbers(populations, "số người được phục vụ N") if populations else None
-    target_numbers = read_unit_numbers(targets, "chỉ tiêu") if targets else None
+    try:
+        known = frozenset(load_units(unit_list).codes)
+    except QuestionnaireError as exc:
+        raise click.ClickException(f"không đọc được danh sách đơn vị: {exc}") from None
+    population_numbers = (
+        read_unit_numbers(populations, "số người được phục vụ N", known) if populations else None
+    )
+    target_numbers = read_unit_numbers(targets, "chỉ tiêu", known) if targets else None
     with app_session(database_url) as (_, session):
         created = create_campaign(
             session,
@@ -463,6 +477,8 @@ def serve(host: str, port: int, database_url: str | None) -> None:
         current, head = schema_revisions(app)
     except SQLAlchemyError as exc:
         raise click.ClickException(f"không kết nối được cơ sở dữ liệu: {_first_line(exc)}") from None
+    finally:
+        app.extensions["sipas.engine"].dispose()  # the server opens its own connections
     if current != head:
         raise click.ClickException("cơ sở dữ liệu chưa ở phiên bản mới nhất: chạy `sipas db upgrade` trước")
     click.echo(f"Máy chủ thử nghiệm / development server: http://{host}:{port}/  (Ctrl+C để dừng)")
