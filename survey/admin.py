@@ -55,6 +55,7 @@ from .forms import (
     PasswordResetForm,
     UserCreateForm,
     paper_entry_form,
+    select_choices,
 )
 from .models import ROLES, Campaign, Kiosk, User
 from .storage import save_response
@@ -223,8 +224,8 @@ def campaign_new():
         chosen = unit_lists[0][0] if unit_lists else None
     form_class, units = _campaign_form_class(chosen)
     form = form_class()
-    form.questionnaire.choices = _questionnaire_choices()
-    form.unit_list.choices = unit_lists
+    form.questionnaire.choices = select_choices(_questionnaire_choices())
+    form.unit_list.choices = select_choices(unit_lists)
     if request.method == "GET":
         form.unit_list.data = chosen
     error = None
@@ -277,7 +278,7 @@ def campaign(campaign_id: int):
         select(Kiosk).where(Kiosk.campaign_id == c.id).order_by(Kiosk.created_at, Kiosk.id)
     ).all()
     kiosk_form = KioskForm()
-    kiosk_form.unit.choices = [(u.unit_code, u.unit_name) for u in c.units]
+    kiosk_form.unit.choices = select_choices((u.unit_code, u.unit_name) for u in c.units)
     return render_template(
         "admin/campaign.html",
         campaign=c,
@@ -302,7 +303,7 @@ def kiosk_create(campaign_id: int):
     db = get_session()
     c = _campaign_or_404(campaign_id)
     form = KioskForm()
-    form.unit.choices = [(u.unit_code, u.unit_name) for u in c.units]
+    form.unit.choices = select_choices((u.unit_code, u.unit_name) for u in c.units)
     if not form.validate_on_submit():
         flash("Chưa tạo được đường dẫn: " + "; ".join(m for ms in form.errors.values() for m in ms), "error")
         return redirect(url_for(".campaign", campaign_id=c.id, _anchor="kiosks"))
@@ -356,7 +357,9 @@ def entry(campaign_id: int):
     c = _campaign_or_404(campaign_id)
     q = campaign_questionnaire(c)
     form = paper_entry_form(q)()
-    form.entry_unit.choices = [("", "— Chọn xã, thị trấn —")] + [(u.unit_code, u.unit_name) for u in c.units]
+    form.entry_unit.choices = select_choices(
+        [("", "— Chọn xã, thị trấn —")] + [(u.unit_code, u.unit_name) for u in c.units]
+    )
     if request.method == "GET":
         form.entry_instance_id.data = str(uuid.uuid4())
         if request.args.get("unit") in {u.unit_code for u in c.units}:

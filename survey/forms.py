@@ -33,16 +33,30 @@ from wtforms.widgets import DateInput as DateWidget
 
 from questionnaires import Question, Questionnaire, QuestionType
 
+try:
+    from wtforms import SelectChoice
+except ImportError:  # WTForms < 3.3 takes (value, label) pairs
+    SelectChoice = None
+
 __all__ = [
     "CONVERTERS",
     "NoteField",
     "MultiCheckboxField",
     "QuestionnaireForm",
     "converts",
+    "paper_entry_form",
     "questionnaire_form",
+    "select_choices",
 ]
 
 # ------------------------------------------------------------------------------------------- fields
+
+
+def select_choices(pairs: Iterable[tuple[str, str]]) -> list[Any]:
+    """Choices for a select, radio or checkbox field from ``(value, label)`` pairs."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class NoteField(Field):
@@ -122,11 +136,11 @@ def _common(question: Question) -> dict[str, Any]:
     }
 
 
-def _choices(question: Question, questionnaire: Questionnaire) -> list[tuple[str, str]]:
+def _choices(question: Question, questionnaire: Questionnaire) -> list[Any]:
     choice_list = questionnaire.choice_list(question)
     if choice_list is None:
         return []
-    return [(c.code, c.label.vi) for c in choice_list.choices]
+    return select_choices((c.code, c.label.vi) for c in choice_list.choices)
 
 
 @converts(QuestionType.SINGLE)
@@ -300,11 +314,13 @@ class UserCreateForm(FlaskForm):
     full_name = StringField("Họ và tên", validators=[Optional(), Length(max=200)])
     role = SelectField(
         "Vai trò",
-        choices=[
-            ("enumerator", "Điều tra viên (nhập phiếu giấy)"),
-            ("analyst", "Chuyên viên phân tích (đợt khảo sát, tải dữ liệu)"),
-            ("admin", "Quản trị (toàn quyền)"),
-        ],
+        choices=select_choices(
+            [
+                ("enumerator", "Điều tra viên (nhập phiếu giấy)"),
+                ("analyst", "Chuyên viên phân tích (đợt khảo sát, tải dữ liệu)"),
+                ("admin", "Quản trị (toàn quyền)"),
+            ]
+        ),
         default="enumerator",
     )
     password = PasswordField(

@@ -395,7 +395,7 @@
       }),
       el("p", { className: "welcome__campaign", text: def.campaign.name }),
     ]));
-    main.focus();
+    main.focus({ preventScroll: true });
   }
 
   function visibleSectionsForWelcome() {
@@ -450,7 +450,7 @@
     save();
     touch();
     window.scrollTo(0, 0);
-    main.focus();
+    main.focus({ preventScroll: true });
   }
 
   function nav(buttons) {
@@ -622,6 +622,7 @@
       showError(q, problemOf(q));
     }
     refresh();
+    updateSummary();
     save();
   }
 
@@ -696,6 +697,15 @@
       if (block) block.classList.remove("q--invalid");
       if (block) block.removeAttribute("aria-invalid");
     }
+  }
+
+  // Keep the page's "N questions left" line true while the person fixes them.
+  function updateSummary() {
+    var summary = document.getElementById("k-page-errors");
+    if (!summary || summary.hidden || screen !== "section") return;
+    var left = checkSection(sectionByCode(state.page), false);
+    summary.hidden = left === 0;
+    summary.textContent = left ? TEXT.pageErrors(left) : "";
   }
 
   // Check one section; show the messages when `show`; return the number of problems.
@@ -827,7 +837,7 @@
     save();
     touch();
     window.scrollTo(0, 0);
-    main.focus();
+    main.focus({ preventScroll: true });
   }
 
   function buildPayload() {
@@ -945,7 +955,7 @@
       }
       count.textContent = TEXT.resetIn(left);
     }, 1000);
-    main.focus();
+    main.focus({ preventScroll: true });
   }
 
   function showInvalid() {

@@ -1,0 +1,223 @@
+"""The kiosk in headless Chromium at a 10" tablet viewport, against the real app on a local port.
+
+A respondent fills a whole sipas-2017 form by tapping, the answer reaches the database exactly as
+chosen, and nothing a tablet's network or a nervous finger does stores it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from survey.campaigns import create_campaign, create_kiosk
+from survey.db import session_scope
+from survey.models import Response
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TABLET = {"viewport": {"width": 800, "height": 1280}, "has_touch": True, "is_mobile": True}
+
+# What the respondent taps, page by page (sipas-2017).
+PROFILE = {"linh_vuc": "ho_tich", "gioi_tinh": "2", "do_tuoi": "3", "nghe_nghiep": "4"}
+LIKERT = {
+    "tiep_can_1": "4", "tiep_can_2": "5", "tiep_can_3": "3", "tiep_can_4": "4",
+    "thu_tuc_1": "5", "thu_tuc_2": "4", "thu_tuc_3": "4", "thu_tuc_4": "2", "thu_tuc_5": "1",
+    "cong_chuc_1": "5", "cong_chuc_2": "5", "cong_chuc_3": "4", "cong_chuc_4": "4", "cong_chuc_5": "3",
+    "cong_chuc_6": "5", "ket_qua_1": "4", "ket_qua_2": "4", "ket_qua_3": "5",
+}  # fmt: skip
+FEEDBACK = {"phan_anh_1": "4", "phan_anh_2": "3", "phan_anh_3": "5", "phan_anh_4": "2"}
+COMMENT = "Cán bộ nhiệt tình; nên có thêm ghế chờ & quạt <b>mát</b>."
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    with sync_api.sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def live(make_app) -> Iterator[dict]:
+    """The app served on 127.0.0.1 (a free port) with a sipas-2017 campaign and a kiosk link."""
+    app = make_app(KIOSK_RESET_SECONDS=3, KIOSK_IDLE_SECONDS=120)
+    with app.app_context(), session_scope(app) as session:
+        campaign = create_campaign(
+            session,
+            name="Khảo sát SIPAS 2024",
+            questionnaire="sipas-2017",
+            unit_list="tra-bong-2023",
+            populations={"tra-xuan": 1200},
+        )
+        _, token = create_kiosk(session, campaign, "tra-xuan", "Quầy 1")
+        campaign_id = campaign.id
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {
+            "app": app,
+            "base": f"http://127.0.0.1:{server.server_port}",
+            "token": token,
+            "campaign_id": campaign_id,
+        }
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _stored(app) -> list[Response]:
+    with app.app_context(), session_scope(app) as session:
+        return list(session.scalars(select(Response).order_by(Response.id)))
+
+
+def _tap_answers(page, answers: dict[str, str]) -> None:
+    for code, value in answers.items():
+        page.tap(f'label[for="q-{code}-{value}"]')
+        assert page.is_checked(f"#q-{code}-{value}")
+
+
+def _next(page, expect: str) -> None:
+    page.tap("#k-next")
+    page.wait_for_selector(expect)
+
+
+def _open_form(page, live) -> None:
+    page.goto(f"{live['base']}/k/{live['token']}")
+    page.wait_for_selector("#k-start")
+    assert "Thị trấn Trà Xuân" in page.inner_text(".welcome__unit")
+    page.tap("#k-start")
+    page.wait_for_selector('[data-code="linh_vuc"]')
+
+
+def _fill_until_review(page, shots: Path | None = None) -> None:
+    """Fill every page of sipas-2017 by tapping, checking the skip logic on the way."""
+    _tap_answers(page, PROFILE)
+    page.fill("#q-so_lan_di_lai", "21")  # outside 1..20: the form's own message, next to the question
+    page.tap("#k-next")
+    page.wait_for_selector("#err-so_lan_di_lai:not([hidden])")
+    assert page.inner_text("#err-so_lan_di_lai") == "Số lần từ 1 đến 20."
+    page.fill("#q-so_lan_di_lai", "2")
+    _next(page, '[data-code="tiep_can_1"]')
+
+    if shots is not None:
+        page.screenshot(path=str(shots / "kiosk-likert-empty.png"))
+    page.tap("#k-next")  # nothing chosen: one message per row, nothing moves on
+    page.wait_for_selector("#err-tiep_can_4:not([hidden])")
+    assert page.inner_text("#err-tiep_can_1") == "Xin Ông/Bà chọn một câu trả lời."
+    for prefix, expect in (
+        ("tiep_can", '[data-code="thu_tuc_1"]'),
+        ("thu_tuc", '[data-code="cong_chuc_1"]'),
+        ("cong_chuc", '[data-code="ket_qua_1"]'),
+        ("ket_qua", '[data-code="da_gop_y"]'),
+    ):
+        _tap_answers(page, {k: v for k, v in LIKERT.items() if k.startswith(prefix)})
+        if prefix == "tiep_can" and shots is not None:
+            page.screenshot(path=str(shots / "kiosk-likert.png"))
+        _next(page, expect)
+
+    # Câu "đã góp ý": the feedback criteria are asked only after "Có", and cleared when hidden again.
+    assert page.is_hidden('[data-code="phan_anh_1"]')
+    _tap_answers(page, {"da_gop_y": "1"})
+    page.wait_for_selector('[data-code="phan_anh_1"]:visible')
+    _tap_answers(page, {"phan_anh_1": "1"})
+    _tap_answers(page, {"da_gop_y": "2"})
+    assert page.is_hidden('[data-code="phan_anh_1"]')
+    _tap_answers(page, {"da_gop_y": "1"})
+    assert not page.is_checked("#q-phan_anh_1-1")
+    _tap_answers(page, FEEDBACK)
+    _next(page, "#q-gop_y")
+    page.fill("#q-gop_y", COMMENT)
+    _next(page, "#k-submit")
+
+
+EXPECTED = {
+    **PROFILE,
+    "so_lan_di_lai": 2,
+    **LIKERT,
+    "da_gop_y": "1",
+    **FEEDBACK,
+    "gop_y": COMMENT,
+}
+
+
+def test_a_respondent_fills_and_submits_a_whole_form(browser, live, tmp_path):
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    page.on("console", lambda msg: page_errors.append(msg.text) if msg.type == "error" else None)
+    posts: list[dict] = []
+    page.on("request", lambda r: posts.append(json.loads(r.post_data)) if r.method == "POST" else None)
+
+    _open_form(page, live)
+    _fill_until_review(page, tmp_path)
+    assert (tmp_path / "kiosk-likert.png").stat().st_size > 10_000
+
+    review = page.inner_text(".k-main")
+    assert "Hộ tịch" in review and "4 — Hài lòng" in review and COMMENT in review
+    # A double tap on "Gửi phiếu" sends one form.
+    page.evaluate("() => { const b = document.getElementById('k-submit'); b.click(); b.click(); }")
+    page.wait_for_selector("#k-thanks")
+    assert page.inner_text("#k-thanks") == "Xin cảm ơn Ông/Bà!"
+
+    stored = _stored(live["app"])
+    assert len(stored) == 1
+    response = stored[0]
+    answers = dict(response.answers)
+    started, ended = answers.pop("bat_dau"), answers.pop("ket_thuc")
+    assert answers == EXPECTED
+    assert started <= ended
+    assert (response.unit_code, response.source, response.stratum) == ("tra-xuan", "kiosk", "ho_tich")
+    assert response.instance_id == posts[0]["instance_id"]
+    assert len(posts) == 1
+
+    # The browser's back button after submitting shows no old form and sends nothing again.
+    page.go_back()
+    page.wait_for_selector("#k-start", timeout=10_000)  # the reset (3 s) brings a fresh welcome screen
+    assert len(_stored(live["app"])) == 1
+    page.tap("#k-start")
+    page.wait_for_selector('[data-code="linh_vuc"]')
+    assert not page.is_checked("#q-linh_vuc-ho_tich")  # a fresh form, not the last respondent's answers
+    assert not page_errors, page_errors
+    context.close()
+
+
+def test_a_lost_answer_is_retried_with_the_same_instance_id_and_stored_once(browser, live):
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    sent: list[str] = []
+
+    def flaky(route):
+        sent.append(json.loads(route.request.post_data)["instance_id"])
+        if len(sent) == 1:
+            route.abort("failed")  # Wi-Fi drops before the server sees it
+        elif len(sent) == 2:
+            route.fetch()  # the server stores it, but the answer never reaches the tablet
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/responses", flaky)
+    _open_form(page, live)
+    _fill_until_review(page)
+    page.tap("#k-submit")
+    page.wait_for_selector(".k-status--warning")  # says it keeps trying; the answers stay on screen
+    page.wait_for_selector("#k-thanks", timeout=15_000)
+    assert len(sent) == 3 and len(set(sent)) == 1
+    stored = _stored(live["app"])
+    assert len(stored) == 1 and stored[0].instance_id == sent[0]
+    context.close()
