@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display on a server; the object API below never open
 
 import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ft2font import FT2Font  # noqa: E402
@@ -81,9 +82,9 @@ def render(figure: Figure, fmt: str = "png", *, dpi: int = 130) -> bytes:
     return buffer.getvalue()
 
 
-def _figure(width: float, height: float) -> Figure:
+def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
     with matplotlib.rc_context(_RC):
-        figure = Figure(figsize=(width, height), layout="constrained")
+        figure = Figure(figsize=(width, height), layout=layout)
     return figure
 
 
@@ -132,7 +133,15 @@ def ranking_figure(
         ax.barh(ys, values, color=colours, height=0.7, alpha=0.9)
         ax.errorbar(values, ys, xerr=[low, high], fmt="none", ecolor="#222222", elinewidth=1, capsize=2.5)
         for (_, u), yy, hi in zip(shown, ys, high, strict=True):
-            ax.text(min(u.index + hi + 0.8, 101), yy, vn_number(u.index), va="center", ha="left", fontsize=8)
+            ax.text(
+                min(u.index + hi + 0.8, 101),
+                yy,
+                vn_number(u.index),
+                va="center",
+                ha="left",
+                fontsize=8,
+                in_layout=False,  # inside the axes: the layout need not measure every label
+            )
         labels = ["…" if u is None else f"{u.rank or '—'}. {display_name(u, unit_names)}" for u in rows]
         ax.set_yticks(y, labels=labels)
         ax.invert_yaxis()
@@ -197,7 +206,17 @@ def elements_figure(
         columns = min(len(ranked), max(1, math.ceil(math.sqrt(len(ranked) * 1.6))))
         rows = math.ceil(len(ranked) / columns)
         width = 2.5 * columns + 0.4
-        figure = _figure(width, 2.6 * rows + 1.3)
+        height = 2.6 * rows + 1.3
+        # A fixed grid: many polar axes make the constrained layout slow, and every cell is alike.
+        figure = _figure(width, height, layout=None)
+        figure.subplots_adjust(
+            left=0.4 / width,
+            right=1 - 0.4 / width,
+            top=1 - 1.0 / height,
+            bottom=0.85 / height,
+            wspace=0.35,
+            hspace=0.5,
+        )
         angles = np.linspace(0, 2 * np.pi, len(elements), endpoint=False)
         closed = np.append(angles, angles[0])
         district = [table.overall.elements.get(e.code) for e in elements]
@@ -227,9 +246,16 @@ def elements_figure(
         note = f"Đường xanh: đơn vị; đường đứt nét: toàn huyện. Thang từ {floor:.0f} đến 100."
         if len(_ranked(table)) > limit:
             note += f" Hiển thị {limit} đơn vị đầu bảng xếp hạng (trong tổng số {len(_ranked(table))})."
-        figure.suptitle("Chỉ số theo yếu tố của từng đơn vị", fontweight="bold", fontsize=11)
-        _footnote(figure, _wrap(legend, int(width * 17)) + "\n" + note)
-        figure.get_layout_engine().set(h_pad=0.15)
+        figure.suptitle(
+            "Chỉ số theo yếu tố của từng đơn vị", fontweight="bold", fontsize=11, y=1 - 0.15 / height
+        )
+        figure.text(
+            0.1 / width,
+            0.1 / height,
+            _wrap(legend, int(width * 17)) + "\n" + note,
+            fontsize=7.5,
+            color="#444444",
+        )
     return figure
 
 
@@ -260,7 +286,7 @@ def heatmap_figure(
         finite = matrix[np.isfinite(matrix)]
         vmin = float(min(finite.min(), threshold - 10)) if finite.size else 0.0
         image = ax.imshow(matrix, cmap=HEAT, vmin=vmin, vmax=100, aspect="auto", interpolation="nearest")
-        if len(rows) * len(criteria) <= 2500:
+        if len(rows) * len(criteria) <= 700:  # numbers in cells while they stay legible (and quick to draw)
             for r, c in zip(*np.nonzero(np.isfinite(matrix)), strict=True):
                 value = matrix[r, c]
                 ax.text(
@@ -272,9 +298,15 @@ def heatmap_figure(
                     fontsize=6.5,
                     fontweight="bold" if value < threshold else "normal",
                     color=_ink(image.cmap(image.norm(value))),
+                    in_layout=False,
                 )
-        for r, c in zip(*np.nonzero(matrix < threshold), strict=True):
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="#222222", lw=1.0))
+        boxes = [
+            Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in zip(*np.nonzero(matrix < threshold), strict=True)
+        ]
+        if boxes:
+            outline = PatchCollection(boxes, facecolor="none", edgecolor="#222222", linewidth=1.0)
+            outline.set_in_layout(False)
+            ax.add_collection(outline)
         ax.set_xticks(range(len(criteria)), labels=[structure.short[c] for c in criteria], fontsize=7)
         ax.xaxis.tick_top()
         ax.set_yticks(
@@ -345,6 +377,7 @@ def unit_profile_figure(
                 vn_number(None if np.isnan(a) else a),
                 va="center",
                 fontsize=7.5,
+                in_layout=False,
             )
             ax.text(
                 (0 if np.isnan(b) else b) + 0.8,
@@ -353,6 +386,7 @@ def unit_profile_figure(
                 va="center",
                 fontsize=7.5,
                 color="#555555",
+                in_layout=False,
             )
         ax.set_yticks(y, labels=labels, fontsize=8)
         ax.invert_yaxis()

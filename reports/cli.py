@@ -164,6 +164,9 @@ def _source_options(function: Callable) -> Callable:
 @click.option("--include-data", is_flag=True, help="Kèm trang Dữ liệu (phiếu) và Mã hoá.")
 @click.option("--issuer", help='Cơ quan ban hành, ví dụ "UBND HUYỆN TRÀ BỒNG".')
 @click.option("--period", help='Kỳ đánh giá, ví dụ "Năm 2023".')
+@click.option(
+    "--no-figures", is_flag=True, help="Không vẽ hình matplotlib (nhanh hơn); biểu đồ Excel vẫn có."
+)
 def report(
     questionnaire_id: str,
     responses_path: Path | None,
@@ -178,6 +181,7 @@ def report(
     include_data: bool,
     issuer: str | None,
     period: str | None,
+    no_figures: bool,
 ) -> None:
     """Lập báo cáo Excel xếp hạng các đơn vị (write the ranked Excel report)."""
     from .workbook import build_report
@@ -200,6 +204,7 @@ def report(
                 issuer=issuer,
                 period=period,
                 threshold=threshold,
+                pictures=not no_figures,
             ),
         )
     except _user_errors() as exc:

@@ -142,6 +142,7 @@ class _Formats:
         self.rank = fmt(border=1, align="center", bold=True)
         self.count = fmt(border=1, num_format="#,##0")
         self.index = fmt(border=1, num_format="0.00")
+        self.percent = fmt(border=1, num_format="0%")
         self.index_bold = fmt(border=1, num_format="0.00", bold=True)
         self.change = fmt(border=1, num_format="+0.00;-0.00;0.00")
         self.rank_change = fmt(border=1, align="center", num_format='"▲ "0;"▼ "0;"="')
@@ -173,6 +174,9 @@ class _Sheet:
         return f"ô {self.name}!{xl_rowcol_to_cell(row, col)}"
 
     def text(self, row: int, col: int, value: str, fmt=None) -> None:
+        if not value:
+            self.blank(row, col, fmt)
+            return
         check(self.sheet.write_string(row, col, nfc(value), fmt), self._where(row, col))
 
     def number(self, row: int, col: int, value: Any, fmt=None, missing: str = "—") -> None:
@@ -224,6 +228,7 @@ class _Context:
     threshold: float
     generated: dt.datetime
     overall_label: str
+    pictures: bool  # matplotlib figures (a few seconds); the native Excel chart is always there
 
     @property
     def confidence(self) -> str:
@@ -258,6 +263,7 @@ def build_report(
     per_unit_sheets_max: int = PER_UNIT_SHEETS_MAX,
     overall_label: str = "Toàn huyện",
     constant_memory: bool = True,
+    pictures: bool = True,
     generated: dt.datetime | None = None,
 ) -> list[str]:
     """Write the ranked report workbook to a path or a binary stream; return the sheet names in order."""
@@ -283,6 +289,7 @@ def build_report(
         threshold=float(threshold),
         generated=generated or dt.datetime.now(),
         overall_label=nfc(overall_label),
+        pictures=pictures,
     )
     if isinstance(out, str | PathLike):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +309,8 @@ def build_report(
         _ranking_sheet(workbook, ctx, formats)
         _elements_sheet(workbook, ctx, formats)
         _criteria_sheet(workbook, ctx, formats)
-        _figures_sheet(workbook, ctx, formats)
+        if pictures:
+            _figures_sheet(workbook, ctx, formats)
         if len(units) <= per_unit_sheets_max:
             for unit, name in zip(
                 units, sheet_names([ctx.name(u) for u in units], FIXED_SHEETS), strict=True
@@ -403,6 +411,8 @@ def ranking_columns(ctx: _Context) -> list[_Col]:
         _Col("ci_low", "Cận dưới", 9, ci),
         _Col("ci_high", "Cận trên", 9, ci),
     ]
+    if any(u.rank_probability is not None for u in ctx.units):
+        cols.append(_Col("rank_probability", "Xác suất hạng đúng (± 1)", 10))
     if ctx.has_points:
         cols += [_Col("points", "Điểm", 8), _Col("max_points", "Điểm tối đa", 8)]
     if ctx.has_previous:
@@ -452,7 +462,8 @@ def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
         {
             "type": "data_bar",
             "bar_color": "#9DC3E6",
-            "bar_solid": True,
+            # Excel 2007 data bars: no x14 extension, so every reader (openpyxl, LibreOffice) keeps them.
+            "data_bar_2010": False,
             "min_type": "num",
             "min_value": 0,
             "max_type": "num",
@@ -487,7 +498,7 @@ def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     sh.number(row, col["n"], o.n, f.overall_count)
     for key in ("index", "ci_low", "ci_high"):
         sh.number(row, col[key], getattr(o, key), f.overall_index)
-    for key in ("points", "max_points", "previous_index", "previous_rank"):
+    for key in ("rank_probability", "points", "max_points", "previous_index", "previous_rank"):
         if key in col:
             sh.number(row, col[key], getattr(o, key), f.overall_index)
     for key in ("change", "rank_change", "flags", "unit"):
@@ -544,6 +555,8 @@ def _ranking_row(sh: _Sheet, ctx: _Context, col: Mapping[str, int], r: int, u: U
             sh.number(r, c, getattr(u, key), f.index)
         elif key == "change":
             sh.number(r, c, u.change, f.change)
+        elif key == "rank_probability":
+            sh.number(r, c, u.rank_probability, f.percent)
         elif key == "previous_rank":
             sh.number(r, c, u.previous_rank, f.text_center)
         elif key == "rank_change":
@@ -560,6 +573,10 @@ def _ranking_row(sh: _Sheet, ctx: _Context, col: Mapping[str, int], r: int, u: U
 
 def _range(sheet: str, first: int, col: int, last: int) -> str:
     return "=" + quote_sheetname(sheet) + "!" + xl_range_abs(first, col, last, col)
+
+
+def _plain(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
 
 
 def _count(n: int) -> str:
@@ -760,7 +777,7 @@ def _criteria_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
             2,
             last,
             last_col,
-            {"type": "cell", "criteria": "<", "value": ctx.threshold, "format": f.low},
+            {"type": "cell", "criteria": "<", "value": _plain(ctx.threshold), "format": f.low},
         )
     check(sh.sheet.autofilter(head_row, 0, last, last_col), "bộ lọc trang Theo tiêu chí")
     sh.sheet.freeze_panes(first, 2)
@@ -919,6 +936,9 @@ def _unit_sheet(workbook: Workbook, ctx: _Context, f: _Formats, unit: UnitResult
     sh.merge(row, 0, 3, "Ba tiêu chí có chỉ số thấp nhất", f.section)
     row += 1
     row = _weakest_table(sh, ctx, unit, row, 0)
+    if not ctx.pictures:
+        sh.print_setup(None, ctx.title)
+        return
     figure = charts.unit_profile_figure(ctx.table, unit.unit, ctx.names, questionnaire=ctx.questionnaire)
     _insert_png(sh, head_row, 6, charts.render(figure, dpi=FIGURE_DPI), "ho-so.png", scale=0.75)
     sh.print_setup(None, ctx.title)
@@ -1084,6 +1104,11 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
             "(Quyết định 1383/QĐ-BNV).",
         )
     )
+    if any(u.rank_probability is not None for u in ctx.units):
+        ranking += (
+            ' Cột "Xác suất hạng đúng (± 1)": xác suất để hạng thật của đơn vị nằm trong hạng hiển thị ± 1,'
+            " ước lượng bằng mô phỏng từ sai số của các chỉ số."
+        )
     return [
         ("Bảng hỏi", f"{nfc(q.title.vi)} (mã {q.id}, phiên bản {q.version})"),
         ("Căn cứ", nfc(q.source) if q.source else "Không ghi trong bảng hỏi"),
