@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from questionnaires import (
     Questionnaire,
@@ -306,7 +306,10 @@ def kiosk_for_token(session: Session, token: str | None) -> Kiosk | None:
     """The kiosk of ``token``, or None when the token is unknown or revoked."""
     if not token or not isinstance(token, str) or len(token) > 200:
         return None
-    kiosk = session.scalars(select(Kiosk).where(Kiosk.token_hash == hash_token(token))).one_or_none()
+    # The campaign comes in the same query: every caller needs it next.
+    kiosk = session.scalars(
+        select(Kiosk).options(joinedload(Kiosk.campaign)).where(Kiosk.token_hash == hash_token(token))
+    ).one_or_none()
     if kiosk is None or kiosk.revoked_at is not None:
         return None
     return kiosk

@@ -71,7 +71,9 @@ class Campaign(Base):
     questionnaire_version: Mapped[str] = mapped_column(String(32))
     # The definition as it was when the campaign was created (questionnaires.to_dict), so that later
     # edits of the file never change what a running campaign asks or how it is scored.
-    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Deferred: 17-35 KB of JSON that only a cache miss in campaign_questionnaire() needs;
+    # loading it with every kiosk submission would decode it on every request.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
     unit_list_id: Mapped[str | None] = mapped_column(String(64))
     period_start: Mapped[str | None] = mapped_column(String(10))  # ISO date
     period_end: Mapped[str | None] = mapped_column(String(10))

@@ -165,15 +165,17 @@ def save_response(
         )
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")  # a programming error
-    if kiosk is not None and (kiosk.campaign_id != campaign.id or kiosk.unit_code != unit_code):
-        errors.append(
-            ItemError(
-                "unit",
-                "wrong_unit",
-                f"Máy trạm này thuộc đơn vị {kiosk.unit_code}, không phải {unit_code}.",
-                f"this kiosk belongs to unit {kiosk.unit_code}, not {unit_code}",
+    if kiosk is not None:
+        # A kiosk is only ever created for a unit of its campaign (create_kiosk checks).
+        if kiosk.campaign_id != campaign.id or kiosk.unit_code != unit_code:
+            errors.append(
+                ItemError(
+                    "unit",
+                    "wrong_unit",
+                    f"Máy trạm này thuộc đơn vị {kiosk.unit_code}, không phải {unit_code}.",
+                    f"this kiosk belongs to unit {kiosk.unit_code}, not {unit_code}",
+                )
             )
-        )
     elif not _campaign_has_unit(session, campaign, unit_code):
         errors.append(
             ItemError(
