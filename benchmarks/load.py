@@ -557,11 +557,13 @@ def main(argv: list[str] | None = None) -> int:
             name: statistics.median(getattr(r, name) for r in runs)
             for name in ("accepted_per_s", "p50_ms", "p95_ms", "p99_ms", "client_cpu_pct", "server_cpu_pct")
         }
+        lost = sum(r.lost for r in runs)
+        duplicated = sum(r.duplicated for r in runs)
         print(
             f"  median of {len(runs)}: {med['accepted_per_s']:.1f} accepted/s, p50 {med['p50_ms']:.1f} ms, "
-            f"p95 {med['p95_ms']:.1f} ms, p99 {med['p99_ms']:.1f} ms, client CPU {med['client_cpu_pct']:.0f}%, "
-            f"server CPU {med['server_cpu_pct']:.0f}% (of one core); lost "
-            f"{sum(r.lost for r in runs)}, duplicated {sum(r.duplicated for r in runs)}",
+            f"p95 {med['p95_ms']:.1f} ms, p99 {med['p99_ms']:.1f} ms, "
+            f"client CPU {med['client_cpu_pct']:.0f}%, "
+            f"server CPU {med['server_cpu_pct']:.0f}% (of one core); lost {lost}, duplicated {duplicated}",
             flush=True,
         )
         everything[kind] = [r.__dict__ for r in runs]
