@@ -441,7 +441,7 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     labels = sorted({t for t in texts if t is not None})
     pos = {t: i for i, t in enumerate(labels)}
     lut = np.array([pos[t] if t is not None else -1 for t in texts] + [-1], dtype=np.int64)
-    return lut[raw_codes], labels
+    return np.take(lut, raw_codes.astype(np.intp, copy=False)), labels
 
 
 def _id_problems(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -552,29 +552,62 @@ def _encode_choice(
 
 
 def _numeric_choice_codes(series: pd.Series, choices: ChoiceList) -> np.ndarray:
-    """Choice positions for a numeric column (no hashing: a lookup table or a sorted search)."""
+    """Choice positions for a numeric column, without hashing (-1 = not a code, ``k`` = blank)."""
     k = len(choices.codes)
-    code_ints = np.array([int(c) for c in choices.codes], dtype=np.int64)
+    code_ints = [int(c) for c in choices.codes]
     dtype = series.dtype
+    bad: np.ndarray | None = None
+    missing: np.ndarray | None = None
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         values = series.to_numpy()
-        if len(values) == 0:
-            return np.empty(0, dtype=np.int64)
-        lo, hi = int(values.min()), int(values.max())
+    elif pd.api.types.is_integer_dtype(dtype):  # nullable Int8/Int16 …: keep the narrow integers
+        array = series.array
+        # The masked array's own buffers, when pandas exposes them, save two copies of a large column.
+        values = getattr(array, "_data", None)
+        missing = getattr(array, "_mask", None)
+        if not isinstance(values, np.ndarray) or not isinstance(missing, np.ndarray):
+            missing = np.asarray(array.isna())
+            values = array.to_numpy(dtype=dtype.numpy_dtype, na_value=0)
+    else:
+        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(floats)
+        filled = np.where(missing, 0.0, floats)
+        bad = (filled != np.floor(filled)) | (np.abs(filled) > 2**62)
+        values = np.where(bad, 0.0, filled).astype(np.int64)
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int8)
+    info = np.iinfo(values.dtype)
+    first = code_ints[0]
+    consecutive = code_ints == list(range(first, first + k))
+    if consecutive and info.min <= first and first + k - 1 <= info.max:
+        # Codes 1..k in order (the usual scale): position = value - first, no table needed.
+        small = values.dtype.itemsize == 1 and k + 2 <= 127 and -100 <= first <= 100
+        out = values.astype(np.int8 if small else np.int64, copy=True)
+        out -= first
+        # Blanks hold arbitrary values in a masked array, so they are excluded before judging.
+        outside = (values < first) | (values > first + k - 1)
+        if missing is not None:
+            outside &= ~missing
+        if outside.any():
+            out[outside] = -1
+    else:
+        wide = values.astype(np.int64)
+        lo, hi = int(wide.min()), int(wide.max())
         if hi - lo <= 1_000_000:
             lut = np.full(hi - lo + 1, -1, dtype=np.int16 if k < 32000 else np.int64)
             for pos, ci in enumerate(code_ints):
                 if lo <= ci <= hi:
                     lut[ci - lo] = pos
-            return lut[values - lo]
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    order = np.argsort(code_ints)
-    sorted_ints = code_ints[order].astype(np.float64)
-    idx = np.searchsorted(sorted_ints, values)
-    np.clip(idx, 0, k - 1, out=idx)
-    found = sorted_ints[idx] == values
-    out = np.where(found, order[idx], -1)
-    out[np.isnan(values)] = k
+            out = lut[wide - lo]
+        else:
+            sorted_ints = np.array(sorted(code_ints), dtype=np.int64)
+            order = np.argsort(np.array(code_ints, dtype=np.int64))
+            idx = np.clip(np.searchsorted(sorted_ints, wide), 0, k - 1)
+            out = np.where(sorted_ints[idx] == wide, order[idx], -1)
+    if bad is not None and bad.any():
+        out[bad] = -1
+    if missing is not None:
+        np.putmask(out, missing, k)
     return out
 
 

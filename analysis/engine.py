@@ -36,7 +36,7 @@ Python loop runs over responses or over units in the numerical part.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -76,7 +76,7 @@ from .results import (
     IndexTable,
     UnitResult,
 )
-from .variance import cell_variance, fpc_factor, korn_graubard, slovin
+from .variance import cell_variance, fpc_factor, korn_graubard, slovin, stratified
 from .weights import AreaProjection, Constraint, kish, kish_total, rake, residualise_nested, trim_weights
 
 OVERALL = "overall"
@@ -221,9 +221,22 @@ def _evaluate_gate(expr: Expression, columns: Mapping[str, ItemColumn], n: int) 
     cols = [columns[r] for r in refs]
     radices = [c.blank + 1 for c in cols]
     total = math.prod(radices)
+    if len(cols) == 1 and total <= 256:
+        # Few possible answers: judge each one, then compare codes (no per-response index arrays).
+        codes = cols[0].codes
+        outcome = [_gate_outcome(expr, refs, [v]) for v in cols[0].gate_values()]
+        hits = [v for v, o in enumerate(outcome) if o]
+        misses = [v for v, o in enumerate(outcome) if not o]
+        if not hits or not misses:
+            return np.full(n, bool(hits))
+        invert = len(hits) > len(misses)
+        mask = np.zeros(n, dtype=bool)
+        for v in misses if invert else hits:
+            mask |= codes == v
+        return ~mask if invert else mask
     if len(cols) == 1:
-        key = cols[0].codes
-        present = np.flatnonzero(np.bincount(key.astype(np.intp, copy=False), minlength=total))
+        key = cols[0].codes.astype(np.intp)
+        present = np.flatnonzero(np.bincount(key, minlength=total))
         inverse = None
     else:
         key = np.zeros(n, dtype=np.int64)
@@ -239,18 +252,57 @@ def _evaluate_gate(expr: Expression, columns: Mapping[str, ItemColumn], n: int) 
     gate_values = [c.gate_values() for c in cols]
     outcome = np.zeros(len(present), dtype=bool)
     for j, combo in enumerate(present.tolist()):
-        answers: dict[str, Any] = {}
-        for ref, vals, r in zip(refs, gate_values, radices, strict=True):
-            value = vals[combo % r]
+        picked = []
+        for vals, r in zip(gate_values, radices, strict=True):
+            picked.append(vals[combo % r])
             combo //= r
-            if value is not None:
-                answers[ref] = value
-        outcome[j] = expr.truthy(answers)
+        outcome[j] = _gate_outcome(expr, refs, picked)
     if inverse is not None:
         return outcome[inverse.reshape(-1)]
     lut = np.zeros(total, dtype=bool)
     lut[present] = outcome
-    return lut[key]
+    return np.take(lut, key)
+
+
+def _gate_outcome(expr: Expression, refs: Sequence[str], values: Sequence[Any]) -> bool:
+    """The gate for one combination of answers (None = not answered, as the kiosk sees it)."""
+    answers = {ref: value for ref, value in zip(refs, values, strict=True) if value is not None}
+    return bool(expr.truthy(answers))
+
+
+PASS1_BLOCK = 1 << 20  # responses per block: the keys of a block stay in cache between steps
+PASS2_BLOCK = 1 << 18
+
+
+class _Blocks:
+    """Walk the responses in blocks; :meth:`key` gives ``cell * K + code`` of a pair for the block."""
+
+    def __init__(
+        self,
+        n: int,
+        cell: np.ndarray,
+        pair_codes: Mapping[tuple[str, tuple[int, ...]], np.ndarray],
+        pair_size: Mapping[tuple[str, tuple[int, ...]], int],
+        size: int,
+    ):
+        self.n, self.cell, self.codes, self.sizes, self.size = n, cell, pair_codes, pair_size, size
+        self.buffer = np.empty(min(size, max(n, 1)), dtype=np.intp)
+        self.start = self.stop = 0
+        self.offsets: dict[int, np.ndarray] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.n, self.size):
+            self.start, self.stop = start, min(start + self.size, self.n)
+            self.offsets = {}
+            yield self.start, self.stop
+
+    def key(self, pair: tuple[str, tuple[int, ...]]) -> np.ndarray:
+        K = self.sizes[pair]
+        if K not in self.offsets:
+            self.offsets[K] = self.cell[self.start : self.stop] * K
+        out = self.buffer[: self.stop - self.start]
+        np.add(self.offsets[K], self.codes[pair][self.start : self.stop], out=out)
+        return out
 
 
 # ------------------------------------------------------------------------------------------ frame
@@ -430,24 +482,25 @@ def score(
     unit_order = _unit_order(units, frame_order, data, frame_cells, where)
     U = len(unit_order)
     unit_pos = {u: i for i, u in enumerate(unit_order)}
-    unit_of_code = np.array([unit_pos[u] for u in data.units], dtype=np.int32)
-    unit_row = unit_of_code[data.unit]
+    unit_of_code = np.array([unit_pos[u] for u in data.units], dtype=np.intp)
+    unit_row = np.take(unit_of_code, data.unit.astype(np.intp))
     n = data.n
     if by_stratum:
         assert data.stratum is not None and data.strata is not None
         S = len(data.strata)
-        key = unit_row.astype(np.int64) * S + data.stratum
+        key = unit_row * S
+        key += data.stratum
     else:
         S = 1
-        key = unit_row.astype(np.int64)
+        key = unit_row
     counts = np.bincount(key, minlength=U * S)
     present = np.flatnonzero(counts)
     H = len(present)
-    lut = np.full(U * S, -1, dtype=np.int32)
-    lut[present] = np.arange(H, dtype=np.int32)
-    cell = lut[key]
+    lut = np.full(U * S, -1, dtype=np.intp)
+    lut[present] = np.arange(H, dtype=np.intp)
+    cell = np.take(lut, key)
     del key, lut
-    cell_unit = (present // S).astype(np.int32)
+    cell_unit = present // S
     cell_stratum = present % S
     n_h = counts[present].astype(float)
     n_unit = np.bincount(unit_row, minlength=U)
@@ -460,7 +513,7 @@ def score(
         )
     design_h = population_h / n_h if population_h is not None else np.ones(H)
     f_h = fpc_factor(n_h, population_h)
-    design = design_h[cell]
+    design = np.take(design_h, cell)
 
     # -- calibration: group weights and margins
     constraints: list[Constraint] = []
@@ -475,8 +528,7 @@ def score(
     if margins is not None:
         margin_constraints = _margin_constraints(margins, data, item_columns, unit_row, unit_order, design)
         constraints.extend(margin_constraints)
-        names = {c.name for c in margin_constraints}
-        weighting = "poststratified" if len(names) == 1 else "raked"
+        weighting = "poststratified" if len({c.name for c in margin_constraints}) == 1 else "raked"
     nested = [c for c in constraints if c.nested]
     area = [c for c in constraints if not c.nested]
     if nested and area:
@@ -502,111 +554,157 @@ def score(
         weight = design
         constant_in_cell = True
 
-    # -- gates
+    # -- gates: one mask per gated node, combined along each path
     gate_masks: dict[int, np.ndarray] = {}
     for nd in plan.nodes:
         if nd.node.gate is not None:
             gate_masks[nd.idx] = _evaluate_gate(nd.node.gate, item_columns, n)
-    path_masks: dict[tuple[int, ...], np.ndarray | None] = {(): None}
-
-    def path_mask(path: tuple[int, ...]) -> np.ndarray | None:
-        if path not in path_masks:
-            mask = gate_masks[path[0]].copy()
+    pairs: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+    for leaf in plan.leaves:
+        pairs.setdefault((leaf.item, plan.nodes[leaf.criterion].gates), []).append(leaf.idx)
+    pair_codes: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+    pair_size: dict[tuple[str, tuple[int, ...]], int] = {}
+    for item, path in pairs:
+        column = data.items[item]
+        codes = column.codes
+        if path:
+            mask = gate_masks[path[0]]
             for g in path[1:]:
-                mask &= gate_masks[g]
-            path_masks[path] = mask
-        return path_masks[path]
+                mask = mask & gate_masks[g]
+            # responses outside the gates move to the extra 'not counted' code
+            codes = np.where(mask, codes, column.blank + 1).astype(codes.dtype, copy=False)
+        pair_codes[(item, path)] = codes
+        pair_size[(item, path)] = column.blank + 2
+    del gate_masks
 
-    # -- pass 1: weighted totals per cell and code
+    # -- pass 1: weighted totals per cell and answer code
     L = len(plan.leaves)
     D = U + 1  # every unit, then the whole area
-    groups_of_pairs: dict[tuple[str, tuple[int, ...]], list[int]] = {}
-    for leaf in plan.leaves:
-        groups_of_pairs.setdefault((leaf.item, plan.nodes[leaf.criterion].gates), []).append(leaf.idx)
     tables = {leaf.idx: _leaf_tables(leaf, data.items[leaf.item], sc) for leaf in plan.leaves}
+    multi = {nd.idx for nd in plan.criteria if len(nd.leaves) > 1}
+    any_valid = {c: np.zeros(n, dtype=bool) for c in multi}
+    counts_hk = {pair: np.zeros(H * K, dtype=np.int64) for pair, K in pair_size.items()}
+    weighted_hk = {pair: np.zeros(H * K) for pair, K in pair_size.items()} if not constant_in_cell else {}
+    blocks = _Blocks(n, cell, pair_codes, pair_size, PASS1_BLOCK)
+    for start, stop in blocks:
+        for pair, leaf_ids in pairs.items():
+            key = blocks.key(pair)
+            K = pair_size[pair]
+            counts_hk[pair] += np.bincount(key, minlength=H * K)
+            if not constant_in_cell:
+                weighted_hk[pair] += np.bincount(key, weights=weight[start:stop], minlength=H * K)
+            for li in leaf_ids:
+                crit = plan.leaves[li].criterion
+                if crit in any_valid:
+                    any_valid[crit][start:stop] |= np.take(np.tile(tables[li][1], H), key) > 0
     Y = np.zeros((D, L))
     X = np.zeros((D, L))
     valid_n = np.zeros((D, L))
-    multi = [nd for nd in plan.criteria if len(nd.leaves) > 1]
-    any_valid = {nd.idx: np.zeros(n, dtype=bool) for nd in multi}
-    w_h = design_h if constant_in_cell else None
-
-    def effective_codes(item: str, path: tuple[int, ...]) -> tuple[np.ndarray, int]:
-        column = data.items[item]
-        K = column.blank + 2
-        codes = column.codes
-        mask = path_mask(path)
-        if mask is not None:
-            codes = np.where(mask, codes, column.blank + 1).astype(codes.dtype, copy=False)
-        return codes, K
-
-    for (item, path), leaf_ids in groups_of_pairs.items():
-        codes, K = effective_codes(item, path)
-        key = cell * K + codes
-        count = np.bincount(key, minlength=H * K).reshape(H, K).astype(float)
-        if w_h is not None:
-            hist = count * w_h[:, None]
-        else:
-            hist = np.bincount(key, weights=weight, minlength=H * K).reshape(H, K)
+    hists: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+    for pair, leaf_ids in pairs.items():
+        K = pair_size[pair]
+        count = counts_hk.pop(pair).reshape(H, K).astype(float)
+        hist = count * design_h[:, None] if constant_in_cell else weighted_hk.pop(pair).reshape(H, K)
+        hists[pair] = hist
         for li in leaf_ids:
             s_lut, v_lut = tables[li]
-            y_h = hist @ s_lut
-            x_h = hist @ v_lut
-            c_h = count @ v_lut
-            for arr, per_cell in ((Y, y_h), (X, x_h), (valid_n, c_h)):
+            for arr, per_cell in ((Y, hist @ s_lut), (X, hist @ v_lut), (valid_n, count @ v_lut)):
                 arr[:U, li] = np.bincount(cell_unit, weights=per_cell, minlength=U)
                 arr[U, li] = per_cell.sum()
-            crit = plan.leaves[li].criterion
-            if crit in any_valid:
-                any_valid[crit] |= v_lut[codes] > 0
-        del key
 
     # -- the tree, per domain, with derivatives
     tree = _evaluate_tree(plan, Y, X)
 
-    # -- pass 2: linearised variables (column 0: own unit, column 1: whole area)
-    z = np.zeros((n, 2))
-    for (item, path), leaf_ids in groups_of_pairs.items():
-        codes, K = effective_codes(item, path)
-        unit_table = np.zeros((D, K))
+    # -- linearised variables: per pair, a table of z by (cell, code) for the own unit and for the area
+    safe_x = np.where(X > 0, X, 1.0)
+    slope = np.where(tree.leaf_derivative != 0, tree.leaf_derivative / safe_x, 0.0)
+    ratio = np.where(X > 0, Y / safe_x, 0.0)
+    unit_tables: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+    area_tables: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+    sum_unit = np.zeros(H)  # Σ w z per cell, known from the histograms before touching responses again
+    sum_area = np.zeros(H)
+    for pair, leaf_ids in pairs.items():
+        K = pair_size[pair]
+        table = np.zeros((D, K))
         for li in leaf_ids:
             s_lut, v_lut = tables[li]
-            coef = tree.leaf_derivative[:, li]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(coef != 0, coef / np.where(X[:, li] > 0, X[:, li], 1.0), 0.0)
-                ratio = np.where(X[:, li] > 0, Y[:, li] / np.where(X[:, li] > 0, X[:, li], 1.0), 0.0)
-            unit_table += scale[:, None] * (s_lut[None, :] - ratio[:, None] * v_lut[None, :])
-        cell_table = unit_table[cell_unit].ravel()
-        z[:, 0] += cell_table[cell * K + codes]
-        z[:, 1] += unit_table[U][codes]
+            table += slope[:, li, None] * (s_lut[None, :] - ratio[:, li, None] * v_lut[None, :])
+        per_cell = table[cell_unit]
+        unit_tables[pair] = per_cell.ravel()
+        area_tables[pair] = np.tile(table[U], H)
+        sum_unit += (hists[pair] * per_cell).sum(axis=1)
+        sum_area += hists[pair] @ table[U]
+    del hists
 
-    # -- variance
-    if constraints and nested:
-        e = residualise_nested(z, constraints, design)
-        a = weight[:, None] * e
-        var_h0 = cell_variance(a[:, 0], cell, n_h, f_h)
-        var_h1 = cell_variance(a[:, 1], cell, n_h, f_h)
-        var_unit = np.bincount(cell_unit, weights=var_h0, minlength=U)
-    elif constraints:
-        var_unit, var_h1 = _area_calibrated_variance(
-            z, area, design, weight, cell, cell_unit, unit_row, n_h, f_h, U
-        )
+    # -- pass 2: the variance of each unit's index and of the area's
+    if constraints:
+        z_unit = np.zeros(n)
+        z_area = np.zeros(n)
     else:
-        a = weight[:, None] * z
-        var_h0 = cell_variance(a[:, 0], cell, n_h, f_h)
-        var_h1 = cell_variance(a[:, 1], cell, n_h, f_h)
-        var_unit = np.bincount(cell_unit, weights=var_h0, minlength=U)
-    variance = np.append(var_unit, var_h1.sum())
-    variance = np.maximum(variance, 0.0)
+        mean_unit = sum_unit / n_h  # of a = w z, per cell
+        mean_area = sum_area / n_h
+        dev_unit = np.zeros(H)
+        dev_area = np.zeros(H)
+    gathered = np.empty(PASS2_BLOCK)
+    zu_block = np.empty(PASS2_BLOCK)
+    za_block = np.empty(PASS2_BLOCK)
+    blocks = _Blocks(n, cell, pair_codes, pair_size, PASS2_BLOCK)
+    for start, stop in blocks:
+        m = stop - start
+        zu, za, g = zu_block[:m], za_block[:m], gathered[:m]
+        zu.fill(0.0)
+        za.fill(0.0)
+        for pair in pairs:
+            key = blocks.key(pair)
+            np.take(unit_tables[pair], key, out=g)
+            zu += g
+            np.take(area_tables[pair], key, out=g)
+            za += g
+        if constraints:
+            z_unit[start:stop] = zu
+            z_area[start:stop] = za
+            continue
+        cells = cell[start:stop]
+        w = np.take(design_h, cells)
+        zu *= w
+        zu -= np.take(mean_unit, cells)
+        np.multiply(zu, zu, out=zu)
+        dev_unit += np.bincount(cells, weights=zu, minlength=H)
+        za *= w
+        za -= np.take(mean_area, cells)
+        np.multiply(za, za, out=za)
+        dev_area += np.bincount(cells, weights=za, minlength=H)
+    del gathered, zu_block, za_block, unit_tables, area_tables, pair_codes
+    if constraints:
+        if nested:
+            z_unit = residualise_nested(z_unit, constraints, design)
+            z_area = residualise_nested(z_area, constraints, design)
+        if area:
+            var_unit, var_h_area = _area_calibrated_variance(
+                z_unit, z_area, area, design, weight, cell, cell_unit, unit_row, n_h, f_h, U
+            )
+        else:
+            z_unit *= weight
+            z_area *= weight
+            var_unit = np.bincount(cell_unit, weights=cell_variance(z_unit, cell, n_h, f_h), minlength=U)
+            var_h_area = cell_variance(z_area, cell, n_h, f_h)
+        del z_unit, z_area
+    else:
+        var_unit = np.bincount(cell_unit, weights=stratified(sum_unit, dev_unit, n_h, f_h), minlength=U)
+        var_h_area = stratified(sum_area, dev_area, n_h, f_h)
+    variance = np.maximum(np.append(var_unit, var_h_area.sum()), 0.0)
 
     # -- sizes, design effects, intervals
     n_dom = np.append(n_unit, n).astype(float)
     cells_dom = np.append(np.bincount(cell_unit, minlength=U), H).astype(float)
     df_dom = n_dom - cells_dom
-    n_eff_u, deff_u = kish(weight, unit_row, U)
-    n_eff_all, deff_all = kish_total(weight)
-    n_eff = np.append(n_eff_u, n_eff_all)
-    deff = np.append(deff_u, deff_all)
+    if constant_in_cell:
+        n_eff, deff = _kish_cells(design_h, n_h, cell_unit, U)
+    else:
+        n_eff_u, deff_u = kish(weight, unit_row, U)
+        n_eff_all, deff_all = kish_total(weight)
+        n_eff = np.append(n_eff_u, n_eff_all)
+        deff = np.append(deff_u, deff_all)
     census_h = f_h == 0
     not_census = np.bincount(cell_unit, weights=(~census_h).astype(float), minlength=U)
     census = np.append((not_census == 0) & (n_unit > 0), bool(census_h.all()))
@@ -617,33 +715,38 @@ def score(
 
     # -- results
     min_n_value = sc.min_n if min_n is None else int(min_n)
-    target_of = _targets(targets, unit_order, unit_population, margin_of_error)
-    prev = _previous_lookup(previous)
-    names = dict(unit_names or {})
-    results = _assemble(
+    index = tree.value[:, 0] * 100.0
+    ranks = _competition_rank_array(index[:U], sc.decimals)
+    probability = (
+        _rank_probability_array(index[:U], se[:U] * 100.0, ranks, draws, seed) if rank_probability else None
+    )
+    estimates = _Estimates(
+        index=index,
+        se=se * 100.0,
+        low=low * 100.0,
+        high=high * 100.0,
+        n=n_dom,
+        df=df_dom,
+        deff=deff,
+        n_eff=n_eff,
+        ranks=ranks,
+        rank_probability=probability,
+        valid_n=valid_n,
+        any_valid={c: np.bincount(unit_row, weights=v, minlength=U) for c, v in any_valid.items()},
+        population=unit_population,
+        lonely_units=lonely_units,
+    )
+    unit_results, overall = _assemble(
         plan,
         tree,
         unit_order,
-        n_dom,
-        se,
-        low,
-        high,
-        deff,
-        n_eff,
-        df_dom,
-        valid_n,
-        any_valid,
-        unit_row,
-        unit_population,
-        target_of,
+        estimates,
+        _targets(targets, unit_order, unit_population, margin_of_error),
         min_n_value,
-        lonely_units,
-        names,
+        _previous_lookup(previous),
+        dict(unit_names or {}),
         warnings,
     )
-    unit_results, overall = _rank(results, sc.decimals, prev)
-    if rank_probability:
-        unit_results = _rank_probabilities(unit_results, draws, seed)
     if lonely_units:
         listed = ", ".join(sorted(unit_order[u] for u in lonely_units)[:10])
         warnings.append(
@@ -652,8 +755,6 @@ def score(
                 "some cells have a single response; their variance follows R's lonely.psu = 'adjust'",
             )
         )
-    labels = {nd.node.code: nd.node.label.vi for nd in plan.nodes}
-    levels = {nd.node.code: nd.node.level.value for nd in plan.nodes}
     return IndexTable(
         questionnaire=q.id,
         version=q.version,
@@ -664,8 +765,8 @@ def score(
         weighting=weighting,
         ci_method="korn-graubard",
         confidence=confidence,
-        labels=MappingProxyType(labels),
-        levels=MappingProxyType(levels),
+        labels=MappingProxyType({nd.node.code: nd.node.label.vi for nd in plan.nodes}),
+        levels=MappingProxyType({nd.node.code: nd.node.level.value for nd in plan.nodes}),
         group_weighted=group_weighted,
         decimals=sc.decimals,
         min_n=min_n_value,
@@ -720,12 +821,10 @@ def _unit_order(
                     "units with responses are missing from the frame",
                 )
             )
-        for u in frame_order:
-            if u not in order:
-                order.append(u)
-    for u in data.units:
-        if u not in order:
-            order.append(u)
+        seen = set(order)
+        order += [u for u in frame_order if u not in seen]
+    seen = set(order)
+    order += [u for u in data.units if u not in seen]
     return order
 
 
@@ -1154,7 +1253,8 @@ def _evaluate_tree(plan: _Plan, Y: np.ndarray, X: np.ndarray) -> _Tree:
 
 # --------------------------------------------------------------------------------------- variance
 def _area_calibrated_variance(
-    z: np.ndarray,
+    z_unit: np.ndarray,
+    z_area: np.ndarray,
     constraints: list[Constraint],
     design: np.ndarray,
     weight: np.ndarray,
@@ -1170,27 +1270,31 @@ def _area_calibrated_variance(
     For a unit's estimate the linearised variable is zero outside the unit, but its projection on
     area-wide margins is not: every response outside gets ``-x_i' β_u``. Their contribution is the
     quadratic form ``β_u' (Q - Q_u) β_u`` with ``Q_h`` the per-cell second moments of ``w x``.
+
+    Returns
+    -------
+    var_unit : numpy.ndarray
+        Variance of each unit's estimate.
+    var_h_area : numpy.ndarray
+        Each cell's contribution to the variance of the whole area's estimate.
     """
     proj = AreaProjection.build(constraints, design)
     H = len(n_h)
     p = proj.p
-    # whole area: one projection
-    beta_all = proj.pinv @ proj.cross(constraints, design * z[:, 1], np.zeros(len(z), dtype=np.int64), 1)[0]
-    e1 = z[:, 1] - proj.fitted(constraints, beta_all)
-    var_h1 = cell_variance(weight * e1, cell, n_h, f_h)
-    # each unit: its own beta
-    beta_u = proj.cross(constraints, design * z[:, 0], unit_row, U) @ proj.pinv
-    e0 = z[:, 0] - proj.fitted(constraints, beta_u, rows_beta=unit_row)
-    var_h0 = cell_variance(weight * e0, cell, n_h, f_h)
-    within = np.bincount(cell_unit, weights=var_h0, minlength=U)
-    # second moments of w x per cell
-    m1 = proj.cross(constraints, weight, cell, H)  # (H, p)
-    m2 = np.zeros((H, p, p))
+    everyone = np.zeros(len(z_area), dtype=np.intp)
+    beta_all = proj.pinv @ proj.cross(constraints, design * z_area, everyone, 1)[0]
+    e_area = z_area - proj.fitted(constraints, beta_all)
+    var_h_area = cell_variance(weight * e_area, cell, n_h, f_h)
+    beta_u = proj.cross(constraints, design * z_unit, unit_row, U) @ proj.pinv
+    e_unit = z_unit - proj.fitted(constraints, beta_u, rows_beta=unit_row)
+    within = np.bincount(cell_unit, weights=cell_variance(weight * e_unit, cell, n_h, f_h), minlength=U)
+    m1 = proj.cross(constraints, weight, cell, H)  # (H, p): Σ w x per cell
+    m2 = np.zeros((H, p, p))  # Σ w² x x' per cell
     w2 = weight * weight
     for a, ca in enumerate(constraints):
         for b, cb in enumerate(constraints):
             block = np.bincount(
-                (cell.astype(np.int64) * ca.size + ca.factor) * cb.size + cb.factor,
+                (cell * ca.size + ca.factor) * cb.size + cb.factor,
                 weights=w2,
                 minlength=H * ca.size * cb.size,
             ).reshape(H, ca.size, cb.size)
@@ -1199,14 +1303,28 @@ def _area_calibrated_variance(
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(n_h > 1, f_h * n_h / np.where(n_h > 1, n_h - 1, 1), 0.0)
         centred = m2 - np.einsum("hi,hj->hij", m1, m1) / np.maximum(n_h, 1)[:, None, None]
-    q_h = np.where(
-        (n_h > 1)[:, None, None], k[:, None, None] * centred, (f_h * (n_h == 1))[:, None, None] * m2
-    )
-    q_all = q_h.sum(axis=0)
+    lonely = (f_h * (n_h == 1))[:, None, None]
+    q_h = np.where((n_h > 1)[:, None, None], k[:, None, None] * centred, lonely * m2)
     q_u = np.zeros((U, p, p))
     np.add.at(q_u, cell_unit, q_h)
-    outside = np.einsum("ui,uij,uj->u", beta_u, q_all[None, :, :] - q_u, beta_u)
-    return within + outside, var_h1
+    outside = np.einsum("ui,uij,uj->u", beta_u, q_h.sum(axis=0)[None, :, :] - q_u, beta_u)
+    return within + outside, var_h_area
+
+
+def _kish_cells(
+    design_h: np.ndarray, n_h: np.ndarray, cell_unit: np.ndarray, U: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kish n_eff and deff per unit and overall when weights are constant within cells."""
+    s1 = n_h * design_h
+    s2 = n_h * design_h * design_h
+    n_u = np.bincount(cell_unit, weights=n_h, minlength=U)
+    s1_u = np.append(np.bincount(cell_unit, weights=s1, minlength=U), s1.sum())
+    s2_u = np.append(np.bincount(cell_unit, weights=s2, minlength=U), s2.sum())
+    n_all = np.append(n_u, n_h.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(s2_u > 0, s1_u * s1_u / np.where(s2_u > 0, s2_u, 1.0), np.nan)
+        deff = np.where(n_eff > 0, n_all / np.where(n_eff > 0, n_eff, 1.0), np.nan)
+    return n_eff, deff
 
 
 # ---------------------------------------------------------------------------------------- results
@@ -1266,124 +1384,169 @@ def _int_or_none(v: Any) -> int | None:
     return None if f is None else int(round(f))
 
 
-def _pct(v: float) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) * 100.0
+@dataclass
+class _Estimates:
+    """Per-domain arrays (units, then the whole area) on the percentage scale."""
+
+    index: np.ndarray
+    se: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n: np.ndarray
+    df: np.ndarray
+    deff: np.ndarray
+    n_eff: np.ndarray
+    ranks: np.ndarray  # units only; 0 = no rank
+    rank_probability: np.ndarray | None
+    valid_n: np.ndarray  # (D, L) valid answers per leaf
+    any_valid: Mapping[int, np.ndarray]  # multi-item criteria: responses with a valid answer, per unit
+    population: np.ndarray | None
+    lonely_units: set[int]
+
+
+def _rows(matrix: np.ndarray, codes: list[str]) -> list[MappingProxyType]:
+    """One read-only ``{code: value}`` per row, NaN as None."""
+    if not codes:
+        empty: MappingProxyType = MappingProxyType({})
+        return [empty] * matrix.shape[0]
+    cells = np.where(np.isnan(matrix), None, matrix).tolist()
+    return [MappingProxyType(dict(zip(codes, row, strict=True))) for row in cells]
 
 
 def _assemble(
     plan: _Plan,
     tree: _Tree,
     unit_order: list[str],
-    n_dom: np.ndarray,
-    se: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-    deff: np.ndarray,
-    n_eff: np.ndarray,
-    df_dom: np.ndarray,
-    valid_n: np.ndarray,
-    any_valid: Mapping[int, np.ndarray],
-    unit_row: np.ndarray,
-    unit_population: np.ndarray | None,
+    est: _Estimates,
     target_of: Mapping[str, int],
     min_n: int,
-    lonely_units: set[int],
+    previous: Mapping[str, tuple[float | None, int | None]],
     names: Mapping[str, str],
     warnings: list[str],
-) -> list[UnitResult]:
+) -> tuple[list[UnitResult], UnitResult]:
     U = len(unit_order)
     D = U + 1
-    by_level: dict[Level, list[_Node]] = {lv: [] for lv in Level}
-    for nd in plan.nodes:
-        by_level[nd.node.level].append(nd)
     values = tree.value * 100.0
-    value_lists = {nd.idx: values[:, nd.idx].tolist() for nd in plan.nodes}
-    crit_n = {}
-    for nd in plan.criteria:
-        if nd.idx in any_valid:
-            per_unit = np.bincount(unit_row, weights=any_valid[nd.idx].astype(float), minlength=U)
-            crit_n[nd.idx] = [*per_unit.tolist(), float(per_unit.sum())]
+    level_nodes = {lv: [nd for nd in plan.nodes if nd.node.level is lv] for lv in Level}
+    sections = {
+        lv: _rows(values[:, [nd.idx for nd in nodes]], [nd.node.code for nd in nodes])
+        for lv, nodes in level_nodes.items()
+        if lv is not Level.INDEX
+    }
+    criteria_nodes = level_nodes[Level.CRITERION]
+    counts = np.zeros((D, len(criteria_nodes)))
+    for j, nd in enumerate(criteria_nodes):
+        if nd.idx in est.any_valid:
+            per_unit = est.any_valid[nd.idx]
+            counts[:, j] = np.append(per_unit, per_unit.sum())
         else:
-            crit_n[nd.idx] = valid_n[:, nd.leaves[0]].tolist()
-    points_total = plan.nodes[0].points
-    index_list = values[:, 0].tolist()
-    se_list = (se * 100).tolist()
-    low_list = (low * 100).tolist()
-    high_list = (high * 100).tolist()
-    pop_list = unit_population.tolist() if unit_population is not None else None
-    results = []
+            counts[:, j] = est.valid_n[:, nd.leaves[0]]
+    crit_codes = [nd.node.code for nd in criteria_nodes]
+    criteria_n = [
+        MappingProxyType(dict(zip(crit_codes, row, strict=True)))
+        for row in np.rint(counts).astype(int).tolist()
+    ]
+    missing_crit = np.isnan(values[:, [nd.idx for nd in criteria_nodes]])
+    if plan.points:
+        maxima = np.array([nd.points or 0.0 for nd in plan.nodes])
+        node_points = _rows(values * maxima[None, :] / 100.0, [nd.node.code for nd in plan.nodes])
+        max_points = plan.nodes[0].points
+    else:
+        node_points = _rows(np.empty((D, 0)), [])
+        max_points = None
+    index = est.index.tolist()
+    se, low, high = est.se.tolist(), est.low.tolist(), est.high.tolist()
+    deff, n_eff = est.deff.tolist(), est.n_eff.tolist()
+    n_list, df_list = est.n.astype(int).tolist(), est.df.astype(int).tolist()
+    ranks = est.ranks.tolist()
+    probability = est.rank_probability.tolist() if est.rank_probability is not None else None
+    population = est.population.tolist() if est.population is not None else None
+    root = plan.nodes[0].node.code
+    results: list[UnitResult] = []
     for d in range(D):
-        unit = unit_order[d] if d < U else OVERALL
-        index = index_list[d]
-        has_index = not math.isnan(index)
-
-        def section(level: Level, d: int = d) -> dict[str, float | None]:
-            return {nd.node.code: _none_nan(value_lists[nd.idx][d]) for nd in by_level[level]}
-
-        criteria = section(Level.CRITERION)
-        n = int(n_dom[d])
+        is_unit = d < U
+        unit = unit_order[d] if is_unit else OVERALL
+        value = index[d]
+        has_index = not math.isnan(value)
+        n = n_list[d]
         flags: list[str] = []
         if n < min_n:
             flags.append(FLAG_SMALL_SAMPLE)
-        target = target_of.get(unit) if d < U else None
+        target = target_of.get(unit) if is_unit else None
         if target is not None and n < target:
             flags.append(FLAG_BELOW_TARGET)
-        missing = [code for code, v in criteria.items() if v is None]
         if not has_index:
             flags.append(FLAG_NO_DATA)
-        elif missing:
+        elif missing_crit[d].any():
             flags.append(FLAG_MISSING_CRITERIA)
-            where = f"đơn vị {unit}" if d < U else "toàn vùng"
+            missing = [c for c, m in zip(crit_codes, missing_crit[d].tolist(), strict=True) if m]
+            place = f"đơn vị {unit}" if is_unit else "toàn vùng"
             warnings.append(
                 bilingual(
-                    f"{where}: tiêu chí {', '.join(missing)} không có câu trả lời hợp lệ nên không tính vào điểm",
-                    f"{'unit ' + unit if d < U else 'whole area'}: criteria without valid answers were left out",
+                    f"{place}: tiêu chí {', '.join(missing)} không có câu trả lời hợp lệ nên không tính vào điểm",
+                    f"{'unit ' + unit if is_unit else 'whole area'}: criteria without valid answers were left out",
                 )
             )
-        if d < U and d in lonely_units:
+        if is_unit and d in est.lonely_units:
             flags.append(FLAG_LONELY_CELL)
-        node_points: dict[str, float | None] = {}
-        if plan.points:
-            for nd in plan.nodes:
-                v = value_lists[nd.idx][d]
-                node_points[nd.node.code] = None if math.isnan(v) else (nd.points or 0.0) * v / 100.0
-        population = None
-        if d < U and pop_list is not None:
-            population = pop_list[d]
-        elif d == U and pop_list is not None:
-            population = float(sum(pop_list))
+        extra: dict[str, Any] = {}
+        if is_unit:
+            rank = ranks[d] or None
+            extra["rank"] = rank
+            extra["name"] = names.get(unit)
+            if probability is not None and rank is not None:
+                extra["rank_probability"] = probability[d]
+            if unit in previous:
+                p_index, p_rank = previous[unit]
+                extra["previous_index"] = p_index
+                extra["previous_rank"] = p_rank
+                if p_index is not None and has_index:
+                    extra["change"] = value - p_index
+                if p_rank is not None and rank is not None:
+                    extra["rank_change"] = p_rank - rank
+            if population is not None:
+                extra["population"] = population[d]
+        elif population is not None:
+            extra["population"] = float(sum(population))
         results.append(
             UnitResult(
                 unit=unit,
                 n=n,
-                index=index if has_index else None,
-                se=se_list[d] if has_index else None,
-                ci_low=low_list[d] if has_index else None,
-                ci_high=high_list[d] if has_index else None,
-                rank=None,
-                deff=_none_nan(float(deff[d])),
-                n_eff=_none_nan(float(n_eff[d])),
-                df=int(df_dom[d]) if n > 0 else None,
+                index=value if has_index else None,
+                se=se[d] if has_index else None,
+                ci_low=low[d] if has_index else None,
+                ci_high=high[d] if has_index else None,
+                deff=_none_nan(deff[d]),
+                n_eff=_none_nan(n_eff[d]),
+                df=df_list[d] if n > 0 else None,
                 target=target,
-                population=population,
-                fields=MappingProxyType(section(Level.FIELD)),
-                elements=MappingProxyType(section(Level.ELEMENT)),
-                criteria=MappingProxyType(criteria),
-                criteria_n=MappingProxyType(
-                    {nd.node.code: int(round(crit_n[nd.idx][d])) for nd in plan.criteria}
-                ),
-                points=node_points.get(plan.nodes[0].node.code) if plan.points else None,
-                max_points=points_total if plan.points else None,
-                node_points=MappingProxyType(node_points),
+                fields=sections[Level.FIELD][d],
+                elements=sections[Level.ELEMENT][d],
+                criteria=sections[Level.CRITERION][d],
+                criteria_n=criteria_n[d],
+                points=node_points[d].get(root) if plan.points else None,
+                max_points=max_points,
+                node_points=node_points[d],
                 flags=tuple(flags),
-                name=names.get(unit) if d < U else None,
+                **extra,
             )
         )
-    return results
+    units = results[:U]
+    units.sort(key=lambda u: (u.rank is None, u.rank or 0, -(u.index or 0.0), u.unit))
+    return units, results[U]
 
 
 def _none_nan(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else v
+
+
+def _competition_rank_array(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Ranks by descending value at the published precision, ties sharing the best; 0 = no value."""
+    rounded = np.round(values, decimals)
+    ok = ~np.isnan(rounded)
+    ascending = np.sort(rounded[ok])
+    greater = len(ascending) - np.searchsorted(ascending, rounded, side="right")
+    return np.where(ok, greater + 1, 0).astype(int)
 
 
 def competition_ranks(values: Sequence[float | None], decimals: int) -> list[int | None]:
@@ -1392,62 +1555,34 @@ def competition_ranks(values: Sequence[float | None], decimals: int) -> list[int
     Values are compared at the published precision (``decimals``), so two units shown with the same
     figure share a rank. ``None`` gets no rank.
     """
-    rounded = np.array([np.nan if v is None else round(v, decimals) for v in values], dtype=float)
-    ok = ~np.isnan(rounded)
-    asc = np.sort(rounded[ok])
-    greater = len(asc) - np.searchsorted(asc, rounded, side="right")
-    return [int(g) + 1 if k else None for g, k in zip(greater.tolist(), ok.tolist(), strict=True)]
+    array = np.array([np.nan if v is None else v for v in values], dtype=float)
+    return [r or None for r in _competition_rank_array(array, decimals).tolist()]
 
 
-def _rank(
-    results: list[UnitResult], decimals: int, previous: Mapping[str, tuple[float | None, int | None]]
-) -> tuple[list[UnitResult], UnitResult]:
-    from dataclasses import replace
-
-    units = results[:-1]
-    overall = results[-1]
-    ranks = competition_ranks([u.index for u in units], decimals)
-    ranked = []
-    for u, r in zip(units, ranks, strict=True):
-        changes: dict[str, Any] = {"rank": r}
-        if u.unit in previous:
-            p_index, p_rank = previous[u.unit]
-            changes["previous_index"] = p_index
-            changes["previous_rank"] = p_rank
-            if p_index is not None and u.index is not None:
-                changes["change"] = u.index - p_index
-            if p_rank is not None and r is not None:
-                changes["rank_change"] = p_rank - r
-        ranked.append(replace(u, **changes))
-    ranked.sort(key=lambda u: (u.rank is None, u.rank or 0, -(u.index or 0.0), u.unit))
-    return ranked, overall
-
-
-def _rank_probabilities(units: list[UnitResult], draws: int, seed: int) -> list[UnitResult]:
+def _rank_probability_array(
+    index: np.ndarray, se: np.ndarray, ranks: np.ndarray, draws: int, seed: int
+) -> np.ndarray:
     """P(true rank within shown rank ± 1), by simulation from normal(index, se) with a fixed seed."""
-    from dataclasses import replace
-
-    scored = [i for i, u in enumerate(units) if u.index is not None and u.rank is not None]
-    if not scored:
-        return units
-    mean = np.array([units[i].index for i in scored], dtype=float)
-    sd = np.array([units[i].se or 0.0 for i in scored], dtype=float)
-    shown = np.array([units[i].rank for i in scored], dtype=float)
+    out = np.full(len(index), np.nan)
+    scored = np.flatnonzero(ranks > 0)
     m = len(scored)
+    if m == 0 or draws <= 0:
+        return out
+    mean = index[scored]
+    sd = np.nan_to_num(se[scored])
+    shown = ranks[scored].astype(float)
     rng = np.random.default_rng(seed)
     hits = np.zeros(m)
-    batch = max(1, min(draws, 2_000_000 // max(m, 1)))
-    done = 0
+    batch = max(1, min(draws, 2_000_000 // m))
     positions = np.arange(1, m + 1, dtype=float)
+    done = 0
     while done < draws:
         size = min(batch, draws - done)
         sample = rng.normal(mean, sd, size=(size, m))
         order = np.argsort(-sample, axis=1, kind="stable")
-        ranks = np.empty_like(sample)
-        np.put_along_axis(ranks, order, np.broadcast_to(positions, (size, m)), axis=1)
-        hits += (np.abs(ranks - shown[None, :]) <= 1).sum(axis=0)
+        simulated = np.empty_like(sample)
+        np.put_along_axis(simulated, order, np.broadcast_to(positions, (size, m)), axis=1)
+        hits += (np.abs(simulated - shown[None, :]) <= 1).sum(axis=0)
         done += size
-    out = list(units)
-    for j, i in enumerate(scored):
-        out[i] = replace(units[i], rank_probability=float(hits[j] / draws))
+    out[scored] = hits / draws
     return out

@@ -247,8 +247,8 @@ class IndexTable:
     def write_csv(self, path: str | Path) -> None:
         frame = self.to_frame()
         for column in frame.columns:
-            if frame[column].dtype == object:
-                frame[column] = frame[column].map(_neutralise)
+            if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+                frame[column] = frame[column].astype(object).map(_neutralise)
         # UTF-8 with BOM so that Excel shows Vietnamese correctly.
         _atomic_write(path, frame.to_csv(index=False).encode("utf-8-sig"))
 

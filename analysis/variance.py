@@ -120,3 +120,13 @@ def slovin(population: float, margin_of_error: float = 0.05) -> int:
     if not population or population <= 0:
         return 0
     return int(np.ceil(population / (1.0 + population * margin_of_error**2) - 1e-9))
+
+
+def stratified(sums: np.ndarray, squares: np.ndarray, n_h: np.ndarray, f_h: np.ndarray) -> np.ndarray:
+    """Cell contributions from per-cell sums ``Σ a`` and centred squares ``Σ (a - ā_h)²``.
+
+    The same formula as :func:`cell_variance`, for callers that accumulate the sums themselves.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = f_h * n_h / np.where(n_h > 1, n_h - 1, 1) * squares
+    return np.where(n_h > 1, scaled, np.where(n_h == 1, f_h * sums * sums, 0.0))

@@ -1,0 +1,158 @@
+"""``sipas score``: score a responses table (or a campaign) and write the index table as JSON or CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .errors import ScoringError
+
+
+def _load_campaign(campaign: str, database_url: str | None):
+    """The campaign's responses table, read through the survey app's storage (imported only here)."""
+    try:
+        from survey.storage import responses_frame
+    except ImportError as exc:
+        raise click.ClickException(
+            "không đọc được đợt khảo sát vì thiếu phần lưu trữ của ứng dụng (survey.storage."
+            f"responses_frame) (reading a campaign needs survey.storage.responses_frame: {exc})"
+        ) from None
+    try:
+        campaign_id = int(campaign)
+    except ValueError:
+        raise click.ClickException(
+            f"mã đợt khảo sát phải là số: {campaign!r} (the campaign id must be a number)"
+        ) from None
+    try:
+        return responses_frame(campaign_id, database_url=database_url)
+    except Exception as exc:  # noqa: BLE001 - the storage layer raises its own user errors; show them in one line
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise click.ClickException(
+            f"không đọc được đợt khảo sát {campaign_id} (cannot read campaign {campaign_id}): {message}"
+        ) from None
+
+
+@click.command("score")
+@click.option(
+    "--questionnaire",
+    "-q",
+    "questionnaire_ref",
+    required=True,
+    help="Mã hoặc tệp phiếu (questionnaire id or file), e.g. sipas-2017.",
+)
+@click.option(
+    "--responses",
+    "-r",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bảng phiếu trả lời (responses table): .csv, .xlsx or .parquet.",
+)
+@click.option(
+    "--campaign", help="Đọc phiếu của đợt khảo sát này từ cơ sở dữ liệu (campaign id) instead of --responses."
+)
+@click.option("--database-url", help="Cơ sở dữ liệu của ứng dụng (app database URL), with --campaign.")
+@click.option(
+    "--frame",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Khung mẫu (sampling frame): unit, [stratum], population.",
+)
+@click.option(
+    "--margins",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Biên hiệu chỉnh (raking margins): variable, category, population, [unit].",
+)
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Kết quả kỳ trước (previous results, .json or .csv from this command).",
+)
+@click.option("--unit-list", help="Danh sách đơn vị (unit list id), e.g. tra-bong-2023.")
+@click.option("--min-n", type=click.IntRange(min=0), help="Ngưỡng mẫu nhỏ (flag units below N responses).")
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Độ tin cậy của khoảng tin cậy (confidence level).",
+)
+@click.option(
+    "--rank-probability", is_flag=True, help="Ước lượng xác suất thứ hạng (P(true rank within ±1))."
+)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Tệp kết quả (output): .json or .csv (one row per unit, UTF-8 with BOM).",
+)
+def score(
+    questionnaire_ref: str,
+    responses: Path | None,
+    campaign: str | None,
+    database_url: str | None,
+    frame: Path | None,
+    margins: Path | None,
+    previous: Path | None,
+    unit_list: str | None,
+    min_n: int | None,
+    confidence: float,
+    rank_probability: bool,
+    out: Path,
+) -> None:
+    """Tính chỉ số theo đơn vị (score the index per unit, with SE, CI and rank)."""
+    from questionnaires import QuestionnaireError, load_questionnaire, load_units
+
+    from . import read_frame, read_margins, read_previous, read_responses
+    from . import score as score_table
+
+    if (responses is None) == (campaign is None):
+        raise click.ClickException(
+            "cần đúng một trong --responses hoặc --campaign (give exactly one of --responses or --campaign)"
+        )
+    suffix = out.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise click.ClickException(
+            f"{out}: tệp kết quả phải là .json hoặc .csv (the output must be .json or .csv)"
+        )
+    if not out.parent.exists():
+        raise click.ClickException(f"{out.parent}: thư mục không tồn tại (the output folder does not exist)")
+    try:
+        questionnaire = load_questionnaire(questionnaire_ref)
+        units = names = None
+        if unit_list:
+            unit_table = load_units(unit_list)
+            units = list(unit_table.codes)
+            names = {u.code: u.name for u in unit_table}
+        table = read_responses(responses, questionnaire) if responses is not None else None
+        if table is None:
+            table = _load_campaign(str(campaign), database_url)
+        result = score_table(
+            questionnaire,
+            table,
+            frame=read_frame(frame) if frame else None,
+            margins=read_margins(margins) if margins else None,
+            previous=read_previous(previous) if previous else None,
+            unit_names=names,
+            units=units,
+            min_n=min_n,
+            confidence=confidence,
+            rank_probability=rank_probability,
+        )
+        result.write(out)
+    except (ScoringError, QuestionnaireError) as exc:
+        raise click.ClickException(" ".join(str(exc).split())) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"{out}: không ghi được tệp kết quả (cannot write the output: {exc})"
+        ) from None
+    overall = result.overall
+    headline = "—" if overall.index is None else f"{overall.index:.{result.decimals}f}"
+    interval = ""
+    if overall.ci_low is not None and overall.ci_high is not None:
+        interval = f" [{overall.ci_low:.{result.decimals}f}; {overall.ci_high:.{result.decimals}f}]"
+    click.echo(
+        f"{len(result.units)} đơn vị, {overall.n} phiếu; chỉ số chung {headline}{interval} -> {out} "
+        f"({len(result.units)} units, {overall.n} responses, overall index {headline})"
+    )
+    for warning in result.warnings:
+        click.echo(f"cảnh báo (warning): {warning}", err=True)

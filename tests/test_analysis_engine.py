@@ -1,0 +1,640 @@
+"""Hand-worked cases for the scoring engine: the arithmetic is written beside each assertion."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import IndexTable, ScoringError, competition_ranks, score
+from questionnaires import from_data
+
+LIKERT = [{"code": i, "label": {"vi": f"Mức {i}"}} for i in range(1, 6)]
+YES_NO = [{"code": 1, "label": {"vi": "Có"}}, {"code": 2, "label": {"vi": "Không"}}]
+ABCD = [{"code": c, "label": {"vi": c}} for c in ("A", "B", "C", "D", "KB")]
+
+
+def small_questionnaire(method: str = "share_satisfied", **scoring) -> object:
+    """Elements A (criteria a1, a2) and B (criterion b1, gated by ${g} = 1)."""
+    data = {
+        "id": "hand",
+        "version": "1",
+        "title": {"vi": "Phiếu tính tay"},
+        "choices": {"likert5": LIKERT, "co_khong": YES_NO},
+        "sections": [
+            {
+                "code": "s",
+                "label": {"vi": "Câu hỏi"},
+                "questions": [
+                    {"code": "g", "type": "single", "choices": "co_khong", "label": {"vi": "Đã góp ý?"}},
+                    *[
+                        {"code": c, "type": "single", "choices": "likert5", "label": {"vi": f"Câu {c}"}}
+                        for c in ("a1", "a2", "b1")
+                    ],
+                    {"code": "ghi_chu", "type": "text", "label": {"vi": "Ý kiến"}},
+                ],
+            }
+        ],
+        "scoring": {
+            "method": method,
+            **scoring,
+            "index": {
+                "code": "chi_so",
+                "label": {"vi": "Chỉ số"},
+                "elements": [
+                    {"code": "A", "label": {"vi": "Yếu tố A"}, "criteria": ["a1", "a2"]},
+                    {"code": "B", "label": {"vi": "Yếu tố B"}, "gate": "${g} = 1", "criteria": ["b1"]},
+                ],
+            },
+        },
+    }
+    return from_data(data).questionnaire
+
+
+def hand_responses() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "response_id": ["r1", "r2", "r3", "r4"],
+            "unit": ["xa-a"] * 4,
+            "g": ["1", "2", "1", "1"],
+            "a1": ["5", "3", "5", None],
+            "a2": ["4", None, "1", "5"],
+            "b1": ["2", "5", "4", None],  # r2 is outside the gate of B: its "5" must not count
+            "ghi_chu": ["Tốt", None, "Cần thêm ghế ngồi chờ", None],
+        }
+    )
+
+
+def test_share_satisfied_by_hand():
+    t = score(small_questionnaire(), hand_responses())
+    u = t.unit("xa-a")
+    # a1: valid 5,3,5 -> satisfied 2/3; a2: valid 4,1,5 -> 2/3; A = (2/3 + 2/3)/2 = 2/3
+    assert u.criteria["a1"] == pytest.approx(200 / 3)
+    assert u.criteria["a2"] == pytest.approx(200 / 3)
+    assert u.elements["A"] == pytest.approx(200 / 3)
+    # b1: gated rows r1, r3, r4 -> valid 2, 4 -> 1/2 (r2's "5" is outside the gate)
+    assert u.criteria["b1"] == pytest.approx(50.0)
+    # index = (2/3 + 1/2) / 2 = 7/12
+    assert u.index == pytest.approx(700 / 12)
+    assert u.criteria_n == {"a1": 3, "a2": 3, "b1": 2}
+    assert u.n == 4 and u.rank == 1
+
+
+def test_mean_score_by_hand():
+    t = score(small_questionnaire("mean_score"), hand_responses())
+    u = t.unit("xa-a")
+    # a1 mean (5+3+5)/3 = 13/3 -> (13/3 - 1)/4 = 5/6; a2 mean 10/3 -> (10/3 - 1)/4 = 7/12
+    assert u.criteria["a1"] == pytest.approx(500 / 6)
+    assert u.criteria["a2"] == pytest.approx(700 / 12)
+    # A = (5/6 + 7/12)/2 = 17/24; B: b1 mean (2+4)/2 = 3 -> 1/2; index = (17/24 + 1/2)/2 = 29/48
+    assert u.elements["A"] == pytest.approx(1700 / 24)
+    assert u.index == pytest.approx(2900 / 48)
+
+
+def test_mean_score_follows_the_scale_setting():
+    t = score(small_questionnaire("mean_score", scale=[0, 5], valid=[1, 2, 3, 4, 5]), hand_responses())
+    # a1 mean 13/3 on a 0-5 scale -> 13/15
+    assert t.unit("xa-a").criteria["a1"] == pytest.approx(100 * 13 / 15)
+
+
+def test_positive_codes_are_a_setting():
+    t = score(small_questionnaire(positive=[5]), hand_responses())
+    # a1: valid 5,3,5 -> only "5" counts now: 2/3; a2: 4,1,5 -> 1/3
+    assert t.unit("xa-a").criteria["a2"] == pytest.approx(100 / 3)
+
+
+def single_criterion_questionnaire(**node) -> object:
+    return from_data(
+        {
+            "id": "one",
+            "version": "1",
+            "title": {"vi": "Một câu"},
+            "choices": {"likert5": LIKERT},
+            "sections": [
+                {
+                    "code": "s",
+                    "label": {"vi": "S"},
+                    "questions": [
+                        {"code": "y", "type": "single", "choices": "likert5", "label": {"vi": "Y"}}
+                    ],
+                }
+            ],
+            "scoring": {
+                "method": "share_satisfied",
+                "min_n": 3,
+                "index": {"code": "i", "label": {"vi": "Chỉ số"}, "criteria": ["y"], **node},
+            },
+        }
+    ).questionnaire
+
+
+def test_standard_error_of_a_proportion_by_hand():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": [1, 2, 3, 4], "unit": "u", "y": [5, 1, 4, 4]})
+    u = score(q, responses).unit("u")
+    # p = 3/4; linearised a_i = (y_i - p x_i)/X = (y_i - 0.75)/4 -> 1/16, -3/16, 1/16, 1/16
+    # V = n/(n-1) Σ(a - ā)² = 4/3 × (3/256 + 9/256) = 1/16 = p(1-p)/(n-1); SE = 1/4
+    assert u.index == pytest.approx(75.0)
+    assert u.se == pytest.approx(25.0)
+    assert u.df == 3 and u.deff == pytest.approx(1.0) and u.n_eff == pytest.approx(4.0)
+
+
+def test_finite_population_correction_by_hand():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": [1, 2, 3, 4], "unit": "u", "y": [5, 1, 4, 4]})
+    frame = pd.DataFrame({"unit": ["u"], "population": [8]})
+    u = score(q, responses, frame).unit("u")
+    # w = N/n = 2 for everyone (the ratio is unchanged); fpc 1 - 4/8 = 1/2 -> V = 1/32, SE = 17.677…
+    assert u.index == pytest.approx(75.0)
+    assert u.se == pytest.approx(100 * math.sqrt(1 / 32))
+    assert u.population == 8
+    # Slovin target: 8 / (1 + 8 × 0.0025) = 7.84 -> 8 responses; 4 < 8
+    assert u.target == 8 and "below_target" in u.flags
+
+
+def test_full_satisfaction_keeps_an_informative_interval():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": range(30), "unit": "u", "y": [4, 5] * 15})
+    u = score(q, responses).unit("u")
+    # zero variance: Clopper-Pearson with x = n = 30 -> lower = 0.025^(1/30) = 0.88430…
+    assert u.index == 100.0 and u.se == 0.0
+    assert u.ci_low == pytest.approx(100 * 0.025 ** (1 / 30))
+    assert u.ci_high == 100.0
+    none = score(q, responses.assign(y=[1, 2, 3] * 10)).unit("u")
+    assert none.index == 0.0 and none.ci_low == 0.0
+    assert none.ci_high == pytest.approx(100 * (1 - 0.025 ** (1 / 30)))
+
+
+def test_confidence_level_is_a_setting():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": range(30), "unit": "u", "y": [4, 5] * 15})
+    u = score(q, responses, confidence=0.9).unit("u")
+    assert u.ci_low == pytest.approx(100 * 0.05 ** (1 / 30))
+
+
+def test_census_has_a_point_interval():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": [1, 2, 3, 4], "unit": "u", "y": [5, 1, 4, 4]})
+    u = score(q, responses, pd.DataFrame({"unit": ["u"], "population": [4]})).unit("u")
+    assert u.se == 0.0 and u.ci_low == u.ci_high == pytest.approx(75.0)
+
+
+def par_questionnaire(group_weights=None) -> object:
+    data = {
+        "id": "par-hand",
+        "version": "1",
+        "title": {"vi": "Điều tra xã hội học"},
+        "groups": [
+            {"code": "lanh_dao", "label": {"vi": "Lãnh đạo"}},
+            {"code": "nguoi_dan", "label": {"vi": "Dân"}},
+        ],
+        "choices": {"muc": ABCD, "likert5": LIKERT},
+        "sections": [
+            {
+                "code": "s",
+                "label": {"vi": "S"},
+                "questions": [
+                    {"code": "c1", "type": "single", "choices": "muc", "label": {"vi": "C1"}},
+                    {"code": "c2", "type": "single", "choices": "muc", "label": {"vi": "C2"}},
+                    {"code": "h1", "type": "single", "choices": "likert5", "label": {"vi": "H1"}},
+                    {"code": "h2", "type": "single", "choices": "likert5", "label": {"vi": "H2"}},
+                ],
+            }
+        ],
+        "scoring": {
+            "method": "points",
+            "valid": ["A", "B", "C", "D", 1, 2, 3, 4, 5],
+            "values": {"A": 1.0, "B": 0.6, "C": 0.2, "D": 0.0},
+            "index": {
+                "code": "par",
+                "label": {"vi": "Điểm"},
+                "elements": [
+                    {
+                        "code": "E1",
+                        "label": {"vi": "E1"},
+                        "criteria": [{"item": "c1", "max_points": 2}, {"item": "c2", "max_points": 1}],
+                    },
+                    {
+                        "code": "E2",
+                        "label": {"vi": "E2"},
+                        "criteria": [
+                            {
+                                "code": "sipas",
+                                "label": {"vi": "SIPAS"},
+                                "method": "share_satisfied",
+                                "items": ["h1", "h2"],
+                                "max_points": 2,
+                            }
+                        ],
+                    },
+                ],
+            },
+        },
+    }
+    if group_weights:
+        data["scoring"]["group_weights"] = group_weights
+    return from_data(data).questionnaire
+
+
+def test_points_by_hand():
+    responses = pd.DataFrame(
+        {
+            "response_id": ["p1", "p2", "p3", "p4"],
+            "unit": "xa",
+            "c1": ["A", "B", "KB", "C"],
+            "c2": ["D", "A", "A", None],
+            "h1": [5, 4, 2, None],
+            "h2": [1, 5, 5, 5],
+        }
+    )
+    u = score(par_questionnaire(), responses).unit("xa")
+    # c1: "KB" is not valid -> (1 + 0.6 + 0.2)/3 = 0.6 of 2 points = 1.2
+    assert u.criteria["c1"] == pytest.approx(60.0)
+    assert u.node_points["c1"] == pytest.approx(1.2)
+    # c2: (0 + 1 + 1)/3 = 2/3 of 1 point
+    assert u.node_points["c2"] == pytest.approx(2 / 3)
+    # sipas: mean of item shares h1 2/3 and h2 3/4 = 17/24, × 2 points = 17/12
+    assert u.criteria["sipas"] == pytest.approx(100 * 17 / 24)
+    assert u.node_points["sipas"] == pytest.approx(17 / 12)
+    # E1 = 1.2 + 2/3 of 3 points; total = 1.2 + 2/3 + 17/12 of 5
+    assert u.node_points["E1"] == pytest.approx(1.2 + 2 / 3)
+    assert u.elements["E1"] == pytest.approx(100 * (1.2 + 2 / 3) / 3)
+    total = 1.2 + 2 / 3 + 17 / 12
+    assert u.points == pytest.approx(total)
+    assert u.max_points == 5.0
+    assert u.index == pytest.approx(100 * total / 5)
+
+
+def test_group_weights_by_hand():
+    responses = pd.DataFrame(
+        {
+            "response_id": ["l1", "d1", "d2", "d3"],
+            "unit": "xa",
+            "group": ["lanh_dao", "nguoi_dan", "nguoi_dan", "nguoi_dan"],
+            "c1": ["A", "D", "D", "A"],
+            "c2": ["A"] * 4,
+            "h1": [None, 5, 5, 5],
+            "h2": [None, 5, 5, 5],
+        }
+    )
+    plain = score(par_questionnaire(), responses.drop(columns="group")).unit("xa")
+    assert plain.criteria["c1"] == pytest.approx(50.0)  # 2 of 4 answers are A
+    weighted = score(par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}), responses)
+    u = weighted.unit("xa")
+    # the leader weighs 0.5 × 4 / 1 = 2, each citizen 0.5 × 4 / 3 = 2/3:
+    # c1 = (2 × 1 + 2/3 × 0 + 2/3 × 0 + 2/3 × 1) / 4 = 2/3
+    assert u.criteria["c1"] == pytest.approx(200 / 3)
+    assert weighted.group_weighted
+    # Kish: Σw = 4, Σw² = 4 + 3 × 4/9 = 16/3 -> n_eff = 3, deff = 4/3
+    assert u.n_eff == pytest.approx(3.0) and u.deff == pytest.approx(4 / 3)
+
+
+def test_group_weights_need_a_group_column():
+    q = par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5})
+    responses = pd.DataFrame(
+        {"response_id": [1], "unit": "xa", "c1": ["A"], "c2": ["A"], "h1": [5], "h2": [5]}
+    )
+    with pytest.raises(ScoringError, match="group"):
+        score(q, responses)
+
+
+def test_missing_criterion_is_left_out_and_named():
+    responses = hand_responses().assign(a2=None)
+    t = score(small_questionnaire(), responses)
+    u = t.unit("xa-a")
+    assert u.criteria["a2"] is None
+    assert u.elements["A"] == pytest.approx(200 / 3)  # a1 alone
+    assert u.index == pytest.approx(100 * (2 / 3 + 1 / 2) / 2)
+    assert "missing_criteria" in u.flags
+    assert any("xa-a" in w and "a2" in w for w in t.warnings)
+
+
+def test_unit_without_valid_answers_has_no_index():
+    responses = pd.concat(
+        [
+            hand_responses(),
+            pd.DataFrame(
+                {
+                    "response_id": ["z1"],
+                    "unit": ["xa-b"],
+                    "g": ["2"],
+                    "a1": [None],
+                    "a2": [None],
+                    "b1": [None],
+                }
+            ),
+        ]
+    )
+    t = score(small_questionnaire(), responses)
+    b = t.unit("xa-b")
+    assert b.index is None and b.se is None and b.rank is None
+    assert "no_data" in b.flags
+    assert t.units[-1].unit == "xa-b"  # unranked units come last
+
+
+def test_unit_list_reports_units_without_responses():
+    t = score(
+        small_questionnaire(), hand_responses(), units=["xa-a", "xa-c"], unit_names={"xa-a": "Xã Trà Giang"}
+    )
+    assert t.unit("xa-a").name == "Xã Trà Giang"
+    c = t.unit("xa-c")
+    assert c.n == 0 and c.index is None and "no_data" in c.flags
+    with pytest.raises(ScoringError, match="xa-a"):
+        score(small_questionnaire(), hand_responses(), units=["xa-z"])
+
+
+def test_weights_of_nodes_are_settings():
+    from questionnaires import to_dict
+
+    d = to_dict(small_questionnaire())
+    d["scoring"]["index"]["elements"][0]["weight"] = 3
+    t = score(from_data(d).questionnaire, hand_responses())
+    # index = (3 × 2/3 + 1 × 1/2) / 4 = 5/8
+    assert t.unit("xa-a").index == pytest.approx(62.5)
+
+
+def three_units() -> pd.DataFrame:
+    rows = []
+    satisfied = {"u1": 9, "u2": 6, "u3": 6, "u4": 3}
+    for unit, k in satisfied.items():
+        for i in range(10):
+            rows.append({"response_id": f"{unit}-{i}", "unit": unit, "y": 5 if i < k else 2})
+    return pd.DataFrame(rows)
+
+
+def test_competition_ranks_and_previous_results():
+    q = single_criterion_questionnaire()
+    t = score(q, three_units())
+    ranks = {u.unit: u.rank for u in t.units}
+    assert ranks == {"u1": 1, "u2": 2, "u3": 2, "u4": 4}  # "1, 2, 2, 4"
+    assert [u.unit for u in t.units] == ["u1", "u2", "u3", "u4"]
+    previous = pd.DataFrame({"unit": ["u1", "u2", "u4"], "index": [95.0, 50.0, 30.0], "rank": [1, 3, 2]})
+    t2 = score(q, three_units(), previous=previous)
+    u2 = t2.unit("u2")
+    assert u2.change == pytest.approx(10.0) and u2.rank_change == 1  # from 3rd to 2nd
+    assert t2.unit("u4").rank_change == -2
+    assert t2.unit("u3").previous_index is None and t2.unit("u3").change is None
+    # an IndexTable works as well
+    t3 = score(q, three_units(), previous=t)
+    assert t3.unit("u1").change == 0.0 and t3.unit("u1").rank_change == 0
+
+
+def test_competition_ranks_compare_at_published_precision():
+    assert competition_ranks([90.001, 90.004, 85.0, 95.0, None], 2) == [2, 2, 4, 1, None]
+    assert competition_ranks([90.001, 90.004], 3) == [2, 1]
+
+
+def test_rank_probability_is_reproducible():
+    q = single_criterion_questionnaire()
+    a = score(q, three_units(), rank_probability=True)
+    b = score(q, three_units(), rank_probability=True)
+    assert [u.rank_probability for u in a.units] == [u.rank_probability for u in b.units]
+    for u in a.units:
+        assert 0.0 <= u.rank_probability <= 1.0
+    assert a.unit("u4").rank_probability > 0.9  # clearly last: 30% against 60-90%
+
+
+def test_small_sample_flag_and_min_n():
+    q = single_criterion_questionnaire()  # min_n 3
+    responses = pd.DataFrame({"response_id": [1, 2], "unit": "u", "y": [5, 4]})
+    assert "small_sample" in score(q, responses).unit("u").flags
+    assert "small_sample" not in score(q, responses, min_n=2).unit("u").flags
+    assert "below_target" in score(q, responses, targets={"u": 5}).unit("u").flags
+
+
+def test_overall_pools_units_with_their_weights():
+    q = single_criterion_questionnaire()
+    responses = three_units()
+    frame = pd.DataFrame({"unit": ["u1", "u2", "u3", "u4"], "population": [1000, 100, 100, 100]})
+    t = score(q, responses, frame)
+    # pooled = Σ N_u p_u / Σ N_u = (1000 × .9 + 100 × (.6 + .6 + .3)) / 1300
+    assert t.overall.index == pytest.approx(100 * (900 + 150) / 1300)
+    assert t.overall.unit == "overall" and t.overall.rank is None
+    assert t.overall.population == 1300
+    unweighted = score(q, responses)
+    assert unweighted.overall.index == pytest.approx(100 * 24 / 40)
+
+
+def test_stratified_design_weights():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame(
+        {
+            "response_id": range(6),
+            "unit": "u",
+            "stratum": ["dat_dai", "dat_dai", "ho_tich", "ho_tich", "ho_tich", "ho_tich"],
+            "y": [5, 5, 1, 1, 5, 1],
+        }
+    )
+    frame = pd.DataFrame({"unit": ["u", "u"], "stratum": ["dat_dai", "ho_tich"], "population": [300, 100]})
+    u = score(q, responses, frame).unit("u")
+    # dat_dai: w = 150, both satisfied; ho_tich: w = 25, 1 of 4 -> (300 + 25) / 400
+    assert u.index == pytest.approx(100 * 325 / 400)
+
+
+def test_frame_cell_without_responses_is_a_warning():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": [1, 2], "unit": "u", "stratum": "dat_dai", "y": [5, 4]})
+    frame = pd.DataFrame(
+        {"unit": ["u", "u", "v"], "stratum": ["dat_dai", "ho_tich", "dat_dai"], "population": [30, 20, 10]}
+    )
+    t = score(q, responses, frame)
+    assert any("u" in w and "ho_tich" in w for w in t.warnings)
+    assert any("v" in w for w in t.warnings)
+    v = t.unit("v")
+    assert v.n == 0 and "no_data" in v.flags and v.population == 10
+    assert t.unit("u").population == 50
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"unit": ["other"], "population": [10]}), "u"),
+        (pd.DataFrame({"unit": ["u"], "population": [1]}), "n=2 > N=1"),
+        (pd.DataFrame({"unit": ["u", "u"], "population": [5, 6]}), "u"),
+        (pd.DataFrame({"unit": ["u"], "population": ["nhiều"]}), "population"),
+        (pd.DataFrame({"unit": ["u"]}), "population"),
+    ],
+)
+def test_frame_errors(frame, message):
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": [1, 2], "unit": "u", "y": [5, 4]})
+    with pytest.raises(ScoringError, match=message):
+        score(q, responses, frame)
+
+
+def test_frame_by_stratum_needs_strata_in_responses():
+    q = single_criterion_questionnaire()
+    responses = pd.DataFrame({"response_id": [1, 2], "unit": "u", "y": [5, 4]})
+    frame = pd.DataFrame({"unit": ["u"], "stratum": ["dat_dai"], "population": [10]})
+    with pytest.raises(ScoringError, match="stratum"):
+        score(q, responses, frame)
+
+
+def margins_case():
+    q = from_data(
+        {
+            "id": "m",
+            "version": "1",
+            "title": {"vi": "M"},
+            "choices": {
+                "likert5": LIKERT,
+                "sex": [{"code": 1, "label": {"vi": "Nam"}}, {"code": 2, "label": {"vi": "Nữ"}}],
+            },
+            "sections": [
+                {
+                    "code": "s",
+                    "label": {"vi": "S"},
+                    "questions": [
+                        {
+                            "code": "gioi_tinh",
+                            "type": "single",
+                            "choices": "sex",
+                            "label": {"vi": "Giới tính"},
+                        },
+                        {"code": "y", "type": "single", "choices": "likert5", "label": {"vi": "Y"}},
+                    ],
+                }
+            ],
+            "scoring": {
+                "method": "share_satisfied",
+                "index": {"code": "i", "label": {"vi": "I"}, "criteria": ["y"]},
+            },
+        }
+    ).questionnaire
+    responses = pd.DataFrame(
+        {
+            "response_id": range(8),
+            "unit": ["u"] * 4 + ["v"] * 4,
+            "gioi_tinh": [1, 1, 1, 2, 1, 2, 2, 2],
+            "y": [5, 5, 5, 1, 5, 1, 1, 1],
+        }
+    )
+    return q, responses
+
+
+def test_post_stratification_by_hand():
+    q, responses = margins_case()
+    margins = pd.DataFrame(
+        {"variable": ["gioi_tinh", "gioi_tinh"], "category": ["1", "2"], "population": [50, 50]}
+    )
+    t = score(q, responses, margins=margins)
+    # sample: 4 men (all satisfied), 4 women (none): men weigh 50/4, women 50/4 -> overall 50%
+    assert t.overall.index == pytest.approx(50.0)
+    assert t.weighting == "poststratified"
+    margins2 = margins.assign(population=[30, 70])
+    t2 = score(q, responses, margins=margins2)
+    # men 30/4 each, women 70/4 each: overall = 30 / 100
+    assert t2.overall.index == pytest.approx(30.0)
+    # unit u: 3 men (30/4 each, satisfied), 1 woman (70/4, not) -> 90 / (90 + 70)
+    assert t2.unit("u").index == pytest.approx(100 * 90 / 160)
+
+
+def test_per_unit_margins():
+    q, responses = margins_case()
+    margins = pd.DataFrame(
+        {
+            "unit": ["u", "u", "v", "v"],
+            "variable": ["gioi_tinh"] * 4,
+            "category": [1, 2, 1, 2],
+            "population": [10, 10, 40, 10],
+        }
+    )
+    t = score(q, responses, margins=margins)
+    # u: men 10/3 each (3 satisfied), woman 10 -> 50%; v: man 40 (satisfied), women 10/3 each -> 80%
+    assert t.unit("u").index == pytest.approx(50.0)
+    assert t.unit("v").index == pytest.approx(80.0)
+    assert t.overall.index == pytest.approx(100 * (10 + 40) / 70)
+
+
+@pytest.mark.parametrize(
+    ("margins", "message"),
+    [
+        (pd.DataFrame({"variable": ["gioi_tinh"], "category": ["1"], "population": [50]}), "2"),
+        (pd.DataFrame({"variable": ["tuoi", "tuoi"], "category": ["1", "2"], "population": [5, 5]}), "tuoi"),
+        (
+            pd.DataFrame(
+                {"variable": ["gioi_tinh", "gioi_tinh"], "category": ["1", "2"], "population": [50, -1]}
+            ),
+            ">= 0",
+        ),
+        (
+            pd.DataFrame(
+                {
+                    "variable": ["gioi_tinh", "gioi_tinh", "y", "y"],
+                    "category": ["1", "2", "5", "1"],
+                    "population": [50, 50, 10, 10],
+                }
+            ),
+            "same total",
+        ),
+    ],
+)
+def test_margin_errors(margins, message):
+    q, responses = margins_case()
+    with pytest.raises(ScoringError, match=message):
+        score(q, responses, margins=margins)
+
+
+def test_gates_on_any_level_are_inherited():
+    q = small_questionnaire()
+    from questionnaires import to_dict
+
+    d = to_dict(q)
+    element_a = d["scoring"]["index"]["elements"][0]
+    element_a["gate"] = "${g} != 2"  # the whole element: only respondents with g != 2
+    element_a["criteria"][0]["gate"] = "${b1} != ''"  # and a1 also needs an answer to b1
+    t = score(from_data(d).questionnaire, hand_responses())
+    u = t.unit("xa-a")
+    # a1 counts r1 (5) and r3 (5): r2 fails the element's gate, r4 the criterion's -> 100%
+    assert u.criteria["a1"] == pytest.approx(100.0)
+    assert u.criteria_n["a1"] == 2
+    # a2 has only the element's gate: r1 4, r3 1, r4 5 -> 2/3
+    assert u.criteria["a2"] == pytest.approx(200 / 3)
+
+
+def test_gate_evaluation_matches_the_row_by_row_evaluator():
+    from analysis.data import ItemColumn
+    from analysis.engine import _evaluate_gate
+    from questionnaires import parse
+
+    rng = np.random.default_rng(5)
+    n = 500
+    a = ItemColumn("a", "choice", rng.integers(0, 4, n).astype(np.int8), ["1", "2", "9"])
+    b = ItemColumn("b", "number", rng.integers(0, 5, n).astype(np.int8), [0.0, 17.0, 45.5, 61.0])
+    m = ItemColumn("m", "multiple", rng.integers(0, 3, n).astype(np.int8), ["tv radio", "internet"])
+    for text in (
+        "${a} = 1",
+        "${a} != 2 and ${b} >= 18",
+        "selected(${m}, 'tv') or ${b} = ''",
+        "not(${a} = '') and (${b} < 60 or ${a} = 9)",
+        "count-selected(${m}) > 1",
+    ):
+        expr = parse(text)
+        mask = _evaluate_gate(expr, {"a": a, "b": b, "m": m}, n)
+        for i in range(n):
+            answers = {}
+            for col in (a, b, m):
+                code = int(col.codes[i])
+                if code < col.blank:
+                    answers[col.code] = col.values[code]
+            assert mask[i] == expr.truthy(answers), (text, i)
+
+
+def test_result_round_trips_through_json_and_csv(tmp_path):
+    q = single_criterion_questionnaire()
+    t = score(q, three_units(), unit_names={"u1": "Thị trấn Trà Xuân", "u2": "=cmd|' /C calc'!A0"})
+    t.write(tmp_path / "out.json")
+    back = IndexTable.read(tmp_path / "out.json")
+    assert back == t
+    t.write(tmp_path / "out.csv")
+    raw = (tmp_path / "out.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert "Thị trấn Trà Xuân" in text
+    assert "'=cmd" in text  # a name that a spreadsheet would run is neutralised
+    again = IndexTable.read(tmp_path / "out.csv")
+    assert [(u.unit, u.rank) for u in again.units] == [(u.unit, u.rank) for u in t.units]
+    assert again.unit("u1").index == t.unit("u1").index
+    assert again.unit("u1").criteria == t.unit("u1").criteria
