@@ -190,14 +190,16 @@ def _leaf_tables(leaf: _Leaf, column: ItemColumn, scoring: Scoring) -> tuple[np.
             except ValueError:
                 raise ScoringError(
                     bilingual(
-                        f"câu {column.code}: mã hợp lệ {t!r} không phải là số nên không tính được điểm trung bình",
+                        f"câu {column.code}: mã hợp lệ {t!r} không phải là số "
+                        "nên không tính được điểm trung bình",
                         f"item {column.code}: valid code {t!r} is not a number, so it has no mean score",
                     )
                 ) from None
             if not lo <= x <= hi:
                 raise ScoringError(
                     bilingual(
-                        f"câu {column.code}: mã hợp lệ {t} nằm ngoài thang [{number_text(lo)}, {number_text(hi)}]",
+                        f"câu {column.code}: mã hợp lệ {t} nằm ngoài thang "
+                        f"[{number_text(lo)}, {number_text(hi)}]",
                         f"item {column.code}: valid code {t} lies outside the scale",
                     )
                 )
@@ -884,9 +886,11 @@ def _populations(
             if has_any:
                 warnings.append(
                     bilingual(
-                        f"đơn vị {unit}: tầng {', '.join(strata)} có trong khung mẫu nhưng không có phiếu; chỉ số "
+                        f"đơn vị {unit}: tầng {', '.join(strata)} có trong khung mẫu nhưng không có phiếu; "
+                        "chỉ số "
                         "chỉ đại diện cho các tầng có phiếu",
-                        f"unit {unit}: frame strata without responses; the index represents the other strata only",
+                        f"unit {unit}: frame strata without responses; "
+                        "the index represents the other strata only",
                     )
                 )
                 continue
@@ -947,8 +951,10 @@ def _group_constraint(
         missing = [groups[g] for g in np.flatnonzero(lacking[u]).tolist()]
         warnings.append(
             bilingual(
-                f"đơn vị {unit_order[u]}: không có phiếu của nhóm {', '.join(missing)}; điểm chỉ dựa trên các nhóm còn lại",
-                f"unit {unit_order[u]}: no responses from group(s) {', '.join(missing)}; the score rests on the others",
+                f"đơn vị {unit_order[u]}: không có phiếu của nhóm {', '.join(missing)}; "
+                "điểm chỉ dựa trên các nhóm còn lại",
+                f"unit {unit_order[u]}: no responses from group(s) {', '.join(missing)}; "
+                "the score rests on the others",
             )
         )
     cell_present = np.flatnonzero(present.ravel())
@@ -1039,8 +1045,10 @@ def _margin_constraints(
                 raise ScoringError(
                     where
                     + bilingual(
-                        f"biến biên {part!r} không phải là cột một lựa chọn, stratum hay group của bảng phiếu",
-                        f"margin variable {part!r} is not a single-choice column, stratum or group of the responses",
+                        f"biến biên {part!r} không phải là cột một lựa chọn, "
+                        "stratum hay group của bảng phiếu",
+                        f"margin variable {part!r} is not a single-choice column, "
+                        "stratum or group of the responses",
                     )
                 )
             blank = np.flatnonzero(column.codes == column.blank)
@@ -1097,7 +1105,8 @@ def _margin_constraints(
                     raise ScoringError(
                         where
                         + bilingual(
-                            f"dòng {row}: {variable} = {category} có population {number_text(population)} nhưng "
+                            f"dòng {row}: {variable} = {category} có population "
+                            f"{number_text(population)} nhưng "
                             "không có phiếu nào; hãy gộp nhóm này với nhóm bên cạnh",
                             "a margin category has a population but no responses; merge it with a neighbour",
                         )
@@ -1129,7 +1138,8 @@ def _margin_constraints(
             raise ScoringError(
                 where
                 + bilingual(
-                    f"{variable} = {', '.join(shown)} có population nhưng không có phiếu; hãy gộp với nhóm bên cạnh",
+                    f"{variable} = {', '.join(shown)} có population nhưng không có phiếu; "
+                    "hãy gộp với nhóm bên cạnh",
                     "margin categories with a population but no responses; merge them with a neighbour",
                 )
             )
@@ -1190,7 +1200,10 @@ def _check_margin_totals(
         if len(bad):
             if per_unit:
                 u = int(bad[0])
-                detail = f"{unit_order[u]}: {constraints[0].name} = {number_text(base[u])}, {c.name} = {number_text(t[u])}"
+                detail = (
+                    f"{unit_order[u]}: {constraints[0].name} = {number_text(base[u])}, "
+                    f"{c.name} = {number_text(t[u])}"
+                )
             else:
                 detail = f"{constraints[0].name} = {number_text(base[0])}, {c.name} = {number_text(t[0])}"
             raise ScoringError(
@@ -1483,8 +1496,10 @@ def _assemble(
             place = f"đơn vị {unit}" if is_unit else "toàn vùng"
             warnings.append(
                 bilingual(
-                    f"{place}: tiêu chí {', '.join(missing)} không có câu trả lời hợp lệ nên không tính vào điểm",
-                    f"{'unit ' + unit if is_unit else 'whole area'}: criteria without valid answers were left out",
+                    f"{place}: tiêu chí {', '.join(missing)} không có câu trả lời hợp lệ "
+                    "nên không tính vào điểm",
+                    f"{'unit ' + unit if is_unit else 'whole area'}: "
+                    "criteria without valid answers were left out",
                 )
             )
         if is_unit and d in est.lonely_units:

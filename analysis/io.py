@@ -23,6 +23,7 @@ margins
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -74,8 +75,9 @@ def read_table(
     text_columns = tuple(text_columns)
     try:
         if suffix == ".csv":
-            header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
-            names = [str(c) for c in header.columns]
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                names = next(csv.reader(fh), [])
+            _check_header(names, path)
             df = pd.read_csv(
                 path,
                 encoding="utf-8-sig",
@@ -89,10 +91,12 @@ def read_table(
             with pd.ExcelFile(path, engine="openpyxl") as book:
                 names = [str(s) for s in book.sheet_names]
                 sheet = next((s for s in sheets if s in names), names[0])
-                header = book.parse(sheet, nrows=0)
-                cols = [str(c) for c in header.columns]
-                df = book.parse(
-                    sheet,
+                header = pd.read_excel(book, sheet_name=sheet, header=None, nrows=1)
+                cols = [str(c) for c in header.iloc[0].tolist()] if len(header) else []
+                _check_header([c for c in cols if c != "nan"], path)
+                df = pd.read_excel(
+                    book,
+                    sheet_name=sheet,
                     dtype={c: str for c in cols if c.strip() in text_columns},
                     keep_default_na=False,
                     na_values=[""],
@@ -101,6 +105,8 @@ def read_table(
         else:
             df = pd.read_parquet(path)
             first_row = 1  # Parquet has no header row: row 1 is the first record
+    except ScoringError:
+        raise
     except UnicodeDecodeError:
         raise ScoringError(
             f"{path}: tệp CSV không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8' (the CSV file is not UTF-8)"
@@ -137,6 +143,15 @@ def read_table(
     return df
 
 
+def _check_header(names: Sequence[str], path: Path) -> None:
+    stripped = [str(n).strip() for n in names]
+    dupes = sorted({n for n in stripped if n and stripped.count(n) > 1})
+    if dupes:
+        raise ScoringError(
+            f"{path}: cột bị lặp tên {', '.join(dupes)} (duplicated column names: {', '.join(dupes)})"
+        )
+
+
 def read_responses(path: str | Path, questionnaire: object | None = None) -> pd.DataFrame:
     """Read a responses table (CSV, XLSX or Parquet).
 
@@ -156,7 +171,8 @@ def read_responses(path: str | Path, questionnaire: object | None = None) -> pd.
     missing = [c for c in ("response_id", "unit") if c not in df.columns]
     if missing:
         raise ScoringError(
-            f"{path}: thiếu cột bắt buộc {', '.join(missing)} (missing required column(s) {', '.join(missing)})"
+            f"{path}: thiếu cột bắt buộc {', '.join(missing)} "
+            f"(missing required column(s) {', '.join(missing)})"
         )
     return df
 
@@ -216,5 +232,6 @@ def _require(df: pd.DataFrame, columns: Sequence[str], path: str | Path) -> None
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ScoringError(
-            f"{path}: thiếu cột bắt buộc {', '.join(missing)} (missing required column(s) {', '.join(missing)})"
+            f"{path}: thiếu cột bắt buộc {', '.join(missing)} "
+            f"(missing required column(s) {', '.join(missing)})"
         )

@@ -141,7 +141,8 @@ def rake(
             return w, iteration
     raise ScoringError(
         f"hiệu chỉnh trọng số (raking) không hội tụ sau {max_iterations} vòng, sai lệch tương đối lớn nhất "
-        f"{worst:.3g}: kiểm tra các biên có cùng tổng và không mâu thuẫn (raking did not converge; check that "
+        f"{worst:.3g}: kiểm tra các biên có cùng tổng và không mâu thuẫn "
+        "(raking did not converge; check that "
         "the margins add up to the same totals and do not contradict each other)"
     )
 
@@ -259,7 +260,7 @@ class AreaProjection:
     def fitted(
         self, constraints: list[Constraint], beta: np.ndarray, rows_beta: np.ndarray | None = None
     ) -> np.ndarray:
-        """``x_i' beta`` for every response; ``beta`` is ``(p,)`` or, with ``rows_beta``, ``(D, p)`` per row domain."""
+        """``x_i' beta`` for every response; ``beta`` is ``(p,)``, or ``(D, p)`` per ``rows_beta`` domain."""
         out = None
         for c, off in zip(constraints, self.offsets, strict=True):
             if rows_beta is None:
