@@ -57,7 +57,7 @@ from .forms import (
     paper_entry_form,
     select_choices,
 )
-from .models import ROLES, Campaign, Kiosk, User
+from .models import ROLES, Campaign, FrameCell, Kiosk, User
 from .storage import save_response
 from .users import (
     audit,
@@ -128,13 +128,14 @@ def _unit_list_choices() -> list[tuple[str, str]]:
 
 
 def _report_builder():
-    """The district report builder and the scoring engine, when this installation has them."""
+    """The scoring engine and the report workbook with their user-error types, when installed."""
     try:
-        from analysis import score
+        from analysis import ScoringError, score
+        from reports.errors import ReportError
         from reports.workbook import build_report
     except ImportError:
         return None
-    return score, build_report
+    return score, build_report, (ScoringError, ReportError)
 
 
 def _qr_svg(url: str) -> Markup:
@@ -494,35 +495,68 @@ def report(campaign_id: int):
             text="Phiên bản này chưa có chức năng lập báo cáo huyện. "
             "Xin tải dữ liệu CSV/Excel để tính chỉ số.",
         ), 404
-    score, build_report = builder
+    score, build_report, user_errors = builder
     from .storage import responses_frame
 
+    db = get_session()
     q = campaign_questionnaire(c)
-    frame = responses_frame(c.id)
+    responses = responses_frame(c.id)
     unit_names = {u.unit_code: u.unit_name for u in c.units}
     targets = {u.unit_code: u.target for u in c.units if u.target is not None}
     period = " – ".join(p for p in (c.period_start, c.period_end) if p) or None
     buffer = io.BytesIO()
     try:
-        table = score(q, frame, targets=targets, unit_names=unit_names)
-        build_report(table, q, buffer, unit_names=unit_names, responses=frame, title=c.name, period=period)
-    except Exception as exc:  # noqa: BLE001 - the engines' user errors (ScoringError, ReportError)
-        if type(exc).__name__ not in ("ScoringError", "ReportError"):
-            raise
+        table = score(
+            q,
+            responses,
+            frame=_sampling_frame(c),
+            targets=targets or None,
+            unit_names=unit_names,
+            units=[u.unit_code for u in c.units],
+            margin_of_error=c.margin_of_error,
+        )
+        build_report(
+            table, q, buffer, unit_names=unit_names, responses=responses, title=c.name, period=period
+        )
+    except user_errors as exc:
         flash(f"Chưa lập được báo cáo: {exc}", "error")
         return redirect(url_for(".campaign", campaign_id=c.id))
-    db = get_session()
-    audit(db, "report", {"campaign_id": c.id, "rows": len(frame)})
+    audit(db, "report", {"campaign_id": c.id, "rows": len(responses)})
     db.commit()
     buffer.seek(0)
     stamp = datetime.now(VIETNAM_TZ).strftime("%Y%m%d-%H%M")
-    return send_file(
+    response = send_file(
         buffer,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
-        download_name=f"bao-cao-dot-{c.id}-{stamp}.xlsx",
+        download_name=f"bao-cao_{c.questionnaire_id}_dot-{c.id}_{stamp}.xlsx",
         max_age=0,
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _sampling_frame(campaign: Campaign):
+    """The sampling frame for weighting: the frame cells, else N per unit when every unit has one."""
+    import pandas as pd
+
+    cells = get_session().scalars(select(FrameCell).where(FrameCell.campaign_id == campaign.id)).all()
+    if cells:
+        return pd.DataFrame(
+            {
+                "unit": [c.unit_code for c in cells],
+                "stratum": [c.stratum or None for c in cells],
+                "population": [c.population for c in cells],
+            }
+        )
+    if campaign.units and all(u.population is not None for u in campaign.units):
+        return pd.DataFrame(
+            {
+                "unit": [u.unit_code for u in campaign.units],
+                "population": [u.population for u in campaign.units],
+            }
+        )
+    return None
 
 
 # ------------------------------------------------------------------------------------------ users

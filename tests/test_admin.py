@@ -400,27 +400,7 @@ def test_paper_entry_needs_a_unit_of_the_campaign(staff_app, campaign_id):
 
 # ---------------------------------------------------------------------------------- progress, files
 def test_campaign_page_shows_progress_against_target(staff_app, campaign_id):
-    from survey.storage import save_response
-
-    with staff_app.app_context(), session_scope() as session:
-        campaign = session.get(Campaign, campaign_id)
-        answers = {"linh_vuc": "ho_tich", "gioi_tinh": "1", "do_tuoi": "2", "da_gop_y": "2"}
-        answers |= {
-            q.code: "5" for q in SIPAS_2017.questions() if q.appearance == "likert" and not q.relevant
-        }
-        for _ in range(3):
-            save_response(
-                session,
-                campaign=campaign,
-                unit_code="tra-xuan",
-                instance_id=str(uuid.uuid4()),
-                answers=answers,
-                questionnaire_id="sipas-2017",
-                version="2017.1",
-                started_at=None,
-                submitted_at=None,
-                source="paper",
-            )
+    _store(staff_app, campaign_id, "tra-xuan", 3)
     html = text(login(staff_app, "chuyen_vien").get(f"/admin/campaigns/{campaign_id}"))
     row = re.search(r'<tr data-unit="tra-xuan">.*?</tr>', html, re.S).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
@@ -518,3 +498,53 @@ def test_error_pages_are_vietnamese_and_carry_the_security_headers(make_app):
     landing = client.get("/")
     assert landing.status_code == 200 and "Khảo sát sự hài lòng" in text(landing)
     assert landing.headers["Content-Security-Policy"].startswith("default-src 'self'; script-src 'self'")
+
+
+def _store(app, campaign_id: int, unit: str, n: int, likert: str = "4") -> None:
+    from survey.storage import save_response
+
+    with app.app_context(), session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        answers = {"linh_vuc": "ho_tich", "gioi_tinh": "1", "do_tuoi": "2", "da_gop_y": "2"}
+        answers |= {
+            q.code: likert for q in SIPAS_2017.questions() if q.appearance == "likert" and not q.relevant
+        }
+        for _ in range(n):
+            save_response(
+                session,
+                campaign=campaign,
+                unit_code=unit,
+                instance_id=str(uuid.uuid4()),
+                answers=answers,
+                questionnaire_id="sipas-2017",
+                version="2017.1",
+                started_at=None,
+                submitted_at=None,
+                source="paper",
+            )
+
+
+def test_analysts_download_the_ranked_report(staff_app):
+    with staff_app.app_context(), session_scope() as session:
+        cid = create_campaign(
+            session,
+            name="SIPAS 2024 — hai xã",
+            questionnaire="sipas-2017",
+            units=[("tra-xuan", "Thị trấn Trà Xuân"), ("tra-giang", "Xã Trà Giang")],
+            populations={"tra-xuan": 300, "tra-giang": 120},
+        ).id
+    _store(staff_app, cid, "tra-xuan", 4, likert="5")
+    _store(staff_app, cid, "tra-giang", 3, likert="2")
+    client = login(staff_app, "chuyen_vien")
+    assert f"/admin/campaigns/{cid}/report.xlsx" in text(client.get(f"/admin/campaigns/{cid}"))
+    reply = client.get(f"/admin/campaigns/{cid}/report.xlsx")
+    assert reply.status_code == 200, text(reply)[:500]
+    workbook = openpyxl.load_workbook(io.BytesIO(reply.data))
+    ranking = workbook[workbook.sheetnames[0]]
+    cells = [str(c.value) for row in ranking.iter_rows() for c in row if c.value is not None]
+    assert any("Thị trấn Trà Xuân" in c for c in cells) and any("Xã Trà Giang" in c for c in cells)
+    # Trà Xuân (all "5") ranks above Trà Giang (all "2").
+    order = [c for c in cells if c in ("Thị trấn Trà Xuân", "Xã Trà Giang")]
+    assert order[:2] == ["Thị trấn Trà Xuân", "Xã Trà Giang"]
+    assert login(staff_app, "dieu_tra").get(f"/admin/campaigns/{cid}/report.xlsx").status_code == 403
+    reply.close()

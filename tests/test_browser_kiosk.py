@@ -196,28 +196,88 @@ def test_a_respondent_fills_and_submits_a_whole_form(browser, live, tmp_path):
     context.close()
 
 
-def test_a_lost_answer_is_retried_with_the_same_instance_id_and_stored_once(browser, live):
+def test_server_refusals_are_shown_per_item_and_a_lost_answer_is_retried_once(browser, live):
     context = browser.new_context(**TABLET)
     page = context.new_page()
-    sent: list[str] = []
+    sent: list[dict] = []
+    refusal = {
+        "status": "invalid",
+        "errors": [
+            {
+                "item": "so_lan_di_lai",
+                "code": "constraint",
+                "message": "Số lần đi lại không hợp lý.",
+                "message_en": "",
+            }
+        ],
+    }
 
-    def flaky(route):
-        sent.append(json.loads(route.request.post_data)["instance_id"])
+    def network(route):
+        sent.append(json.loads(route.request.post_data))
         if len(sent) == 1:
-            route.abort("failed")  # Wi-Fi drops before the server sees it
+            route.fulfill(status=400, content_type="application/json", body=json.dumps(refusal))
         elif len(sent) == 2:
+            route.abort("failed")  # Wi-Fi drops before the server sees it
+        elif len(sent) == 3:
             route.fetch()  # the server stores it, but the answer never reaches the tablet
             route.abort("connectionreset")
         else:
             route.continue_()
 
-    page.route("**/api/v1/responses", flaky)
+    page.route("**/api/v1/responses", network)
     _open_form(page, live)
     _fill_until_review(page)
     page.tap("#k-submit")
+
+    # 400: nothing stored; the message stands next to the item on the review, and on its page.
+    page.wait_for_selector(".review__item--invalid")
+    assert "Số lần đi lại không hợp lý." in page.inner_text(".review__item--invalid")
+    assert "Máy chủ chưa nhận phiếu" in page.inner_text("#k-general")
+    page.tap('[data-edit="thong_tin"]')
+    page.wait_for_selector("#err-so_lan_di_lai:not([hidden])")
+    assert page.inner_text("#err-so_lan_di_lai") == "Số lần đi lại không hợp lý."
+    page.fill("#q-so_lan_di_lai", "3")
+    assert page.inner_text("#k-next") == "Lưu và xem lại"
+    _next(page, "#k-submit")
+
+    page.tap("#k-submit")
     page.wait_for_selector(".k-status--warning")  # says it keeps trying; the answers stay on screen
+    assert page.is_disabled("#k-submit")
     page.wait_for_selector("#k-thanks", timeout=15_000)
-    assert len(sent) == 3 and len(set(sent)) == 1
+    assert len(sent) == 4
+    retried = {body["instance_id"] for body in sent}
+    assert len(retried) == 1  # one form, one id, whatever the network did
+    assert sent[1] == sent[2] == sent[3]  # retries re-send the very same submission
+    assert sent[1]["answers"]["so_lan_di_lai"] == 3 and sent[0]["answers"]["so_lan_di_lai"] == 2
     stored = _stored(live["app"])
-    assert len(stored) == 1 and stored[0].instance_id == sent[0]
+    assert len(stored) == 1 and stored[0].instance_id in retried
+    assert stored[0].answers["so_lan_di_lai"] == 3
     context.close()
+
+
+def test_an_abandoned_form_is_discarded_after_a_warning(browser, make_app):
+    app = make_app(KIOSK_IDLE_SECONDS=6)
+    with app.app_context(), session_scope(app) as session:
+        campaign = create_campaign(session, name="Đợt", questionnaire="sipas-2017", unit_list="tra-bong-2023")
+        _, token = create_kiosk(session, campaign, "tra-xuan")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        context = browser.new_context(**TABLET)
+        page = context.new_page()
+        _open_form(page, {"base": f"http://127.0.0.1:{server.server_port}", "token": token})
+        _tap_answers(page, {"linh_vuc": "dat_dai", "gioi_tinh": "1"})
+        page.wait_for_selector(".idle-warning", timeout=5_000)
+        assert "Phiếu chưa gửi sẽ được xoá sau" in page.inner_text(".idle-warning")
+        page.tap(".idle-warning button")  # "Tiếp tục trả lời": the answers stay
+        assert page.is_hidden(".idle-warning") and page.is_checked("#q-gioi_tinh-1")
+        page.wait_for_selector(".idle-warning", timeout=5_000)
+        page.wait_for_selector("#k-start", timeout=10_000)  # nobody came back: a fresh welcome screen
+        page.tap("#k-start")
+        page.wait_for_selector('[data-code="linh_vuc"]')
+        assert not page.is_checked("#q-linh_vuc-dat_dai") and not page.is_checked("#q-gioi_tinh-1")
+        context.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -291,7 +291,10 @@
         el("h2", { id: "idle-title", text: TEXT.idleTitle }), count, button
       ])
     ]);
-    button.addEventListener("click", touch);
+    box.addEventListener("click", function (event) {
+      event.preventDefault();
+      touch();
+    });
     document.body.appendChild(box);
     button.focus();
     timers.tick = setInterval(function () {
@@ -1008,8 +1011,12 @@
     ])]));
   }
 
+  // Any activity postpones the idle warning. While the warning shows, only a tap on it dismisses it:
+  // hiding it on pointerdown would let the same tap land on an answer underneath.
   ["pointerdown", "keydown", "input", "scroll", "touchstart"].forEach(function (type) {
-    window.addEventListener(type, function () { if (idleArmed()) touch(); }, { passive: true, capture: true });
+    window.addEventListener(type, function () {
+      if (idleArmed() && !document.querySelector(".idle-warning")) touch();
+    }, { passive: true, capture: true });
   });
   // Tablets: a double tap must not zoom the grid; selection state is mirrored on the label.
   document.addEventListener("change", function (event) {
