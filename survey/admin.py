@@ -225,10 +225,14 @@ def campaign_new():
         chosen = unit_lists[0][0] if unit_lists else None
     form_class, units = _campaign_form_class(chosen)
     form = form_class()
-    form.questionnaire.choices = select_choices(_questionnaire_choices())
+    questionnaire_choices = _questionnaire_choices()
+    form.questionnaire.choices = select_choices(questionnaire_choices)
     form.unit_list.choices = select_choices(unit_lists)
     if request.method == "GET":
         form.unit_list.data = chosen
+        sipas = sorted(qid for qid, _ in questionnaire_choices if qid.startswith("sipas-"))
+        if sipas:  # the newest SIPAS form is the usual choice
+            form.questionnaire.data = sipas[-1]
     error = None
     reloading = "reload" in request.form
     if not reloading and form.validate_on_submit():

@@ -16,7 +16,6 @@ from typing import Any
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import (
-    DecimalField,
     Field,
     HiddenField,
     IntegerField,
@@ -343,6 +342,26 @@ class PasswordResetForm(FlaskForm):
     )
 
 
+class VietDecimalField(StringField):
+    """A decimal number typed the Vietnamese way (0,05) or with a point (0.05); shown with a comma."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = None
+        if not valuelist or not valuelist[0].strip():
+            return
+        text = valuelist[0].strip().replace(" ", "")
+        if text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")
+        if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", text):
+            raise ValueError("Nhập một số, ví dụ 0,05.")
+        self.data = float(text)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else f"{self.data:g}".replace(".", ",")
+
+
 class CampaignForm(FlaskForm):
     name = StringField(
         "Tên đợt khảo sát",
@@ -353,10 +372,9 @@ class CampaignForm(FlaskForm):
     unit_list = SelectField("Danh sách đơn vị", validators=[InputRequired(_REQUIRED)])
     period_start = DateAnswerField("Từ ngày", validators=[Optional()])
     period_end = DateAnswerField("Đến ngày", validators=[Optional()])
-    margin_of_error = DecimalField(
+    margin_of_error = VietDecimalField(
         "Sai số cho phép e",
         default=0.05,
-        places=None,
         description="Cỡ mẫu mỗi đơn vị n = N / (1 + N·e²); thường dùng e = 0,05.",
         validators=[
             InputRequired(_REQUIRED),

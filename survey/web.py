@@ -108,9 +108,15 @@ def _rollback() -> None:
             log.exception("rollback failed")
 
 
+def _wants_json() -> bool:
+    from .errors import is_api_request as api_or_health
+
+    return api_or_health()
+
+
 def _handle_http(exc: HTTPException):
     status = exc.code or 500
-    if is_api_request():
+    if _wants_json():
         response = _json_error(status, exc)
         for key, value in exc.get_headers():
             if key.lower() != "content-type":
@@ -130,11 +136,11 @@ def _handle_500(exc: InternalServerError):
         from .errors import DB_UNAVAILABLE_VI, database_unavailable
 
         if isinstance(original, SQLAlchemyError) and database_unavailable(original):
-            if is_api_request():
+            if _wants_json():
                 return _json_error(503)
             return _error_page(503, "Tạm thời gián đoạn", DB_UNAVAILABLE_VI)
         log.error("unhandled error", exc_info=original)
-    if is_api_request():
+    if _wants_json():
         return _json_error(500)
     return _error_page(500)
 

@@ -224,7 +224,7 @@ def test_an_analyst_creates_a_campaign_with_targets(staff_app):
             "unit_list": "tra-bong-2023",
             "period_start": "2024-05-01",
             "period_end": "2024-06-30",
-            "margin_of_error": "0.05",
+            "margin_of_error": "0,05",  # a decimal comma
             "n__tra-xuan": "1.200",  # a thousands dot, as typed in Vietnam
             "n__tra-giang": "400",
             "t__tra-giang": "150",
@@ -260,6 +260,9 @@ def test_a_bad_campaign_is_refused_with_a_message_and_nothing_stored(staff_app):
     reply = client.post("/admin/campaigns/new", data=data)
     assert reply.status_code == 422
     assert "Nhập một số nguyên không âm." in text(reply)
+    assert "Nhập một số, ví dụ 0,05." in text(
+        client.post("/admin/campaigns/new", data={**data, "margin_of_error": "x"})
+    )
     reply = client.post("/admin/campaigns/new", data={**data, "n__tra-xuan": "10"})
     assert reply.status_code == 422
     assert "trước ngày bắt đầu" in text(reply)

@@ -340,3 +340,24 @@ def test_every_shipped_questionnaire_is_accepted_as_the_tablet_filled_it(browser
     for code, value in answers.items():
         if code not in ("bat_dau", "ket_thuc"):
             assert row.answers[code] == value, code
+
+
+def test_a_reload_keeps_the_form_being_filled(browser, live):
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    _open_form(page, live)
+    _tap_answers(page, PROFILE)
+    page.fill("#q-so_lan_di_lai", "2")
+    _next(page, '[data-code="tiep_can_1"]')
+    _tap_answers(page, {"tiep_can_1": "5"})
+    saved = "() => JSON.parse(Object.values(sessionStorage)[0]).state.instanceId"
+    instance_id = page.evaluate(saved)
+
+    page.reload()  # a staff member refreshes the tablet, or the browser restarts the tab
+    page.wait_for_selector('[data-code="tiep_can_1"]')
+    assert page.is_checked("#q-tiep_can_1-5")
+    assert page.evaluate(saved) == instance_id  # still the same form
+    page.tap("#k-back")
+    page.wait_for_selector('[data-code="linh_vuc"]')
+    assert page.is_checked("#q-linh_vuc-ho_tich") and page.input_value("#q-so_lan_di_lai") == "2"
+    context.close()
