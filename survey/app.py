@@ -11,12 +11,19 @@ from typing import Any
 
 from flask import Flask
 
-from . import db, errors
+from . import db, errors, security
 from .config import Defaults
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Create the survey app: config layered defaults -> instance -> SIPAS_* env -> test_config."""
+def create_app(test_config: Mapping[str, Any] | None = None, *, serving: bool = True) -> Flask:
+    """Create the survey app: config layered defaults -> instance -> SIPAS_* env -> test_config.
+
+    In production (``ENV=production``, the default) an app that serves requests needs ``SECRET_KEY``
+    (``SIPAS_SECRET_KEY``) and raises :class:`~survey.security.ConfigurationError` without one;
+    development (``sipas serve``, ``sipas demo``) keeps a generated key in the instance folder.
+    ``serving=False`` is for commands and scripts that only use the database: they get a random key
+    that lives as long as the process, since nothing they sign is ever checked.
+    """
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("SIPAS_INSTANCE_PATH")
     app = Flask(
         __name__,
@@ -32,11 +39,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "sipas.sqlite")
-    if not app.config.get("SECRET_KEY"):
+    if not serving:
+        app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secrets.token_urlsafe(48)
+    elif not app.config.get("SECRET_KEY") and app.config.get("ENV") != "production":
         app.config["SECRET_KEY"] = _secret_key(app)
+    security.check_secret_key(app.config, app.instance_path)
 
     db.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
 
     from . import blueprints
 

@@ -160,7 +160,7 @@ def _database_url(explicit: str | None) -> str:
         return explicit
     from .app import create_app
 
-    return create_app().config["DATABASE_URL"]
+    return create_app(serving=False).config["DATABASE_URL"]
 
 
 @click.command("backup")

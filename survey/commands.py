@@ -7,6 +7,7 @@ the SQLite file in the instance folder. User errors are one line on stderr and e
 from __future__ import annotations
 
 import csv
+import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,14 +34,17 @@ def database_option(func_: Callable) -> Callable:
     return click.option("--database-url", envvar="SIPAS_DATABASE_URL", help=DATABASE_OPTION_HELP)(func_)
 
 
-def _make_app(database_url: str | None, **config: Any) -> Flask:
+def _make_app(database_url: str | None, *, serving: bool = False, **config: Any) -> Flask:
+    """The app for a command; only ``serving`` apps (serve, demo) need a secret key of their own."""
     from .app import create_app
 
     overrides = dict(config)
     if database_url:
         overrides["DATABASE_URL"] = database_url
     try:
-        return create_app(overrides or None)
+        return create_app(overrides or None, serving=serving)
+    except SurveyError as exc:  # e.g. no secret key in production
+        raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
         raise click.ClickException(f"không mở được cơ sở dữ liệu: {_first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - e.g. a malformed URL: one line, not a traceback
@@ -101,6 +105,17 @@ def app_session(database_url: str | None, **config: Any) -> Iterator[tuple[Flask
                 raise click.ClickException(f"lỗi cơ sở dữ liệu: {_first_line(exc)}") from None
     finally:
         app.extensions["sipas.engine"].dispose()
+
+
+def cli_audit(session: Session, action: str, detail: dict[str, Any]) -> None:
+    """Record a setting changed from the command line in the audit log (who: the system account)."""
+    from .users import audit
+
+    try:
+        os_user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers; the event matters more
+        os_user = None
+    audit(session, action, {**detail, "via": "cli", "os_user": os_user})
 
 
 def _base_url(app: Flask, base_url: str | None, host: str = "127.0.0.1", port: int = 5000) -> str:
@@ -176,6 +191,7 @@ def user_create(
             password, generated = generate_password(), True
     with app_session(database_url) as (_, session):
         account = create_user(session, username, password, role, full_name=full_name)
+        cli_audit(session, "user_created", {"username": account.username, "role": account.role})
         username = account.username
     click.echo(f"Đã tạo tài khoản / created: {username} ({role})")
     if generated:
@@ -301,6 +317,7 @@ def campaign_create(
             targets=target_numbers,
             margin_of_error=margin,
         )
+        cli_audit(session, "campaign_created", {"campaign_id": created.id, "name": created.name})
         total = sum(u.target or 0 for u in created.units)
         summary = (
             f"Đã tạo đợt khảo sát #{created.id} / created campaign {created.id}: {created.name} "
@@ -396,6 +413,9 @@ def kiosk_create(
         base = _base_url(app, base_url)
         for code in codes:
             created, token = create_kiosk(session, found, code, counter=counter)
+            cli_audit(
+                session, "kiosk_created", {"campaign_id": found.id, "kiosk_id": created.id, "unit": code}
+            )
             lines.append((created, code, names.get(code, ""), kiosk_url(token, base)))
         session.flush()
         rows = [f"{k.id}\t{code}\t{name}\t{url}" for k, code, name, url in lines]
@@ -438,6 +458,11 @@ def kiosk_revoke(kiosk_id: int | None, token: str | None, database_url: str | No
         if found is None:
             raise click.ClickException("không tìm thấy máy trạm này (no such kiosk)")
         revoke_kiosk(session, found)
+        cli_audit(
+            session,
+            "kiosk_revoked",
+            {"campaign_id": found.campaign_id, "kiosk_id": found.id, "unit": found.unit_code},
+        )
         message = f"Đã thu hồi máy trạm #{found.id} ({found.unit_code}, {found.token_hint}…) / revoked"
     click.echo(message)
 
@@ -472,7 +497,7 @@ def export(campaign_id: int, out: Path, database_url: str | None) -> None:
 @database_option
 def serve(host: str, port: int, database_url: str | None) -> None:
     """Run the development server (for production: gunicorn wsgi:app)."""
-    app = _make_app(database_url, ENV="development")
+    app = _make_app(database_url, serving=True, ENV="development")
     try:
         current, head = schema_revisions(app)
     except SQLAlchemyError as exc:
@@ -526,7 +551,7 @@ def demo(
     probe = create_app({"ENV": "development"})
     url = database_url or "sqlite:///" + str(Path(probe.instance_path) / "sipas.sqlite")
     probe.extensions["sipas.engine"].dispose()
-    app = _make_app(url, ENV="development")
+    app = _make_app(url, serving=True, ENV="development")
     try:
         upgrade(url)
     except SQLAlchemyError as exc:

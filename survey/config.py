@@ -6,7 +6,8 @@ from __future__ import annotations
 class Defaults:
     # The database; None means SQLite in the instance folder (sipas.sqlite).
     DATABASE_URL: str | None = None
-    # None: a random key is generated once and kept in the instance folder (see survey.app._secret_key).
+    # Required in production (SIPAS_SECRET_KEY; the app refuses to start without it). In development
+    # (sipas serve / demo) a random key is generated once and kept in the instance folder.
     SECRET_KEY: str | None = None
     # "development" (sipas demo / serve) or "production" (gunicorn wsgi:app).
     ENV: str = "production"
@@ -26,3 +27,8 @@ class Defaults:
     # Staff login protection.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCKOUT_SECONDS = 15 * 60
+    # Failed logins per client address (any account) within LOGIN_RATE_WINDOW seconds, then 429.
+    LOGIN_RATE_LIMIT = 10
+    LOGIN_RATE_WINDOW = 5 * 60
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    TRUSTED_PROXIES = 0

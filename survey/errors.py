@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request, url_for
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -162,12 +162,19 @@ def _page(status: int, title: str, text: str, text_en: str) -> Response:
         "<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;"
-        "line-height:1.5;color:#222}h1{font-size:1.5rem}.en{color:#666}</style></head><body>"
+        # The app's stylesheet, not an inline <style>: the CSP (style-src 'self') would block that.
+        f"<link rel='stylesheet' href='{escape(_stylesheet())}'></head><body>"
         f"<h1>{escape(title)}</h1><p>{escape(text)}</p><p class='en' lang='en'>{escape(text_en)}</p>"
         "</body></html>"
     )
     return Response(html, status=status, mimetype="text/html")
+
+
+def _stylesheet() -> str:
+    try:
+        return url_for("static", filename="css/app.css")
+    except Exception:  # noqa: BLE001 - outside a request, or without static files: an unstyled page
+        return "/static/css/app.css"
 
 
 def _unavailable(exc: BaseException) -> Response:

@@ -288,7 +288,7 @@ def responses_frame(campaign_id: int, database_url: str | None = None) -> pd.Dat
             return campaign_frame(current_app.extensions["sipas.engine"], campaign_id)
         from .app import create_app
 
-        app = create_app()
+        app = create_app(serving=False)
         try:
             return campaign_frame(app.extensions["sipas.engine"], campaign_id)
         finally:

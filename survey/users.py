@@ -27,6 +27,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .db import get_session
 from .errors import UserError
 from .models import ROLES, AuditEvent, User
+from .security import login_allowed, record_login_failure
 
 __all__ = [
     "ROLES",
@@ -126,26 +127,35 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
     Counts failures: after ``LOGIN_MAX_FAILURES`` in a row the account is locked for
     ``LOGIN_LOCKOUT_SECONDS`` (even the right password is refused meanwhile). Writes an audit event
-    for every attempt and commits, so that the count survives whatever the caller does next.
+    for every attempt and commits, so that the count survives whatever the caller does next. Failures
+    also count against the client address (:mod:`survey.security`); an address over its limit is
+    refused without a password check.
     """
     max_failures = int(current_app.config.get("LOGIN_MAX_FAILURES", 5))
     lockout = timedelta(seconds=int(current_app.config.get("LOGIN_LOCKOUT_SECONDS", 900)))
     name = (username or "").strip().lower()[:64]
+    if not login_allowed():
+        audit(session, "login_rate_limited", {"username": name}, security=True)
+        session.commit()
+        return None
     user = (
         session.scalars(select(User).where(func.lower(User.username) == name)).one_or_none() if name else None
     )
     now = _now()
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
+        record_login_failure()
         audit(session, "login_failed", {"username": name, "reason": "unknown_or_inactive"}, security=True)
         session.commit()
         return None
     if is_locked(user, now):
         check_password_hash(_DUMMY_HASH, password or "")
+        record_login_failure()
         audit(session, "login_refused_locked", {"username": user.username}, user=user, security=True)
         session.commit()
         return None
     if not check_password_hash(user.password_hash, password or ""):
+        record_login_failure()
         user.failed_logins = (user.failed_logins or 0) + 1
         detail: dict[str, Any] = {"username": user.username, "failures": user.failed_logins}
         if user.failed_logins >= max_failures:
