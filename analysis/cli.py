@@ -76,6 +76,20 @@ def _load_campaign(campaign: str, database_url: str | None):
     help="Độ tin cậy của khoảng tin cậy (confidence level).",
 )
 @click.option(
+    "--margin-of-error",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Sai số e của công thức Slovin N/(1+N·e²) cho số phiếu mục tiêu (target sample size).",
+)
+@click.option(
+    "--trim",
+    type=(float, float),
+    default=None,
+    metavar="LOW HIGH",
+    help="Giới hạn hệ số hiệu chỉnh trọng số (bounds on calibrated/design weight), with --margins.",
+)
+@click.option(
     "--rank-probability", is_flag=True, help="Ước lượng xác suất thứ hạng (P(true rank within ±1))."
 )
 @click.option(
@@ -96,6 +110,8 @@ def score(
     unit_list: str | None,
     min_n: int | None,
     confidence: float,
+    margin_of_error: float,
+    trim: tuple[float, float] | None,
     rank_probability: bool,
     out: Path,
 ) -> None:
@@ -114,6 +130,8 @@ def score(
         raise click.ClickException(
             f"{out}: tệp kết quả phải là .json hoặc .csv (the output must be .json or .csv)"
         )
+    if trim is not None and not 0 <= trim[0] <= 1 <= trim[1]:
+        raise click.ClickException("--trim cần LOW <= 1 <= HIGH (trimming bounds must enclose 1)")
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (the output folder does not exist)")
     try:
@@ -136,6 +154,8 @@ def score(
             units=units,
             min_n=min_n,
             confidence=confidence,
+            margin_of_error=margin_of_error,
+            trim=trim,
             rank_probability=rank_probability,
         )
         result.write(out)

@@ -308,7 +308,7 @@ def prepare_responses(
             + f": {first}"
         )
 
-    unit_codes, units = _text_codes(col[UNIT])
+    unit_codes, units = text_codes(col[UNIT])
     blank_units = np.flatnonzero(unit_codes < 0)
     if len(blank_units):
         problems.append(bilingual("unit để trống", "blank unit") + ": " + rows.describe(blank_units))
@@ -415,7 +415,7 @@ def _role_column(
     series = _column_for(col, name, q, role)
     if series is None:
         return None, None
-    codes, labels = _text_codes(series)
+    codes, labels = text_codes(series)
     return codes.astype(np.int32, copy=False), labels
 
 
@@ -434,7 +434,7 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
     return np.asarray(codes), list(uniques)
 
 
-def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+def text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes (-1 = blank) into the sorted distinct canonical texts of a column."""
     raw_codes, uniques = _factorize(series)
     texts = [canonical_text(u) for u in uniques]
@@ -537,6 +537,8 @@ def _encode_choice(
         and not isinstance(dtype, pd.CategoricalDtype)
     ):
         out = _numeric_choice_codes(series, choices)
+        if out.min(initial=0) >= 0:  # every value is a code or blank: no need to look for bad ones
+            return ItemColumn(q.code, "choice", _small(out, k), list(choices.codes)), None
     else:
         raw_codes, uniques = _factorize(series)
         lut = np.empty(len(uniques) + 1, dtype=np.int64)
@@ -584,12 +586,13 @@ def _numeric_choice_codes(series: pd.Series, choices: ChoiceList) -> np.ndarray:
         small = values.dtype.itemsize == 1 and k + 2 <= 127 and -100 <= first <= 100
         out = values.astype(np.int8 if small else np.int64, copy=True)
         out -= first
-        # Blanks hold arbitrary values in a masked array, so they are excluded before judging.
-        outside = (values < first) | (values > first + k - 1)
-        if missing is not None:
-            outside &= ~missing
-        if outside.any():
-            out[outside] = -1
+        if values.min() < first or values.max() > first + k - 1:
+            # Blanks hold arbitrary values in a masked array, so they are excluded before judging.
+            outside = (values < first) | (values > first + k - 1)
+            if missing is not None:
+                outside &= ~missing
+            if outside.any():
+                out[outside] = -1
     else:
         wide = values.astype(np.int64)
         lo, hi = int(wide.min()), int(wide.max())

@@ -65,6 +65,7 @@ from .data import (
     canonical_text,
     number_text,
     prepare_responses,
+    text_codes,
 )
 from .errors import ScoringError
 from .results import (
@@ -273,11 +274,15 @@ def _gate_outcome(expr: Expression, refs: Sequence[str], values: Sequence[Any]) 
 
 
 PASS1_BLOCK = 1 << 20  # responses per block: the keys of a block stay in cache between steps
-PASS2_BLOCK = 1 << 18
+PASS2_BLOCK = 1 << 17
 
 
 class _Blocks:
-    """Walk the responses in blocks; :meth:`key` gives ``cell * K + code`` of a pair for the block."""
+    """Walk the responses in blocks; :meth:`key` gives ``row_index * K + code`` of a pair for the block.
+
+    ``row_index`` is the cell (pass 1: per-cell histograms) or the unit (pass 2: per-unit tables) of
+    each response.
+    """
 
     def __init__(
         self,
@@ -299,11 +304,18 @@ class _Blocks:
             yield self.start, self.stop
 
     def key(self, pair: tuple[str, tuple[int, ...]]) -> np.ndarray:
+        """``row_index * K + code`` for the block (in a buffer reused by the next call)."""
         K = self.sizes[pair]
         if K not in self.offsets:
             self.offsets[K] = self.cell[self.start : self.stop] * K
         out = self.buffer[: self.stop - self.start]
         np.add(self.offsets[K], self.codes[pair][self.start : self.stop], out=out)
+        return out
+
+    def code(self, pair: tuple[str, tuple[int, ...]]) -> np.ndarray:
+        """The pair's codes for the block as indices (after :meth:`key`, which it overwrites)."""
+        out = self.buffer[: self.stop - self.start]
+        np.subtract(out, self.offsets[self.sizes[pair]], out=out)
         return out
 
 
@@ -321,46 +333,52 @@ def _frame_cells(frame: pd.DataFrame) -> tuple[dict[tuple[str, str | None], floa
             )
         )
     by_stratum = "stratum" in cols
-    numbered = bool(frame.attrs.get("row_numbers"))
+    rows = frame.index.tolist() if frame.attrs.get("row_numbers") else list(range(1, len(frame) + 1))
+    unit_codes, unit_labels = text_codes(cols["unit"])
+    if by_stratum:
+        stratum_codes, stratum_labels = text_codes(cols["stratum"])
+    else:
+        stratum_codes, stratum_labels = np.zeros(len(frame), dtype=np.int64), [None]
+    raw_population = cols["population"]
+    if pd.api.types.is_numeric_dtype(raw_population.dtype) and not pd.api.types.is_bool_dtype(
+        raw_population.dtype
+    ):
+        populations = raw_population.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        texts = [canonical_text(v) for v in raw_population.tolist()]
+        populations = np.array([_to_float(t) for t in texts], dtype=float)
+    bad_population = ~np.isfinite(populations) | (populations < 0)
     problems: list[str] = []
-    cells: dict[tuple[str, str | None], float] = {}
-    order: list[str] = []
-    for pos in range(len(frame)):
-        row = int(frame.index[pos]) if numbered else pos + 1
-        unit = canonical_text(cols["unit"].iat[pos])
-        stratum = canonical_text(cols["stratum"].iat[pos]) if by_stratum else None
-        raw = cols["population"].iat[pos]
-        text = canonical_text(raw)
-        try:
-            population = float(text) if text is not None else math.nan
-        except ValueError:
-            population = math.nan
-        if unit is None:
+    for pos in np.flatnonzero((unit_codes < 0) | (stratum_codes < 0) | bad_population)[:20].tolist():
+        row = rows[pos]
+        if unit_codes[pos] < 0:
             problems.append(bilingual(f"dòng {row}: unit để trống", f"row {row}: blank unit"))
-            continue
-        if by_stratum and stratum is None:
+        elif stratum_codes[pos] < 0:
             problems.append(bilingual(f"dòng {row}: stratum để trống", f"row {row}: blank stratum"))
-            continue
-        if not math.isfinite(population) or population < 0:
+        else:
+            raw = raw_population.iat[pos]
             problems.append(
                 bilingual(
                     f"dòng {row}: population {raw!r} phải là số không âm",
                     f"row {row}: population must be a number >= 0",
                 )
             )
-            continue
-        key = (unit, stratum)
-        if key in cells:
-            label = f"{unit}/{stratum}" if by_stratum else unit
-            problems.append(
-                bilingual(f"dòng {row}: ô {label} bị lặp", f"row {row}: cell {label} appears twice")
-            )
-            continue
-        cells[key] = population
-        if unit not in order:
-            order.append(unit)
-        if len(problems) > 20:
-            break
+    keys = unit_codes * len(stratum_labels) + stratum_codes
+    duplicated = (
+        pd.Series(keys).duplicated(keep="first").to_numpy() & (unit_codes >= 0) & (stratum_codes >= 0)
+    )
+    for pos in np.flatnonzero(duplicated)[:20].tolist():
+        stratum = stratum_labels[stratum_codes[pos]]
+        label = f"{unit_labels[unit_codes[pos]]}/{stratum}" if by_stratum else unit_labels[unit_codes[pos]]
+        problems.append(
+            bilingual(f"dòng {rows[pos]}: ô {label} bị lặp", f"row {rows[pos]}: cell {label} appears twice")
+        )
+    cells: dict[tuple[str, str | None], float] = {}
+    if not problems:
+        unit_text = [unit_labels[c] for c in unit_codes.tolist()]
+        stratum_text = [stratum_labels[c] for c in stratum_codes.tolist()]
+        cells = dict(zip(zip(unit_text, stratum_text, strict=True), populations.tolist(), strict=True))
+        order = list(dict.fromkeys(unit_text))
     if problems:
         raise ScoringError(
             where + bilingual("khung mẫu có lỗi", "the frame has errors") + ": " + "; ".join(problems[:20])
@@ -368,6 +386,15 @@ def _frame_cells(frame: pd.DataFrame) -> tuple[dict[tuple[str, str | None], floa
     if not cells:
         raise ScoringError(where + bilingual("khung mẫu trống", "the frame is empty"))
     return cells, by_stratum, order
+
+
+def _to_float(text: str | None) -> float:
+    if text is None:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 # ------------------------------------------------------------------------------------------ score
@@ -632,8 +659,8 @@ def score(
             s_lut, v_lut = tables[li]
             table += slope[:, li, None] * (s_lut[None, :] - ratio[:, li, None] * v_lut[None, :])
         per_cell = table[cell_unit]
-        unit_tables[pair] = per_cell.ravel()
-        area_tables[pair] = np.tile(table[U], H)
+        unit_tables[pair] = table[:U].ravel()  # keyed by unit × code: small enough to stay in cache
+        area_tables[pair] = table[U].copy()  # keyed by code alone
         sum_unit += (hists[pair] * per_cell).sum(axis=1)
         sum_area += hists[pair] @ table[U]
     del hists
@@ -650,7 +677,7 @@ def score(
     gathered = np.empty(PASS2_BLOCK)
     zu_block = np.empty(PASS2_BLOCK)
     za_block = np.empty(PASS2_BLOCK)
-    blocks = _Blocks(n, cell, pair_codes, pair_size, PASS2_BLOCK)
+    blocks = _Blocks(n, unit_row, pair_codes, pair_size, PASS2_BLOCK)
     for start, stop in blocks:
         m = stop - start
         zu, za, g = zu_block[:m], za_block[:m], gathered[:m]
@@ -660,7 +687,7 @@ def score(
             key = blocks.key(pair)
             np.take(unit_tables[pair], key, out=g)
             zu += g
-            np.take(area_tables[pair], key, out=g)
+            np.take(area_tables[pair], blocks.code(pair), out=g)
             za += g
         if constraints:
             z_unit[start:stop] = zu
