@@ -37,7 +37,8 @@ FORMATS = ("png", "svg")
 
 UNIT_COLOUR = "#1F6FB2"
 DISTRICT_COLOUR = "#9AA5B1"
-LOW_COLOUR = "#C0392B"
+CAUTION_COLOUR = "#E39B3A"  # results to read with care (small sample, criteria left out)
+CAUTION_FLAGS = ("small_sample", "missing_criteria", "no_data")
 # Red (low) -> yellow -> green (high): the lowest cells stand out, as in the workbook.
 HEAT = LinearSegmentedColormap.from_list("sipas_heat", ["#D73027", "#FEE08B", "#1A9850"]).with_extremes(
     bad="#F2F2F2"
@@ -129,7 +130,8 @@ def ranking_figure(
         low = np.array([u.index - u.ci_low if u.ci_low is not None else 0 for _, u in shown], dtype=float)
         high = np.array([u.ci_high - u.index if u.ci_high is not None else 0 for _, u in shown], dtype=float)
         ys = np.array([i for i, _ in shown])
-        colours = [LOW_COLOUR if u.flags else UNIT_COLOUR for _, u in shown]
+        cautious = [any(f in CAUTION_FLAGS for f in u.flags) for _, u in shown]
+        colours = [CAUTION_COLOUR if c else UNIT_COLOUR for c in cautious]
         ax.barh(ys, values, color=colours, height=0.7, alpha=0.9)
         ax.errorbar(values, ys, xerr=[low, high], fmt="none", ecolor="#222222", elinewidth=1, capsize=2.5)
         for (_, u), yy, hi in zip(shown, ys, high, strict=True):
@@ -159,6 +161,7 @@ def ranking_figure(
                 va="bottom",
                 fontsize=8,
                 color="#333333",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
             )
         ax.set_ylim(len(rows) - 0.5, -1.6)
         ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
@@ -167,10 +170,10 @@ def ranking_figure(
             ax.spines[side].set_visible(False)
         heading = title or f"Xếp hạng {table.labels.get(_index_code(table), 'chỉ số')}"
         ax.set_title(_wrap(heading, 90), loc="left")
-        if any(u.flags for _, u in shown) or note:
+        if any(cautious) or note:
             bits = []
-            if any(u.flags for _, u in shown):
-                bits.append("Thanh màu đỏ: đơn vị có ghi chú (mẫu nhỏ, thiếu tiêu chí...)")
+            if any(cautious):
+                bits.append("Thanh màu cam: mẫu nhỏ hoặc thiếu tiêu chí, cần đọc thận trọng")
             if note:
                 bits.append("Hiển thị " + note)
             _footnote(figure, "; ".join(bits))

@@ -275,7 +275,10 @@ def print_setup(sheet: Worksheet, footer_left: str, header_rows: tuple[int, int]
 
 def _footer_text(text: str) -> str:
     """Escape '&' for an Excel header/footer and keep it short (the whole string is limited to 255)."""
-    return unicodedata.normalize("NFC", text)[:70].replace("&", "&&")
+    text = unicodedata.normalize("NFC", text)
+    if len(text) > 70:
+        text = text[:69].rsplit(" ", 1)[0] + "…"
+    return text.replace("&", "&&")
 
 
 def _write_data_sheet(sheet: Worksheet, frame: pd.DataFrame, columns: list[_Column], header) -> None:

@@ -131,6 +131,8 @@ def _short(elements: list[Element]) -> dict[str, str]:
 
 def nfc(text: str) -> str:
     """Compose Vietnamese diacritics (NFC): fonts and Excel show composed letters reliably."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
     return unicodedata.normalize("NFC", text)
 
 

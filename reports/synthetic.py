@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.results import (
     FLAG_BELOW_TARGET,
@@ -48,11 +50,17 @@ def synthetic_responses(
     unit_index = np.repeat(np.arange(len(units)), counts)
     # Each unit has its own satisfaction level, so ranks differ and some units score 98-100%.
     level = rng.uniform(0.55, 0.97, size=len(units))[unit_index]
+    # Built in Arrow memory: no million Python strings on the way.
+    digits = pc.utf8_lpad(pa.array(np.arange(1, total + 1)).cast(pa.string()), 7, "0")
     columns: dict[str, object] = {
-        "response_id": pd.array([f"R{i:07d}" for i in range(1, total + 1)], dtype="str"),
+        "response_id": pd.array(pc.binary_join_element_wise("R", digits, ""), dtype="str"),
         "unit": pd.Categorical.from_codes(unit_index, categories=list(units)),
     }
     stratum_item = next((q for q in questionnaire.questions() if q.role is not None), None)
+    # Keep the drawn choices only of items that skip logic reads: a million rows add up fast.
+    gates = {
+        ref for q in questionnaire.questions() if q.relevant is not None for ref in q.relevant.references
+    }
 
     drawn: dict[str, np.ndarray] = {}
     for q in questionnaire.questions():
@@ -63,24 +71,24 @@ def synthetic_responses(
             codes = np.array(choice_list.codes, dtype=object)
             if q.appearance == "likert" and len(codes) == 5:
                 satisfied = rng.random(total) < level
-                picks = np.where(satisfied, rng.integers(3, 5, total), rng.integers(0, 3, total))
+                high = rng.integers(3, 5, total, dtype=np.int8)
+                picks = np.where(satisfied, high, rng.integers(0, 3, total, dtype=np.int8))
             else:
-                picks = rng.integers(0, len(codes), total)
-            drawn[q.code] = picks
+                picks = rng.integers(0, len(codes), total, dtype=np.int8)
+            if q.code in gates:
+                drawn[q.code] = picks
             if numeric_codes and choice_list.is_numeric:
-                values = pd.array(codes.astype(int)[picks], dtype="Int8")
+                values = pd.array(codes.astype(np.int8)[picks], dtype="Int8")
             else:
                 values = pd.Categorical.from_codes(picks, categories=list(codes))
             columns[q.code] = values
         elif q.type is QuestionType.INTEGER:
-            columns[q.code] = pd.array(rng.integers(1, 4, total), dtype="Int16")
+            columns[q.code] = pd.array(rng.integers(1, 4, total, dtype=np.int16), dtype="Int16")
         elif q.type is QuestionType.TEXT:
             has = rng.random(total) < comment_rate
-            pick = rng.integers(0, len(COMMENTS), total)
-            columns[q.code] = pd.array(
-                [COMMENTS[p] if h else None for h, p in zip(has, pick, strict=True)], dtype="str"
-            )
-    frame = pd.DataFrame(columns)
+            pick = rng.integers(0, len(COMMENTS), total, dtype=np.int8)
+            columns[q.code] = pd.Categorical.from_codes(np.where(has, pick, -1), categories=list(COMMENTS))
+    frame = pd.DataFrame(columns, copy=False)
     for q in questionnaire.questions():
         # Skip logic on one choice item (e.g. ${da_gop_y} = 1): blank the item where it is not relevant.
         if q.relevant is None or q.code not in frame or len(q.relevant.references) != 1:
@@ -92,7 +100,12 @@ def synthetic_responses(
         shown = np.array([q.relevant.truthy({ref: code}) for code in codes])
         frame.loc[~shown[drawn[ref]], q.code] = pd.NA
     if stratum_item is not None and stratum_item.code in frame:
-        frame.insert(2, "stratum", frame[stratum_item.code].astype("str"))
+        source = frame[stratum_item.code]
+        if isinstance(source.dtype, pd.CategoricalDtype):
+            stratum = source.copy()  # text categories: the same values, without a string per row
+        else:
+            stratum = source.astype("str")
+        frame.insert(2, "stratum", stratum)
     return frame
 
 

@@ -70,6 +70,14 @@ CI_METHODS_VI = {
     "wald": "Wald: chỉ số ± z × sai số chuẩn (cắt về [0; 100])",
     "bootstrap": "Bootstrap (lấy mẫu lặp lại theo tầng)",
 }
+CI_NAMES = {
+    "korn-graubard": "Korn–Graubard",
+    "clopper-pearson": "Clopper–Pearson",
+    "wilson": "Wilson",
+    "logit": "logit",
+    "wald": "Wald",
+    "bootstrap": "bootstrap",
+}
 WEIGHTING_VI = {
     "none": "Không gia quyền: mỗi phiếu hợp lệ có trọng số bằng 1.",
     "design": (
@@ -177,17 +185,26 @@ class _Sheet:
         if not value:
             self.blank(row, col, fmt)
             return
-        check(self.sheet.write_string(row, col, nfc(value), fmt), self._where(row, col))
+        code = self.sheet.write_string(row, col, nfc(value), fmt)
+        if code:  # the message is built only on failure: this runs for every cell
+            check(code, self._where(row, col))
 
     def number(self, row: int, col: int, value: Any, fmt=None, missing: str = "—") -> None:
-        number = _num(value)
-        if number is None:
+        if value is None or value != value:  # None or NaN
             self.text(row, col, missing, self.f.missing)
-        else:
-            check(self.sheet.write_number(row, col, number, fmt), self._where(row, col))
+            return
+        number = float(value)
+        if math.isinf(number):
+            self.text(row, col, missing, self.f.missing)
+            return
+        code = self.sheet.write_number(row, col, number, fmt)
+        if code:
+            check(code, self._where(row, col))
 
     def blank(self, row: int, col: int, fmt) -> None:
-        check(self.sheet.write_blank(row, col, None, fmt), self._where(row, col))
+        code = self.sheet.write_blank(row, col, None, fmt)
+        if code:
+            check(code, self._where(row, col))
 
     def merge(self, row: int, first: int, last: int, value: str, fmt) -> None:
         if last <= first:
@@ -589,9 +606,10 @@ def _error(a: Any, b: Any) -> float | None:
 
 
 def _ranking_notes(ctx: _Context) -> list[str]:
+    ci = CI_NAMES.get(ctx.table.ci_method, ctx.table.ci_method)
     notes = [
         f"Ghi chú: Chỉ số tính theo {ctx.questionnaire.source or ctx.questionnaire.title.vi}; "
-        f"khoảng tin cậy {ctx.confidence} theo phương pháp {ctx.table.ci_method}. "
+        f"khoảng tin cậy {ctx.confidence} theo phương pháp {ci}. "
         "Xếp hạng theo chỉ số giảm dần; số liệu làm tròn 2 chữ số thập phân. "
         'Xem trang "Phương pháp" để biết cách tính, trọng số và cỡ mẫu.',
     ]
@@ -709,7 +727,8 @@ def _elements_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
         0,
         last_col,
         "Màu ô: đỏ là thấp nhất, vàng là trung vị, xanh là cao nhất trong bảng. "
-        "Chỉ số yếu tố là trung bình các tiêu chí của yếu tố; chỉ số lĩnh vực là trung bình các yếu tố.",
+        "Chỉ số yếu tố là trung bình các tiêu chí của yếu tố"
+        + ("; chỉ số lĩnh vực là trung bình các yếu tố của lĩnh vực." if ctx.structure.fields else "."),
         f.note,
     )
     sh.print_setup((group_row, head_row), ctx.title)
@@ -987,51 +1006,55 @@ def _weakest_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: i
 
 
 def _compact_units_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
-    """One block per unit (profile on the left, weakest criteria on the right) on a single sheet."""
+    """One block per unit on a single sheet: elements and the three weakest criteria, against the district.
+
+    The district's own values are written once, as the first block; each unit's block then shows its
+    value and the difference, so that thousands of units stay quick to write and to read.
+    """
     sh = _Sheet(workbook, SHEET_UNITS, f)
-    sh.widths([40, 10, 10, 10, 3, 44, 10, 10, 10])
-    row = _short_heading(sh, ctx, 8, "Kết quả từng đơn vị")
+    sh.widths([46, 10, 12, 3, 52, 10, 12])
+    row = _short_heading(sh, ctx, 6, "Kết quả từng đơn vị")
+    head_row = row
+    sh.height(head_row, 30)
+    versus = f"Chênh lệch so với {ctx.overall_label.lower()}"
+    heads = ("Yếu tố", "Chỉ số", versus, "", "Ba tiêu chí thấp nhất", "Chỉ số", versus)
+    for i, text in enumerate(heads):
+        if text:
+            sh.text(head_row, i, text, f.head)
+    row += 1
     profile = _profile_rows(ctx)
-    heads = (
-        "Yếu tố",
-        "Đơn vị",
-        ctx.overall_label,
-        "Chênh lệch",
-        "",
-        "Ba tiêu chí thấp nhất",
-        "Đơn vị",
-        ctx.overall_label,
-        "Chênh lệch",
-    )
+    overall = ctx.table.overall
+    sh.text(row, 0, f"{ctx.overall_label} — chỉ số {vn_number(_num(overall.index))}", f.block_title)
+    row += 1
+    for label, key, total in profile:
+        sh.text(row, 0, label, f.label if total else f.text)
+        sh.number(row, 1, _value_of(overall, key), f.index)
+        row += 1
+    row += 1
     for unit in ctx.units:
         title = f"{ctx.name(unit)} ({unit.unit}) — {_unit_heading_text(ctx, unit)}"
         if unit.flags:
             title += " — " + "; ".join(FLAG_LABELS_VI.get(x, x) for x in unit.flags)
-        sh.merge(row, 0, 8, title, f.block_title)
-        row += 1
-        for i, text in enumerate(heads):
-            if text:
-                sh.text(row, i, text, f.head)
+        # No merged cells here: with thousands of blocks a merge per title costs more than the rest.
+        sh.text(row, 0, title, f.block_title)
         row += 1
         weakest = weakest_criteria(unit, ctx.structure)
         for k in range(max(len(profile), len(weakest))):
             if k < len(profile):
                 label, key, total = profile[k]
-                mine, district = _value_of(unit, key), _value_of(ctx.table.overall, key)
+                mine, district = _value_of(unit, key), _value_of(overall, key)
                 sh.text(row, 0, label, f.label if total else f.text)
-                sh.number(row, 1, mine, f.index)
-                sh.number(row, 2, district, f.index)
-                sh.number(row, 3, None if mine is None or district is None else mine - district, f.change)
+                sh.number(row, 1, mine, f.index_bold if total else f.index)
+                sh.number(row, 2, None if mine is None or district is None else mine - district, f.change)
             if k < len(weakest):
                 c = weakest[k]
-                mine, district = _num(unit.criteria.get(c)), _num(ctx.table.overall.criteria.get(c))
-                sh.text(row, 5, f"{ctx.structure.short.get(c, '')} {ctx.structure.label(c)}".strip(), f.text)
-                sh.number(row, 6, mine, f.index)
-                sh.number(row, 7, district, f.index)
-                sh.number(row, 8, None if mine is None or district is None else mine - district, f.change)
+                mine, district = _num(unit.criteria.get(c)), _num(overall.criteria.get(c))
+                sh.text(row, 4, f"{ctx.structure.short.get(c, '')} {ctx.structure.label(c)}".strip(), f.text)
+                sh.number(row, 5, mine, f.index)
+                sh.number(row, 6, None if mine is None or district is None else mine - district, f.change)
             row += 1
         row += 1
-    sh.print_setup(None, ctx.title)
+    sh.print_setup((head_row, head_row), ctx.title)
 
 
 # ------------------------------------------------------------------------------------------ method
