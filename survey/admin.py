@@ -295,7 +295,7 @@ def campaign(campaign_id: int):
         confirm_form=ConfirmForm(),
         status_labels=STATUS_LABELS,
         report_available=_report_builder() is not None,
-        poll_seconds=PROGRESS_POLL_SECONDS,
+        poll_seconds=current_app.config.get("PROGRESS_POLL_SECONDS", PROGRESS_POLL_SECONDS),
     )
 
 

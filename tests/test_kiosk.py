@@ -72,6 +72,7 @@ def test_the_kiosk_page_is_a_script_free_shell_with_strict_headers(kiosk_app, ca
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in headers  # a tablet keeps no session: the token is its only credential
     for asset in (
         "/static/kiosk/expr.js",
         "/static/kiosk/submit.js",

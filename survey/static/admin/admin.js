@@ -73,7 +73,7 @@
   var table = document.getElementById("progress");
   if (table && window.fetch) {
     var url = table.getAttribute("data-progress-url");
-    var every = Math.max(5, parseInt(table.getAttribute("data-poll-seconds"), 10) || 15) * 1000;
+    var every = Math.max(1, parseInt(table.getAttribute("data-poll-seconds"), 10) || 15) * 1000;
     var updated = document.getElementById("progress-updated");
     var setRow = function (row, data) {
       if (!row) return;
