@@ -293,8 +293,21 @@ _REQUIRED = "Trường này bắt buộc."
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Tên đăng nhập", validators=[DataRequired(_REQUIRED), Length(max=64)])
-    password = PasswordField("Mật khẩu", validators=[DataRequired(_REQUIRED), Length(max=256)])
+    username = StringField(
+        "Tên đăng nhập",
+        validators=[DataRequired(_REQUIRED), Length(max=64)],
+        render_kw={
+            "autocomplete": "username",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+            "autofocus": True,
+        },
+    )
+    password = PasswordField(
+        "Mật khẩu",
+        validators=[DataRequired(_REQUIRED), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class ConfirmForm(FlaskForm):
@@ -304,6 +317,7 @@ class ConfirmForm(FlaskForm):
 class UserCreateForm(FlaskForm):
     username = StringField(
         "Tên đăng nhập",
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
         validators=[
             DataRequired(_REQUIRED),
             Length(min=3, max=64, message="Từ 3 đến 64 ký tự."),
@@ -323,11 +337,14 @@ class UserCreateForm(FlaskForm):
         default="enumerator",
     )
     password = PasswordField(
-        "Mật khẩu", validators=[DataRequired(_REQUIRED), Length(min=10, max=256, message="Ít nhất 10 ký tự.")]
+        "Mật khẩu",
+        validators=[DataRequired(_REQUIRED), Length(min=10, max=256, message="Ít nhất 10 ký tự.")],
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Nhập lại mật khẩu",
         validators=[DataRequired(_REQUIRED), EqualTo("password", "Hai mật khẩu không khớp.")],
+        render_kw={"autocomplete": "new-password"},
     )
 
 
@@ -335,10 +352,12 @@ class PasswordResetForm(FlaskForm):
     password = PasswordField(
         "Mật khẩu mới",
         validators=[DataRequired(_REQUIRED), Length(min=10, max=256, message="Ít nhất 10 ký tự.")],
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Nhập lại mật khẩu mới",
         validators=[DataRequired(_REQUIRED), EqualTo("password", "Hai mật khẩu không khớp.")],
+        render_kw={"autocomplete": "new-password"},
     )
 
 
