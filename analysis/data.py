@@ -452,17 +452,75 @@ def _id_problems(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         values = series.to_numpy()
         if len(values) < 2 or bool(np.all(values[1:] > values[:-1])):
             return empty, empty  # strictly increasing integers: no blanks, no duplicates, no hashing
-    codes, uniques = _factorize(series)
-    if isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(dtype):
-        values = np.asarray(uniques, dtype=object)
-        blank_values = np.flatnonzero((values == "") | pd.isna(values)) if len(values) else empty
-        if len(blank_values):
-            codes = np.where(np.isin(codes, blank_values), -1, codes)
+    if isinstance(dtype, pd.StringDtype):
+        # Text ids (often millions): vectorised, never a Python object per id.
+        fast = _fixed_width_id_problems(series)
+        if fast is not None:
+            return fast
+        blank_mask = (series.isna() | (series.str.strip() == "")).to_numpy(dtype=bool)
+        codes, uniques = pd.factorize(series.mask(blank_mask), use_na_sentinel=True)
+        codes = np.asarray(codes)
+    else:
+        codes, uniques = _factorize(series)
+        if isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(dtype):
+            texts = [canonical_text(u) for u in uniques] if len(uniques) <= 100_000 else None
+            if texts is None:
+                values = np.asarray(uniques, dtype=object)
+                blank_values = np.flatnonzero((values == "") | pd.isna(values))
+            else:
+                blank_values = np.array([i for i, t in enumerate(texts) if t is None], dtype=np.int64)
+            if len(blank_values):
+                codes = np.where(np.isin(codes, blank_values), -1, codes)
     blank = np.flatnonzero(codes < 0)
-    if len(uniques) == len(codes) - len(blank):
+    distinct = len(np.unique(codes[codes >= 0])) if len(uniques) < len(codes) else len(uniques)
+    if distinct == len(codes) - len(blank):
         return blank, empty
     dup = pd.Series(codes).duplicated(keep=False).to_numpy() & (codes >= 0)
     return blank, np.flatnonzero(dup)
+
+
+def _fixed_width_id_problems(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Blank and duplicated ids among text ids of one length (UUIDs, zero-padded numbers), fast.
+
+    The bytes of each id are hashed with a random linear 64-bit hash over the Arrow buffer and the
+    hashes sorted; only ids whose hashes collide are compared as text. None when the ids are not one
+    Arrow buffer of equal-length, non-null strings (the caller then hashes the strings themselves).
+    """
+    try:
+        import pyarrow as pa
+
+        chunked = series.array.__arrow_array__()
+        array = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+    except (AttributeError, TypeError, ImportError):
+        return None
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) or array.null_count:
+        return None
+    _, offsets_buffer, data_buffer = array.buffers()
+    if data_buffer is None or len(array) == 0:
+        return None
+    offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[array.offset : array.offset + len(array) + 1]
+    lengths = np.diff(offsets)
+    if lengths.min() != lengths.max() or lengths[0] == 0:
+        return None
+    width = int(lengths[0])
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(len(array), width)
+    # blank = only whitespace; look closer only at ids that start with whitespace
+    spaces = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
+    maybe = np.flatnonzero(np.isin(data[:, 0], spaces))
+    blank = maybe[np.isin(data[maybe], spaces).all(axis=1)] if len(maybe) else np.empty(0, dtype=np.int64)
+    multipliers = np.random.default_rng(0x5195).integers(1, 2**63, size=width, dtype=np.uint64) | np.uint64(1)
+    hashes = np.zeros(len(array), dtype=np.uint64)
+    for j in range(width):
+        hashes += data[:, j].astype(np.uint64) * multipliers[j]
+    ordered = np.sort(hashes)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return blank, np.empty(0, dtype=np.int64)
+    candidates = np.flatnonzero(np.isin(hashes, repeated))
+    candidates = candidates[~np.isin(candidates, blank)]
+    same = series.iloc[candidates].reset_index(drop=True).duplicated(keep=False).to_numpy()
+    return blank, candidates[same]
 
 
 def _small(codes: np.ndarray, n_values: int) -> np.ndarray:

@@ -241,8 +241,32 @@ class IndexTable:
             raise ValueError(f"unsupported output type {suffix or '(none)'}; use .json or .csv")
 
     def write_json(self, path: str | Path) -> None:
-        text = json.dumps(self.to_json_dict(), ensure_ascii=False, indent=2, allow_nan=False)
-        _atomic_write(path, text.encode("utf-8"))
+        """Write the JSON document: headline keys on their own lines, one line per unit.
+
+        The layout keeps a file of 10,000 units quick to write (the compact C encoder per unit) and
+        still easy to read and to diff.
+        """
+        data = self.to_json_dict()
+
+        def dump(value: Any) -> str:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+        lines = ["{"]
+        keys = list(data)
+        for i, key in enumerate(keys):
+            end = "," if i < len(keys) - 1 else ""
+            if key == "units":
+                units = data["units"]
+                if not units:
+                    lines.append(f'  "units": []{end}')
+                    continue
+                lines.append('  "units": [')
+                lines.extend(f"    {dump(u)}{',' if j < len(units) - 1 else ''}" for j, u in enumerate(units))
+                lines.append(f"  ]{end}")
+            else:
+                lines.append(f"  {dump(key)}: {dump(data[key])}{end}")
+        lines.append("}")
+        _atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
     def write_csv(self, path: str | Path) -> None:
         frame = self.to_frame()

@@ -310,3 +310,19 @@ def test_read_previous_from_json_and_csv(tmp_path):
         read_previous(tmp_path / "none.json")
     data = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
     assert set(data) >= {"questionnaire", "method", "units", "overall", "warnings"}
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_text_response_ids_of_one_width(dtype):
+    # Equal-width text ids (UUIDs, zero-padded numbers) take a hashed path; the outcome is the same.
+    ids = pd.Series([f"R{i:06d}" for i in range(2000)], dtype=dtype)
+    df = pd.DataFrame({"response_id": ids, "unit": "u", "kenh": "tv", "y1": 5, "y2": 4})
+    assert score(questionnaire(), df).unit("u").n == 2000
+    twice = df.copy()
+    twice.loc[1500, "response_id"] = "R000007"
+    twice.loc[42, "response_id"] = "       "
+    with pytest.raises(ScoringError) as err:
+        score(questionnaire(), twice)
+    text = str(err.value)
+    assert "R000007" in text and "row 8" in text and "row 1501" in text
+    assert "blank response_id" in text and "row 43" in text
