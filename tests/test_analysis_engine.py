@@ -638,3 +638,52 @@ def test_result_round_trips_through_json_and_csv(tmp_path):
     assert [(u.unit, u.rank) for u in again.units] == [(u.unit, u.rank) for u in t.units]
     assert again.unit("u1").index == t.unit("u1").index
     assert again.unit("u1").criteria == t.unit("u1").criteria
+
+
+def test_group_weights_equal_per_unit_margins_on_the_group():
+    q = par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5})
+    rng = np.random.default_rng(3)
+    rows = []
+    for unit, leaders, citizens in (("xa-1", 3, 12), ("xa-2", 5, 20)):
+        for i in range(leaders + citizens):
+            rows.append(
+                {
+                    "response_id": f"{unit}-{i}",
+                    "unit": unit,
+                    "group": "lanh_dao" if i < leaders else "nguoi_dan",
+                    "c1": "ABCD"[int(rng.integers(0, 4))],
+                    "c2": "ABCD"[int(rng.integers(0, 4))],
+                    "h1": int(rng.integers(1, 6)),
+                    "h2": int(rng.integers(1, 6)),
+                }
+            )
+    df = pd.DataFrame(rows)
+    by_groups = score(q, df)
+    plain = par_questionnaire()
+    margins = pd.DataFrame(
+        {
+            "unit": ["xa-1", "xa-1", "xa-2", "xa-2"],
+            "variable": ["group"] * 4,
+            "category": ["lanh_dao", "nguoi_dan"] * 2,
+            "population": [7.5, 7.5, 12.5, 12.5],  # half of each unit's 15 and 25 responses
+        }
+    )
+    by_margins = score(plain, df, margins=margins)
+    for a, b in zip(
+        (*by_groups.units, by_groups.overall), (*by_margins.units, by_margins.overall), strict=True
+    ):
+        assert a.unit == b.unit
+        assert a.index == pytest.approx(b.index, abs=1e-12)
+        assert a.se == pytest.approx(b.se, rel=1e-12)
+
+
+def test_trimming_weights_by_hand():
+    q, responses = margins_case()
+    margins = pd.DataFrame(
+        {"variable": ["gioi_tinh", "gioi_tinh"], "category": ["1", "2"], "population": [30, 70]}
+    )
+    t = score(q, responses, margins=margins, trim=(0.0, 10.0))
+    # calibrated factors: men 30/4 = 7.5, women 70/4 = 17.5 -> women trimmed to 10; the 4 × 7.5 = 30
+    # removed go to the men: 7.5 + 30/4 = 15. Overall = 4 × 15 satisfied / (4 × 15 + 4 × 10) = 60%
+    assert t.overall.index == pytest.approx(60.0)
+    assert any("4" in w and "trim" in w for w in t.warnings)
