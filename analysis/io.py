@@ -129,7 +129,7 @@ def read_table(
     if unnamed:
         df = df.drop(columns=unnamed)
     df.index = pd.RangeIndex(first_row, first_row + len(df))
-    if len(df.columns):
+    if suffix != ".parquet" and len(df.columns):  # spreadsheets carry empty rows; Parquet does not
         blank = df.isna().all(axis=1)
         if blank.any():
             df = df.loc[~blank]
