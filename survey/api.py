@@ -82,11 +82,24 @@ def _token(body: dict[str, Any] | None) -> str | None:
 def submit_response():
     """Store one kiosk submission (idempotent by instance id)."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit and request.content_length is not None and request.content_length > limit:
+    too_large = limit and request.content_length is not None and request.content_length > limit
+    if limit and not too_large and request.content_length is None:
+        # A chunked upload has no length: Werkzeug reads at most `limit` bytes and drops the rest, so a
+        # body that fills the limit is one that did not fit.
+        too_large = len(request.get_data(cache=True)) >= limit
+    if too_large:
         return json_error(
             413, "Dữ liệu gửi lên quá lớn.", "The body is larger than allowed.", code="too_large"
         )
-    body = request.get_json(silent=True, force=True)
+    try:
+        body = request.get_json(silent=True, force=True)
+    except RecursionError:  # e.g. 10,000 nested lists: the JSON parser gives up, we answer 400
+        return _field_error(
+            None,
+            "malformed",
+            "Nội dung JSON lồng nhau quá sâu.",
+            "the JSON body is nested too deeply",
+        )
     if not isinstance(body, dict):
         return _field_error(
             None,

@@ -41,6 +41,7 @@ from questionnaires import (
 
 from .errors import CampaignError
 from .models import Campaign, CampaignUnit, FrameCell, Kiosk, Response, User
+from .validation import has_control_characters
 
 __all__ = [
     "UnitProgress",
@@ -127,6 +128,10 @@ def create_campaign(
         raise CampaignError(
             "tên đợt khảo sát dài quá 200 ký tự (campaign name is longer than 200 characters)"
         )
+    if has_control_characters(name):
+        raise CampaignError(
+            "tên đợt khảo sát có ký tự điều khiển (the campaign name contains control characters)"
+        )
     try:
         q = questionnaire if isinstance(questionnaire, Questionnaire) else load_questionnaire(questionnaire)
     except QuestionnaireError as exc:
@@ -150,8 +155,11 @@ def create_campaign(
         raise CampaignError("đợt khảo sát cần ít nhất một đơn vị (a campaign needs at least one unit)")
     seen: set[str] = set()
     for code, unit_name in pairs:
-        if not code or len(code) > 64 or not unit_name:
-            raise CampaignError(f"đơn vị {code!r}: cần mã (≤ 64 ký tự) và tên (unit needs a code and a name)")
+        if not code or len(code) > 64 or not unit_name or has_control_characters(code + unit_name):
+            raise CampaignError(
+                f"đơn vị {code!r}: cần mã (≤ 64 ký tự) và tên, không có ký tự điều khiển "
+                "(unit needs a code and a name, without control characters)"
+            )
         if code in seen:
             raise CampaignError(f"đơn vị {code!r} xuất hiện hai lần (unit listed twice)")
         seen.add(code)
@@ -262,7 +270,8 @@ def campaign_questionnaire(campaign: Campaign) -> Questionnaire:
 # ------------------------------------------------------------------------------------------- kiosks
 def hash_token(token: str) -> str:
     """The sha256 hex digest under which a kiosk token is stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    # surrogatepass: a token from JSON may hold a lone surrogate; it matches nothing, but must not crash.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_kiosk(
@@ -288,6 +297,8 @@ def create_kiosk(
     counter = (counter or "").strip() or None
     if counter is not None and len(counter) > 100:
         raise CampaignError("tên quầy dài quá 100 ký tự (counter name is longer than 100 characters)")
+    if counter is not None and has_control_characters(counter):
+        raise CampaignError("tên quầy có ký tự điều khiển (the counter name contains control characters)")
     token = secrets.token_urlsafe(32)
     kiosk = Kiosk(
         campaign_id=campaign.id,

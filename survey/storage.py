@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ SOURCES = ("kiosk", "api", "paper")
 # Columns the responses table carries after the items (provenance, for analysts and audits).
 EXTRA_COLUMNS = ("questionnaire_version", "source", "started_at", "submitted_at")
 _CHUNK = 1000
+# A code sent by a client (stratum): short, printable, nothing a database or a page could trip on.
+_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def normalise_instance_id(value: Any) -> str:
@@ -194,10 +197,20 @@ def save_response(
     if stratum is None:
         item = questionnaire.role_item(Role.STRATUM)
         stratum = normalised.get(item.code) if item is not None else None
-    elif not isinstance(stratum, str) or not stratum.strip() or len(stratum) > 64:
+    elif not isinstance(stratum, str) or not _CODE_RE.fullmatch(stratum):
         errors.append(
             ItemError(
                 "stratum", "wrong_type", "Tầng (stratum) phải là một mã ngắn.", "stratum must be a short code"
+            )
+        )
+    elif campaign.strata and stratum not in {s.get("code") for s in campaign.strata}:
+        known = ", ".join(str(s.get("code")) for s in campaign.strata)
+        errors.append(
+            ItemError(
+                "stratum",
+                "invalid_code",
+                f"Tầng '{stratum}' không có trong đợt khảo sát (có: {known}).",
+                f"stratum {stratum!r} is not one of the campaign's ({known})",
             )
         )
     group = respondent_group(questionnaire, normalised, group)

@@ -28,6 +28,7 @@ from .db import get_session
 from .errors import UserError
 from .models import ROLES, AuditEvent, User
 from .security import login_allowed, record_login_failure
+from .validation import has_control_characters
 
 __all__ = [
     "ROLES",
@@ -92,13 +93,19 @@ def create_user(
     if role not in ROLES:
         raise UserError(f"vai trò {role!r} không hợp lệ; chọn một trong: {', '.join(ROLES)} (unknown role)")
     _check_password(password)
+    full_name = (full_name or "").strip()
+    if len(full_name) > 200 or has_control_characters(full_name):
+        raise UserError(
+            "họ và tên dài quá 200 ký tự hoặc có ký tự điều khiển "
+            "(the full name is longer than 200 characters or has control characters)"
+        )
     if session.scalar(select(User.id).where(func.lower(User.username) == username)) is not None:
         raise UserError(f"tên đăng nhập {username!r} đã có (username already exists)")
     user = User(
         username=username,
         password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
         role=role,
-        full_name=(full_name or "").strip() or None,
+        full_name=full_name or None,
         active=True,
         failed_logins=0,
     )
@@ -134,13 +141,16 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     max_failures = int(current_app.config.get("LOGIN_MAX_FAILURES", 5))
     lockout = timedelta(seconds=int(current_app.config.get("LOGIN_LOCKOUT_SECONDS", 900)))
     name = (username or "").strip().lower()[:64]
+    if has_control_characters(name):
+        # Never a valid name (USERNAME_RE), and PostgreSQL refuses NUL in text: no lookup, a safe audit.
+        name = "".join("\ufffd" if has_control_characters(ch) else ch for ch in name)
     if not login_allowed():
         audit(session, "login_rate_limited", {"username": name}, security=True)
         session.commit()
         return None
-    user = (
-        session.scalars(select(User).where(func.lower(User.username) == name)).one_or_none() if name else None
-    )
+    user = None
+    if USERNAME_RE.match(name):
+        user = session.scalars(select(User).where(func.lower(User.username) == name)).one_or_none()
     now = _now()
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")

@@ -43,7 +43,14 @@ from questionnaires import Question, Questionnaire, QuestionType, Role, Section
 
 from .errors import ItemError
 
-__all__ = ["ItemError", "TEXT_MAX_LENGTH", "validate_answers", "parse_timestamp", "respondent_group"]
+__all__ = [
+    "ItemError",
+    "TEXT_MAX_LENGTH",
+    "has_control_characters",
+    "validate_answers",
+    "parse_timestamp",
+    "respondent_group",
+]
 
 TEXT_MAX_LENGTH = 4000
 _INT_LIMIT = 10**15  # beyond any count a respondent gives; keeps numbers exact in JSON and float
@@ -51,6 +58,7 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _DEC_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+_GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class _Bad(Exception):
@@ -154,11 +162,21 @@ def respondent_group(
     return None
 
 
+def has_control_characters(text: str, allowed: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether ``text`` has control characters (NUL included) or lone surrogates, ``allowed`` aside.
+
+    Neither belongs in anything a person typed; PostgreSQL refuses NUL in text and UTF-8 cannot encode
+    a lone surrogate (which JSON's ``\\ud800`` escapes can produce).
+    """
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in text)
+
+
 def parse_timestamp(value: Any) -> datetime:
     """Parse an ISO 8601 timestamp (``Z`` or offset; naive = UTC) into an aware UTC datetime."""
     if isinstance(value, datetime):
         stamp = value
-    elif isinstance(value, str) and 10 <= len(value.strip()) <= 40:
+    elif isinstance(value, str) and 10 <= len(value.strip()) <= 40 and value.strip().isprintable():
+        # isprintable: CPython's fromisoformat stops at a NUL, so "…08:00\x00junk" would pass.
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
@@ -180,6 +198,16 @@ def _group_of(
     questionnaire: Questionnaire, values: Mapping[str, Any], group: str | None, errors: list[ItemError]
 ) -> str | None:
     declared = {g.code for g in questionnaire.groups}
+    if group is not None and not declared and not _GROUP_RE.fullmatch(str(group)):
+        errors.append(
+            ItemError(
+                "group",
+                "wrong_type",
+                "Nhóm người trả lời phải là một mã ngắn.",
+                "the respondent group must be a short code",
+            )
+        )
+        return None
     if group is not None and declared and group not in declared:
         errors.append(
             ItemError(
@@ -362,7 +390,7 @@ def _text(question: Question, raw: Any) -> str | None:
         raise _Bad("wrong_type", f"Câu '{question.code}' cần một đoạn văn bản.", "expected text")
     # NFC: the same Vietnamese word typed on two keyboards is the same text (and the same hash).
     text = unicodedata.normalize("NFC", raw.strip())
-    if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS for ch in text):
+    if has_control_characters(text, allowed=_ALLOWED_CONTROLS):
         raise _Bad(
             "wrong_type",
             f"Câu '{question.code}' chứa ký tự điều khiển không hợp lệ.",
