@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_helpers import wait_for
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -174,7 +175,8 @@ def test_a_respondent_fills_and_submits_a_whole_form(browser, live, tmp_path):
     page.wait_for_selector("#k-thanks")
     assert page.inner_text("#k-thanks") == "Xin cảm ơn Ông/Bà!"
 
-    stored = _stored(live["app"])
+    # Thanked as soon as the form is in the tablet's outbox; the outbox sends it at once.
+    stored = wait_for(lambda: _stored(live["app"]), what="the response in the database")
     assert len(stored) == 1
     response = stored[0]
     answers = dict(response.answers)
@@ -196,8 +198,10 @@ def test_a_respondent_fills_and_submits_a_whole_form(browser, live, tmp_path):
     context.close()
 
 
-def test_server_refusals_are_shown_per_item_and_a_lost_answer_is_retried_once(browser, live):
+def test_without_an_outbox_refusals_are_shown_per_item_and_a_lost_answer_is_retried_once(browser, live):
+    """A browser that stores nothing (IndexedDB disabled) sends at once and shows the server's refusals."""
     context = browser.new_context(**TABLET)
+    context.add_init_script("Object.defineProperty(window, 'indexedDB', {get: () => undefined});")
     page = context.new_page()
     sent: list[dict] = []
     refusal = {
@@ -252,6 +256,59 @@ def test_server_refusals_are_shown_per_item_and_a_lost_answer_is_retried_once(br
     stored = _stored(live["app"])
     assert len(stored) == 1 and stored[0].instance_id in retried
     assert stored[0].answers["so_lan_di_lai"] == 3
+    context.close()
+
+
+def test_a_refusal_after_the_respondent_left_goes_to_staff_and_a_lost_answer_is_retried_once(browser, live):
+    """With the outbox, the respondent is thanked at once; what the server refuses waits for staff."""
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    sent: list[dict] = []
+    refusal = {
+        "status": "invalid",
+        "errors": [
+            {
+                "item": "so_lan_di_lai",
+                "code": "constraint",
+                "message": "Số lần đi lại không hợp lý.",
+                "message_en": "",
+            }
+        ],
+    }
+
+    def network(route):
+        sent.append(json.loads(route.request.post_data))
+        if len(sent) == 1:
+            route.fulfill(status=400, content_type="application/json", body=json.dumps(refusal))
+        elif len(sent) == 2:
+            route.abort("failed")  # Wi-Fi drops before the server sees it
+        elif len(sent) == 3:
+            route.fetch()  # the server stores it, but the answer never reaches the tablet
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/responses", network)
+    _open_form(page, live)
+    _fill_until_review(page)
+    page.tap("#k-submit")
+    page.wait_for_selector("#k-thanks")
+
+    # 400: nothing stored, nothing dropped: the form is listed for staff with the server's message.
+    page.wait_for_selector('#k-staff-pending:has-text("1 phiếu cần xử lý")')
+    assert _stored(live["app"]) == []
+    page.tap("#k-staff")  # no staff PIN configured here: the panel opens at once
+    page.wait_for_selector("#k-attention-list")
+    assert "Số lần đi lại không hợp lý." in page.inner_text("#k-attention-list")
+    page.tap("#k-attention-list [data-retry]")  # "Gửi lại": fails twice on the way, then goes through
+
+    stored = wait_for(lambda: _stored(live["app"]), timeout=30, what="the stored response", page=page)
+    page.wait_for_selector('#k-staff-pending:has-text("0 phiếu chờ gửi")')
+    assert len(sent) == 4
+    assert len({body["instance_id"] for body in sent}) == 1  # one form, one id, whatever happened
+    assert sent[0] == sent[1] == sent[2] == sent[3]  # the queued submission is re-sent unchanged
+    assert len(stored) == 1 and stored[0].instance_id == sent[0]["instance_id"]
+    assert page.evaluate("() => SipasQueue.counts()") == {"pending": 0, "attention": 0}
     context.close()
 
 
@@ -330,6 +387,7 @@ def test_every_shipped_questionnaire_is_accepted_as_the_tablet_filled_it(browser
             assert page.is_hidden("#k-page-errors"), page.inner_text("#k-page-errors")
         page.tap("#k-submit")
         page.wait_for_selector("#k-thanks")
+        wait_for(lambda: _stored(app), what="the response in the database")  # sent from the outbox
         context.close()
     finally:
         server.shutdown()

@@ -56,10 +56,9 @@ def test_the_kiosk_page_is_a_script_free_shell_with_strict_headers(kiosk_app, ca
     assert 'data-submit-url="/api/v1/responses"' in html
     # Every script is a file of ours; no inline code, no inline handlers, no inline styles.
     scripts = re.findall(r"<script\b[^>]*>", html)
+    version = kiosk_app.extensions["sipas.kiosk_asset_version"]  # cached for good by the service worker
     assert [re.search(r'src="([^"]+)"', s).group(1) for s in scripts] == [
-        "/static/kiosk/expr.js",
-        "/static/kiosk/submit.js",
-        "/static/kiosk/kiosk.js",
+        f"/static/kiosk/{name}.js?v={version}" for name in ("expr", "queue", "submit", "staff", "kiosk")
     ]
     assert all(body.strip() == "" for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S))
     assert re.search(r"\son[a-z]+\s*=", html) is None
@@ -75,7 +74,9 @@ def test_the_kiosk_page_is_a_script_free_shell_with_strict_headers(kiosk_app, ca
     assert "Set-Cookie" not in headers  # a tablet keeps no session: the token is its only credential
     for asset in (
         "/static/kiosk/expr.js",
+        "/static/kiosk/queue.js",
         "/static/kiosk/submit.js",
+        "/static/kiosk/staff.js",
         "/static/kiosk/kiosk.js",
         "/static/kiosk/kiosk.css",
     ):

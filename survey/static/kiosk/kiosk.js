@@ -4,7 +4,9 @@
  * Plain DOM code, no framework, no inline scripts (the page's CSP is script-src 'self'). The
  * questionnaire comes as JSON from data-definition-url; skip logic, requirements and constraints are
  * evaluated with SipasExpr (expr.js) exactly as the server's validate_answers does, so the server
- * never refuses what the tablet accepted. Sending is SipasSubmit's job (submit.js).
+ * never refuses what the tablet accepted. Sending is SipasSubmit's job (submit.js): a finished form
+ * goes to the tablet's outbox first, and the respondent is thanked as soon as it is there; the staff
+ * badge and panel are SipasStaff's (staff.js).
  */
 (function () {
   "use strict";
@@ -66,7 +68,8 @@
     definitionUrl: root.getAttribute("data-definition-url"),
     submitUrl: root.getAttribute("data-submit-url"),
     token: root.getAttribute("data-token"),
-    unitName: root.getAttribute("data-unit-name") || ""
+    unitName: root.getAttribute("data-unit-name") || "",
+    appVersion: root.getAttribute("data-app-version") || ""
   };
 
   var def = null; // the definition JSON: {campaign, kiosk, questionnaire, reset_seconds, idle_seconds}
@@ -359,6 +362,7 @@
       el("div", { className: "k-header__unit", text: options.title || def.kiosk.unit_name || config.unitName }),
       options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null
     ]);
+    if (window.SipasStaff) window.SipasStaff.mount(header); // the staff badge: queue and connection
     root.appendChild(header);
     if (options.progress !== undefined) {
       var bar = el("div", {
@@ -888,6 +892,8 @@
     var status = document.getElementById("k-status");
     if (status) status.textContent = TEXT.sending;
     S.send(config.submitUrl, state.payload, {
+      appVersion: config.appVersion,
+      unitName: def.kiosk.unit_name || config.unitName,
       onRetry: function () {
         if (status) {
           status.textContent = TEXT.retrying;
@@ -895,7 +901,8 @@
         }
       }
     }).then(function (result) {
-      if (result.kind === "stored" || result.kind === "conflict") {
+      // queued: safely in the tablet's outbox, which sends it (and keeps it if the server refuses).
+      if (result.kind === "queued" || result.kind === "stored" || result.kind === "conflict") {
         // conflict: an earlier copy of this very form is stored; the person's answers are in.
         showThanks();
         return;
@@ -993,6 +1000,9 @@
           s.questions.forEach(function (q) { questions[q.code] = { q: q, section: s }; });
         });
         root.removeAttribute("aria-busy");
+        if (window.SipasStaff) {
+          window.SipasStaff.setDefinition({ questionnaire: Q.id, version: Q.version, campaign: def.campaign.name });
+        }
         if (!restore()) showWelcome();
       })
       .catch(function () {
