@@ -92,6 +92,10 @@ def read_yaml(path: str | Path) -> Any:
         raise QuestionnaireError(ErrorCode.INVALID_FILE, f"cannot read file: {exc}", str(path)) from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:  # e.g. "[[[[…" thousands deep: PyYAML's composer recurses per level
+        raise QuestionnaireError(
+            ErrorCode.INVALID_FILE, "not valid YAML: nested too deeply", str(path)
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None

@@ -40,6 +40,7 @@ import os
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,17 @@ def _read_workbook(path: Path) -> dict[str, list[tuple[int, tuple]]]:
                     out[ws.title.strip().lower()] = rows
             finally:
                 wb.close()
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        InvalidFileException,
+        KeyError,
+        ValueError,
+        TypeError,
+        OSError,
+        SyntaxError,  # broken XML inside the archive (ElementTree's and lxml's ParseError)
+        EOFError,
+        zlib.error,
+    ) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QuestionnaireError(
             ErrorCode.INVALID_FILE, f"not a readable Excel .xlsx workbook ({detail})", file
