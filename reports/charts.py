@@ -13,23 +13,21 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 
 import matplotlib
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PatchCollection
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
-matplotlib.use("Agg")  # no display on a server; the object API below never opens a window
+from analysis.results import IndexTable, UnitResult
+from questionnaires import Questionnaire
 
-import numpy as np  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ft2font import FT2Font  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-
-from analysis.results import IndexTable, UnitResult  # noqa: E402
-from questionnaires import Questionnaire  # noqa: E402
-
-from .errors import ReportError  # noqa: E402
-from .structure import Structure, display_name, nfc, vn_number  # noqa: E402
+from .errors import ReportError
+from .structure import Structure, display_name, nfc, vn_number
 
 FONT_FAMILY = "DejaVu Sans"
 KINDS = ("ranking", "elements", "heatmap")
@@ -86,6 +84,8 @@ def render(figure: Figure, fmt: str = "png", *, dpi: int = 130) -> bytes:
 def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
     with matplotlib.rc_context(_RC):
         figure = Figure(figsize=(width, height), layout=layout)
+    # The Agg canvas of this figure only: no global backend switch, no window, safe in a web server.
+    FigureCanvasAgg(figure)
     return figure
 
 

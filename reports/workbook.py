@@ -770,7 +770,7 @@ def _matrix_overall(sh: _Sheet, ctx: _Context, cols: Sequence[_Col], row: int) -
 def criterion_columns(ctx: _Context) -> list[_Col]:
     """Criterion columns of the heatmap, grouped under their element."""
     s = ctx.structure
-    cols = [_Col("rank", "Hạng", 6), _Col("name", "Đơn vị", 22)]
+    cols = [_Col("rank", "Hạng", 7), _Col("name", "Đơn vị", 22)]
     for e in s.elements:
         cols += [_Col(f"criterion:{c}", s.short[c], 6.5, f"{e.number}. {e.label}") for c in e.criteria]
     return cols

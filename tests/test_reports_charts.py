@@ -111,6 +111,14 @@ def test_unknown_kind_or_format_is_a_report_error(scored):
         charts.plot("ranking", table, fmt="gif")
 
 
+def test_figures_draw_on_their_own_agg_canvas(scored, names):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    q, table = scored
+    assert isinstance(charts.ranking_figure(table, names).canvas, FigureCanvasAgg)
+    assert isinstance(charts.heatmap_figure(table, names, questionnaire=q).canvas, FigureCanvasAgg)
+
+
 def test_charts_never_load_pyplot():
     code = (
         "import sys, questionnaires;"

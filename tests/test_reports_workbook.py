@@ -485,9 +485,12 @@ def test_colliding_long_unit_names_get_unique_sheets(table, questionnaire, tmp_p
     assert all(len(s) <= 31 for s in unit_sheets)
 
 
-def test_writes_to_a_binary_stream(table, questionnaire, names):
+@pytest.mark.parametrize("constant_memory", [True, False])
+def test_writes_to_a_binary_stream(table, questionnaire, names, constant_memory):
     buffer = io.BytesIO()
-    build_report(table, questionnaire, buffer, unit_names=names, constant_memory=False, pictures=False)
+    build_report(
+        table, questionnaire, buffer, unit_names=names, constant_memory=constant_memory, pictures=False
+    )
     book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
     assert book.sheetnames[0] == SHEET_RANKING
     _, body = _table(book[SHEET_RANKING], "Hạng")
