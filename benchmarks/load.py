@@ -246,6 +246,13 @@ class Server:
                 self.process.wait(10)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by every process on the machine, all cores together (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -452,7 +459,10 @@ class RunFigures:
     accepted: int
     statuses: dict[str, int]
     client_cpu_pct: float  # of one core, during the load
-    server_cpu_pct: float
+    server_cpu_pct: float  # gunicorn master and workers
+    server_cpu_ms: float  # gunicorn CPU per accepted response
+    machine_busy_pct: float  # every process on the machine (PostgreSQL and anything else running)
+    load_average: float  # the 1-minute load average when the run started
     stored: int
     lost: int
     duplicated: int
@@ -471,10 +481,13 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
         ids = [d["instance_id"] for d in decoded]
         sent = {d["instance_id"]: d["answers"] for d in decoded}
         server = start_gunicorn(db, args)
+        load_average = os.getloadavg()[0]
         try:
             cpu_before = server.cpu_seconds()
+            busy_before = machine_busy_seconds()
             result = asyncio.run(run_load(server.port, bodies, ids, args))
             result.server_cpu = server.cpu_seconds() - cpu_before
+            busy = machine_busy_seconds() - busy_before
         finally:
             server.stop()
         check = check_database(db, sent, result.acknowledged)
@@ -489,6 +502,9 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
             statuses={str(k): v for k, v in sorted(result.statuses.items(), key=lambda kv: str(kv[0]))},
             client_cpu_pct=100 * result.client_cpu / result.elapsed,
             server_cpu_pct=100 * result.server_cpu / result.elapsed,
+            server_cpu_ms=1000 * result.server_cpu / max(result.accepted, 1),
+            machine_busy_pct=100 * busy / result.elapsed,
+            load_average=load_average,
             stored=check.stored,
             lost=len(check.lost),
             duplicated=len(check.duplicated),
@@ -510,9 +526,11 @@ def print_run(f: RunFigures, run: int) -> None:
     statuses = ", ".join(f"{k}: {v}" for k, v in f.statuses.items())
     print(
         f"  run {run}: {f.accepted_per_s:7.1f} accepted/s  p50 {f.p50_ms:6.1f} ms  p95 {f.p95_ms:6.1f} ms  "
-        f"p99 {f.p99_ms:6.1f} ms  [{statuses}]  cpu client {f.client_cpu_pct:.0f}% server "
-        f"{f.server_cpu_pct:.0f}%  stored {f.stored}, lost {f.lost}, duplicated {f.duplicated}, "
-        f"unexpected {f.unexpected}, altered {f.altered}, created twice {f.created_twice}",
+        f"p99 {f.p99_ms:6.1f} ms  [{statuses}]  CPU: client {f.client_cpu_pct:.0f}%, gunicorn "
+        f"{f.server_cpu_pct:.0f}% ({f.server_cpu_ms:.2f} ms/response), machine {f.machine_busy_pct:.0f}% of "
+        f"{100 * (os.cpu_count() or 1)}% (load average {f.load_average:.1f} at start)  stored {f.stored}, "
+        f"lost {f.lost}, duplicated {f.duplicated}, unexpected {f.unexpected}, altered {f.altered}, "
+        f"created twice {f.created_twice}",
         flush=True,
     )
 
@@ -555,7 +573,16 @@ def main(argv: list[str] | None = None) -> int:
             failed |= figures.created_twice > 0
         med = {
             name: statistics.median(getattr(r, name) for r in runs)
-            for name in ("accepted_per_s", "p50_ms", "p95_ms", "p99_ms", "client_cpu_pct", "server_cpu_pct")
+            for name in (
+                "accepted_per_s",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "client_cpu_pct",
+                "server_cpu_pct",
+                "server_cpu_ms",
+                "machine_busy_pct",
+            )
         }
         lost = sum(r.lost for r in runs)
         duplicated = sum(r.duplicated for r in runs)
@@ -563,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  median of {len(runs)}: {med['accepted_per_s']:.1f} accepted/s, p50 {med['p50_ms']:.1f} ms, "
             f"p95 {med['p95_ms']:.1f} ms, p99 {med['p99_ms']:.1f} ms, "
             f"client CPU {med['client_cpu_pct']:.0f}%, "
-            f"server CPU {med['server_cpu_pct']:.0f}% (of one core); lost {lost}, duplicated {duplicated}",
+            f"gunicorn CPU {med['server_cpu_pct']:.0f}% ({med['server_cpu_ms']:.2f} ms/response), machine "
+            f"{med['machine_busy_pct']:.0f}%; lost {lost}, duplicated {duplicated}",
             flush=True,
         )
         everything[kind] = [r.__dict__ for r in runs]

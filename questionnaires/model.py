@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 
 from .expressions import Expression
@@ -89,7 +90,7 @@ class ChoiceList:
     name: str
     choices: tuple[Choice, ...]
 
-    @property
+    @cached_property  # asked for every answer the server validates; the list never changes
     def codes(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.choices)
 

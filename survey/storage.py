@@ -21,10 +21,9 @@ import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,6 +33,9 @@ from questionnaires import Questionnaire, QuestionType, Role
 from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
 from .models import Campaign, CampaignUnit, Kiosk, Response, User
 from .validation import parse_timestamp, respondent_group, validate_answers
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "EXTRA_COLUMNS",
@@ -48,6 +50,8 @@ SOURCES = ("kiosk", "api", "paper")
 # Columns the responses table carries after the items (provenance, for analysts and audits).
 EXTRA_COLUMNS = ("questionnaire_version", "source", "started_at", "submitted_at")
 _CHUNK = 1000
+# How stale a kiosk's "last seen" may get before a response refreshes it (staff see minutes).
+KIOSK_SEEN_RESOLUTION = timedelta(seconds=60)
 # A code sent by a client (stratum): short, printable, nothing a database or a page could trip on.
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -248,8 +252,10 @@ def save_response(
         submitted_at=submitted,
         received_at=datetime.now(UTC),
     )
-    if kiosk is not None:
-        kiosk.last_seen_at = response.received_at  # written with the response, or not at all
+    if kiosk is not None and _stale(kiosk.last_seen_at, response.received_at):
+        # Written with the response, or not at all; and only to the minute staff see, so that a busy
+        # tablet does not rewrite its kiosk row with every form.
+        kiosk.last_seen_at = response.received_at
     session.add(response)
     try:
         session.commit()
@@ -261,6 +267,14 @@ def save_response(
             raise  # some other constraint: a bug, not a duplicate
         return _same_or_conflict(existing, digest, iid), False
     return response, True
+
+
+def _stale(seen: datetime | None, now: datetime) -> bool:
+    if seen is None:
+        return True
+    if seen.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
+        seen = seen.replace(tzinfo=UTC)
+    return now - seen >= KIOSK_SEEN_RESOLUTION
 
 
 def _same_or_conflict(existing: Response, digest: str, iid: str) -> Response:
@@ -342,6 +356,8 @@ def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:
 
 
 def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: web workers that only store responses never load it
+
     items = [q for q in questionnaire.questions() if q.type.is_answerable]
     lead = ("response_id", "unit", "stratum", "group")
     data: dict[str, list[Any]] = {name: [] for name in (*lead, *(q.code for q in items), *EXTRA_COLUMNS)}

@@ -450,3 +450,37 @@ def test_a_database_that_goes_away_gives_503_pages_not_tracebacks(make_app):
         )
         assert reply.status_code == 503 and reply.mimetype == "text/html"
         assert "Tạm thời gián đoạn" in reply.get_data(as_text=True) and b"Traceback" not in reply.data
+
+
+# ------------------------------------------------------------------- a kiosk's last contact is kept
+def test_a_busy_kiosk_keeps_its_last_contact_to_the_minute(app, make_campaign):
+    """A response refreshes its kiosk's "last seen" only when it is a minute old (what staff see)."""
+    from datetime import UTC, datetime, timedelta
+
+    from survey.storage import KIOSK_SEEN_RESOLUTION
+
+    _, tokens = make_campaign("sipas-2017")
+    client = app.test_client()
+
+    def post() -> datetime:
+        body = submission(SIPAS_2017, tokens["tra-xuan"], full_answers(SIPAS_2017))
+        assert client.post("/api/v1/responses", json=body).status_code == 201
+        with app.app_context(), session_scope() as session:
+            received = session.scalars(
+                select(Response.received_at).where(Response.instance_id == body["instance_id"])
+            ).one()
+        return received if received.tzinfo else received.replace(tzinfo=UTC)
+
+    def seen() -> datetime:
+        stamp = _kiosk_seen(app)
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+    first = post()
+    assert seen() == first
+    post()
+    assert seen() == first  # seconds later: the kiosk row is not rewritten
+    with app.app_context(), session_scope() as session:
+        session.scalars(select(Kiosk)).one().last_seen_at = first - KIOSK_SEEN_RESOLUTION
+    third = post()
+    assert seen() == third  # a minute on, the next form refreshes it
+    assert datetime.now(UTC) - seen() < timedelta(minutes=1)
