@@ -300,6 +300,7 @@ def start_gunicorn(db: Database, args: argparse.Namespace) -> Server:
         "2048",
         "--log-level",
         "warning",
+        *(["--preload"] if args.preload else []),
         "--chdir",
         str(ROOT),
         "wsgi:app",
@@ -393,18 +394,40 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def run_load(port: int, bodies: list[bytes], ids: list[str], args: argparse.Namespace) -> Result:
+async def run_load(
+    port: int,
+    bodies: list[bytes],
+    ids: list[str],
+    args: argparse.Namespace,
+    requests: int,
+    duration: float,
+    rate: float | None = None,
+) -> Result:
+    """Post ``bodies`` from ``args.clients`` tablets: at most ``requests`` posts in ``duration`` seconds.
+
+    ``rate=None``: every tablet posts again as soon as it has its answer (the most the server takes).
+    ``rate=R``: together the tablets post R times a second on a fixed schedule, and a post's latency
+    counts from when it was due, so a server that falls behind shows it (no coordinated omission).
+    """
     result = Result()
     rng = random.Random(args.seed + 1)
-    deadline = time.monotonic() + args.duration
-    budget = {"left": args.requests}
+    deadline = time.monotonic() + duration
+    budget = {"left": requests}
     queue = list(range(len(bodies)))
     queue.reverse()
 
-    async def tablet() -> None:
+    interval = args.clients / rate if rate else 0.0
+    t0 = time.perf_counter()
+
+    async def tablet(n: int) -> None:
         conn = Connection(port)
         retry: int | None = None
+        due = t0 + interval * n / args.clients  # tablets spread evenly over one interval
         while budget["left"] > 0 and time.monotonic() < deadline:
+            if rate:
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             if retry is not None:
                 index, retry = retry, None
                 result.retries_sent += 1
@@ -413,8 +436,11 @@ async def run_load(port: int, bodies: list[bytes], ids: list[str], args: argpars
             else:
                 break
             budget["left"] -= 1
+            scheduled = due if rate else None
+            due += interval
             while True:  # a connection error is retried with the same body (idempotent)
-                started = time.perf_counter()
+                started = scheduled if scheduled is not None else time.perf_counter()
+                scheduled = None
                 try:
                     status, _ = await conn.post("/api/v1/responses", bodies[index], args.timeout)
                 except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
@@ -440,7 +466,7 @@ async def run_load(port: int, bodies: list[bytes], ids: list[str], args: argpars
 
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    await asyncio.gather(*(tablet() for _ in range(args.clients)))
+    await asyncio.gather(*(tablet(n) for n in range(args.clients)))
     result.elapsed = time.perf_counter() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     result.client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -476,21 +502,29 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
     workdir = Path(tempfile.mkdtemp(prefix=f"sipas-load-{kind}-"))
     try:
         db = set_up_database(kind, args.clients, args.postgres_url, workdir)
-        bodies = make_bodies(q, db.tablets, args.requests, seed=args.seed + run)
+        bodies = make_bodies(q, db.tablets, args.warmup + args.requests, seed=args.seed + run)
         decoded = [json.loads(b) for b in bodies]
         ids = [d["instance_id"] for d in decoded]
         sent = {d["instance_id"]: d["answers"] for d in decoded}
         server = start_gunicorn(db, args)
-        load_average = os.getloadavg()[0]
         try:
+            # Warm-up (every worker booted, its pool filled, the campaign's questionnaire cached):
+            # stored and checked like the rest, but not timed.
+            warm = args.warmup
+            warmed = asyncio.run(run_load(server.port, bodies[:warm], ids[:warm], args, warm, args.duration))
+            load_average = os.getloadavg()[0]
             cpu_before = server.cpu_seconds()
             busy_before = machine_busy_seconds()
-            result = asyncio.run(run_load(server.port, bodies, ids, args))
+            result = asyncio.run(
+                run_load(
+                    server.port, bodies[warm:], ids[warm:], args, args.requests, args.duration, args.rate
+                )
+            )
             result.server_cpu = server.cpu_seconds() - cpu_before
             busy = machine_busy_seconds() - busy_before
         finally:
             server.stop()
-        check = check_database(db, sent, result.acknowledged)
+        check = check_database(db, sent, result.acknowledged | warmed.acknowledged)
         figures = RunFigures(
             db=kind,
             accepted_per_s=result.accepted / result.elapsed,
@@ -510,7 +544,7 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
             duplicated=len(check.duplicated),
             unexpected=len(check.unexpected),
             altered=len(check.altered),
-            created_twice=sum(1 for n in result.created.values() if n > 1),
+            created_twice=sum(1 for n in (result.created + warmed.created).values() if n > 1),
         )
         if not check.ok:
             print(
@@ -543,6 +577,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60, help="seconds at most per run")
     parser.add_argument("--retry-share", type=float, default=0.05, help="share of responses sent twice")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--rate", type=float, help="posts per second from all tablets together (default: as fast as answered)"
+    )
+    parser.add_argument("--warmup", type=int, default=320, help="posts before the timed part (checked too)")
+    parser.add_argument("--preload", action="store_true", help="gunicorn --preload (load the app once)")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread")
@@ -556,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     print(
         f"{args.clients} tablets, ≤ {args.requests} posts, ≤ {args.duration:.0f} s, "
-        f"gunicorn {args.worker_class} {args.workers} workers × {args.threads} threads, "
+        f"{f'{args.rate:g} posts/s offered' if args.rate else 'back to back'}, "
+        f"gunicorn {args.worker_class} {args.workers} workers × {args.threads} threads"
+        f"{' (preload)' if args.preload else ''}, "
         f"{os.cpu_count()} CPUs",
         flush=True,
     )

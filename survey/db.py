@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -27,6 +29,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
+        _WRITE_LOCKS[engine] = threading.Lock()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
@@ -42,6 +45,18 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+# SQLite lets one writer in at a time and makes the others poll, sleeping up to 100 ms between tries;
+# threads of one process queue on a lock instead, so only processes poll each other.
+_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+def write_lock(session: Session) -> AbstractContextManager:
+    """A lock to hold while ``session`` writes and commits: the engine's for SQLite, none otherwise."""
+    bind = session.get_bind()
+    lock = _WRITE_LOCKS.get(getattr(bind, "engine", bind))
+    return lock if lock is not None else nullcontext()
 
 
 def init_app(app: Flask) -> None:

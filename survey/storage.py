@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire, QuestionType, Role
 
+from .db import write_lock
 from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
 from .models import Campaign, CampaignUnit, Kiosk, Response, User
 from .validation import parse_timestamp, respondent_group, validate_answers
@@ -258,7 +259,8 @@ def save_response(
         kiosk.last_seen_at = response.received_at
     session.add(response)
     try:
-        session.commit()
+        with write_lock(session):
+            session.commit()
     except IntegrityError:
         # Another request stored the same instance id between our check and our insert.
         session.rollback()
