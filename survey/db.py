@@ -37,7 +37,9 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL: every commit reaches the disk before the tablet is told "stored", so an answered
+            # response survives a power cut too (NORMAL only survives a crash of the app).
+            cur.execute("PRAGMA synchronous=FULL")
             cur.close()
 
         return engine

@@ -484,3 +484,13 @@ def test_a_busy_kiosk_keeps_its_last_contact_to_the_minute(app, make_campaign):
     third = post()
     assert seen() == third  # a minute on, the next form refreshes it
     assert datetime.now(UTC) - seen() < timedelta(minutes=1)
+
+
+def test_sqlite_commits_reach_the_disk_before_the_answer(app, database_url):
+    """WAL with synchronous=FULL: an acknowledged response survives a power cut, not only a crash."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL is durable on commit by its own configuration")
+    with app.extensions["sipas.engine"].connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
