@@ -1,8 +1,9 @@
 """Scoring: responses table -> weights -> index table with SE, CI and rank. Pure pandas/scipy, no Flask."""
 
-from .engine import competition_ranks, score
+from .engine import score
 from .errors import ScoringError
 from .io import read_frame, read_margins, read_previous, read_responses
+from .ranking import competition_ranks
 from .results import IndexTable, UnitResult
 
 __all__ = [
