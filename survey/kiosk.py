@@ -68,6 +68,7 @@ KIOSK_ASSETS = (
     "kiosk/submit.js",
     "kiosk/staff.js",
     "kiosk/kiosk.js",
+    "kiosk/stranded.js",
     "kiosk/kiosk.css",
     "favicon.svg",
     "kiosk/icons/icon-192.png",

@@ -8,6 +8,7 @@ same service worker and IndexedDB. What reaches the database is read back from t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 
@@ -21,10 +22,12 @@ from browser_helpers import (
     submit_and_thank,
     wait_for,
 )
+from sqlalchemy import select
 
-from survey.campaigns import create_campaign, create_kiosk
+from survey.campaigns import create_campaign, create_kiosk, hash_token, revoke_kiosk
 from survey.db import session_scope
 from survey.kiosk import KIOSK_ASSETS
+from survey.models import Campaign, Kiosk
 from survey.storage import save_response
 
 pytestmark = pytest.mark.browser
@@ -246,8 +249,6 @@ def test_forms_the_server_refuses_are_kept_for_staff_never_dropped(browser, site
     )
     # Meanwhile the server got the first form's id with other answers (409 for the tablet's copy).
     with app.app_context(), session_scope(app) as session:
-        from survey.models import Campaign
-
         campaign = session.get(Campaign, site["campaign_id"])
         other = {**conflicting["payload"]["answers"], "gop_y": "Một bản khác của phiếu này."}
         save_response(
@@ -285,6 +286,15 @@ def test_forms_the_server_refuses_are_kept_for_staff_never_dropped(browser, site
     page.wait_for_selector('#k-staff-message:has-text("1 phiếu bị máy chủ từ chối")')
     assert server.posts.count(broken) == 2
     assert page.evaluate("() => SipasQueue.counts()") == {"pending": 0, "attention": 2}
+
+    # Before anything is thrown away, staff can take a copy of every unsent form for the administrator.
+    with page.expect_download() as download:
+        page.tap("#k-download")
+    with open(download.value.path(), encoding="utf-8") as fh:
+        copies = json.load(fh)
+    assert [c["instance_id"] for c in copies] == [conflicting["instance_id"], broken]
+    assert copies[0]["payload"]["answers"] == conflicting["payload"]["answers"]
+    assert copies[1]["last_error"]["status"] == 400 and all("kiosk_token" not in c["payload"] for c in copies)
 
     # Clearing needs the PIN again and says what would be lost; a wrong PIN clears nothing.
     page.tap("#k-clear")
@@ -460,5 +470,34 @@ def test_a_new_release_replaces_the_cache_and_the_cache_holds_only_the_kiosk(bro
     page.reload()  # the new release works offline too
     page.wait_for_selector("#k-start")
     assert page.get_attribute("#kiosk", "data-app-version") == new
+    assert not problems, problems
+    context.close()
+
+
+@SQLITE_ONLY
+def test_a_revoked_link_keeps_its_forms_on_the_tablet_and_says_so(browser, site):
+    app, server = site["app"], site["server"]
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    problems = _watch(page)
+    _open_ready(page, site)
+    _cut_network(context, server)
+    fill_sipas_2017(page, 5)
+    submit_and_thank(page)
+    with app.app_context(), session_scope(app) as session:  # the link is revoked meanwhile
+        kiosk = session.scalars(select(Kiosk).where(Kiosk.token_hash == hash_token(site["token"]))).one()
+        revoke_kiosk(session, kiosk)
+
+    server.start()
+    context.set_offline(False)
+    _badge(page, "Đường dẫn đã bị thu hồi")
+    (item,) = _outbox(page)
+    assert item["state"] == "pending" and item["last_error"]["status"] == 403  # held, not dropped
+    assert stored(app) == []
+
+    page.reload()  # online, the server's answer wins: the link is no longer valid ...
+    page.wait_for_selector("text=Đường dẫn không còn hiệu lực")
+    # ... and the page says this tablet still holds a form that never reached the server.
+    page.wait_for_selector('#k-stranded:has-text("còn 1 phiếu chưa gửi lên máy chủ")')
     assert not problems, problems
     context.close()

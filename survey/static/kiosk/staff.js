@@ -74,7 +74,7 @@
     clear: "Xoá hàng đợi",
     reload: "Tải lại trang",
     retry: "Gửi lại",
-    download: "Tải về (JSON)",
+    download: "Tải về các phiếu chưa gửi (JSON)",
     syncing: "Đang gửi…",
     synced: function (n, a) {
       var text = n ? "Đã gửi " + n + " phiếu." : "Không còn phiếu nào chờ gửi.";
@@ -97,6 +97,7 @@
     attentionTitle: function (n) { return "Cần xử lý (" + n + ")"; },
     attentionHelp: "Máy chủ đã từ chối các phiếu dưới đây. Phiếu vẫn được giữ trên máy: tải về và chuyển cho " +
       "cán bộ quản trị, hoặc thử gửi lại sau khi đã khắc phục.",
+    offlineNext: "khi có mạng trở lại",
     empty: "Không có.",
     finished: "Hoàn thành lúc",
     tries: function (n) { return "đã thử " + n + " lần"; },
@@ -655,14 +656,14 @@
       var payload = {};
       Object.keys(item.payload || {}).forEach(function (k) { if (k !== "kiosk_token") payload[k] = item.payload[k]; });
       return {
-        instance_id: item.instance_id, unit_name: item.unit_name, queued_at: item.queued_at,
+        instance_id: item.instance_id, state: item.state, unit_name: item.unit_name, queued_at: item.queued_at,
         attempts: item.attempts, last_error: item.last_error, payload: payload
       };
     });
     var blob = new Blob([JSON.stringify(rows, null, 2)], { type: "application/json" });
     var url = URL.createObjectURL(blob);
     var stamp = new Date();
-    var name = "phieu-can-xu-ly-" + stamp.getFullYear() + pad(stamp.getMonth() + 1) + pad(stamp.getDate()) + "-" +
+    var name = "phieu-chua-gui-" + stamp.getFullYear() + pad(stamp.getMonth() + 1) + pad(stamp.getDate()) + "-" +
       pad(stamp.getHours()) + pad(stamp.getMinutes()) + ".json";
     var link = el("a", { href: url, download: name, hidden: true });
     document.body.appendChild(link);
@@ -705,6 +706,7 @@
       autocomplete: "off", maxlength: "12", "aria-label": TEXT.pinTitle
     });
     var error = el("p", { className: "k-pin__error", id: "k-clear-error", role: "alert" });
+    var label = el("label", { className: "k-pin__label", "for": "k-clear-pin", text: TEXT.pinTitle });
     var confirm = el("button", {
       type: "submit", className: "btn btn--danger", id: "k-clear-confirm", text: TEXT.clearConfirm(total)
     });
@@ -730,6 +732,7 @@
       }
     }, [
       el("p", { className: "k-panel__warning", id: "k-clear-warning", text: TEXT.clearWarn(total, status.pending || 0, status.attention || 0) }),
+      label,
       input,
       error,
       el("div", { className: "k-overlay__actions" }, [
@@ -758,8 +761,11 @@
       if (status.last && status.last.failed && status.last.failed.message && state !== "online") {
         connection += " — " + status.last.failed.message;
       }
-      var next = status.nextAttemptAt && (status.pending || 0) > 0 ?
-        TEXT.inSeconds(Math.max(0, Math.round((status.nextAttemptAt - Date.now()) / 1000))) : "—";
+      var next = "—";
+      if ((status.pending || 0) > 0 && !status.online) next = TEXT.offlineNext;
+      else if ((status.pending || 0) > 0 && status.nextAttemptAt) {
+        next = TEXT.inSeconds(Math.max(0, Math.round((status.nextAttemptAt - Date.now()) / 1000)));
+      }
       var revoked = status.revoked && status.revoked[config.token];
       var rows = [
         row(TEXT.rows.connection, connection, "k-panel-connection"),
@@ -792,6 +798,10 @@
             if (input) input.focus();
           }
         }),
+        pendingItems.length + attentionItems.length ? el("button", {
+          type: "button", className: "btn btn--secondary", id: "k-download", text: TEXT.download,
+          onclick: function () { download(attentionItems.concat(pendingItems)); }
+        }) : null,
         offline.updateReady ? el("button", {
           type: "button", className: "btn btn--secondary", id: "k-reload", text: TEXT.reload,
           onclick: function () { root.location.reload(); }
@@ -808,13 +818,7 @@
       box.appendChild(el("p", { className: "k-panel__message", id: "k-staff-message", role: "status", "aria-live": "polite", text: message }));
       if (clearBox) box.appendChild(clearSection(status));
       box.appendChild(el("h3", { text: TEXT.attentionTitle(attentionItems.length) }));
-      if (attentionItems.length) {
-        box.appendChild(el("p", { className: "k-panel__note", text: TEXT.attentionHelp }));
-        box.appendChild(el("button", {
-          type: "button", className: "btn btn--secondary btn--small", id: "k-download", text: TEXT.download,
-          onclick: function () { download(attentionItems); }
-        }));
-      }
+      if (attentionItems.length) box.appendChild(el("p", { className: "k-panel__note", text: TEXT.attentionHelp }));
       box.appendChild(attentionList(attentionItems));
       box.appendChild(el("h3", { text: TEXT.pendingTitle(pendingItems.length) }));
       box.appendChild(pendingList(pendingItems));
