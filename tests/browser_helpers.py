@@ -33,13 +33,18 @@ TABLET = {"viewport": {"width": 800, "height": 1280}, "has_touch": True, "is_mob
 SUBMIT_PATH = "/api/v1/responses"
 
 
-@contextmanager
-def chromium(extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
-    """Headless Chromium from the OS package (skips the test when it is not installed)."""
+def playwright_api() -> Any:
+    """Playwright's sync API; skips the test when Playwright or Chromium is not installed."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    with sync_api.sync_playwright() as pw:
+    return sync_api
+
+
+@contextmanager
+def chromium(extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
+    """Headless Chromium from the OS package (skips the test when it is not installed)."""
+    with playwright_api().sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser

@@ -14,10 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     TABLET,
     LiveServer,
     chromium,
     fill_sipas_2017,
+    playwright_api,
     stored,
     submit_and_thank,
     wait_for,
@@ -148,11 +151,21 @@ def test_five_forms_taken_offline_after_a_reload_reach_the_database_once_each(br
     queued = [item["instance_id"] for item in outbox]
     assert len(set(queued)) == 5
 
+    # Leaving with unsent forms asks first; reloaded anyway (still offline), nothing is lost.
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.type))
+    page.reload()
+    page.wait_for_selector("#k-start")
+    assert dialogs == ["beforeunload"]
+    _badge(page, "5 phiếu chờ gửi")
+
     # Staff open the panel while still offline: every waiting form is listed.
     _open_panel(page)
     assert page.inner_text("#k-panel-pending") == "5"
     assert len(page.query_selector_all("#k-pending-list li")) == 5
     assert page.inner_text("#k-panel-questionnaire") == "sipas-2017, phiên bản 2017.1"
+    assert page.inner_text("#k-panel-offline").startswith("Sẵn sàng: trang, phiếu khảo sát và các tệp")
+    assert page.inner_text("#k-panel-persist").startswith(("Đã được cấp", "Chưa được cấp"))
 
     # The network comes back, but the server answers slowly: the first form is held in flight while
     # "Gửi ngay" is tapped twice and a second tab opens and tries to sync too.
@@ -501,3 +514,22 @@ def test_a_revoked_link_keeps_its_forms_on_the_tablet_and_says_so(browser, site)
     page.wait_for_selector('#k-stranded:has-text("còn 1 phiếu chưa gửi lên máy chủ")')
     assert not problems, problems
     context.close()
+
+
+@SQLITE_ONLY
+def test_chromium_finds_the_kiosk_installable(site, tmp_path):
+    # A persistent profile, as on a tablet: Chromium never offers to install from an incognito one.
+    with playwright_api().sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **TABLET
+        )
+        try:
+            page = context.new_page()
+            _open_ready(page, site)
+            cdp = context.new_cdp_session(page)
+            manifest = cdp.send("Page.getAppManifest")
+            assert manifest["url"].endswith(f"/k/{site['token']}/manifest.webmanifest")
+            assert not manifest.get("errors"), manifest["errors"]
+            assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+        finally:
+            context.close()

@@ -97,13 +97,17 @@
     return opening;
   }
 
-  // Run `work(stores, tx)` in one transaction; resolve with its result once the transaction commits.
-  function run(mode, names, work) {
+  /*
+   * Run `work(stores, tx)` in one transaction; resolve with its result once the transaction commits.
+   * `strict`: the commit is on disk before we hear of it (Chrome otherwise reports a commit that the
+   * OS may still lose if the tablet's battery dies the next second).
+   */
+  function run(mode, names, work, strict) {
     return open().then(function (db) {
       return new Promise(function (resolve, reject) {
         var tx;
         try {
-          tx = db.transaction(names, mode);
+          tx = strict ? db.transaction(names, mode, { durability: "strict" }) : db.transaction(names, mode);
         } catch (e) {
           reject(e);
           return;
@@ -176,7 +180,7 @@
         };
       };
       return out;
-    }).then(function (item) {
+    }, true).then(function (item) {
       fire(true);
       return item;
     });

@@ -411,14 +411,18 @@
       return;
     }
     var sw = navigator.serviceWorker;
-    sw.register(config.swUrl, { scope: config.swScope }).then(function () {
-      return sw.ready;
-    }).then(controlled).then(warm).catch(function (error) {
+    function failed(error) {
       offline.state = "error";
       offline.reason = TEXT.offlineError(String(error && error.message || error));
       document.documentElement.setAttribute("data-offline", "error");
       refresh();
+    }
+    // Registering also checks for a new release, which fails with no network: that is no reason to
+    // doubt the worker that already controls this page (it is what opened the page offline).
+    sw.register(config.swUrl, { scope: config.swScope }).catch(function (error) {
+      if (!sw.controller) failed(error);
     });
+    controlled().then(warm).catch(failed);
     // A new release took over: keep this page's addresses in its cache too.
     sw.addEventListener("controllerchange", function () {
       if (sw.controller && offline.state !== "checking") warm(sw.controller).catch(function () { return null; });
@@ -447,7 +451,7 @@
     if (!storage || typeof storage.estimate !== "function") return;
     storage.estimate().then(function (e) {
       usage = e;
-      if (panel) renderPanel();
+      if (panel && !clearBox) renderPanel();
     }, function () { return null; });
   }
 
@@ -506,7 +510,10 @@
       lastStatus = status;
       latest = { pending: status.pending || 0, attention: status.attention || 0 };
       render(status);
-      if (panel) renderPanel();
+      // Not while staff type the PIN to clear the queue: that would wipe what they typed. The count
+      // they were shown can only be too high (a sync sends forms, it never adds any), and the final
+      // message gives the number actually removed.
+      if (panel && !clearBox) renderPanel();
     }).catch(function () { return null; }).then(function () {
       refreshing = null;
       if (refreshAgain) {
