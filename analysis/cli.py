@@ -9,14 +9,18 @@ import click
 from .errors import ScoringError
 
 
-def _load_campaign(campaign: str, database_url: str | None):
-    """The campaign's responses table, read through the survey app's storage (imported only here)."""
+def load_campaign(campaign: str | int, database_url: str | None = None, questionnaire_ref: str | None = None):
+    """The campaign's questionnaire, responses and design, read through the survey app's storage.
+
+    Also used by ``sipas report`` and ``sipas plot``. ``questionnaire_ref``, when given, must name the
+    campaign's questionnaire; notes about the design (e.g. no frame) are printed as warnings.
+    """
     try:
-        from survey.storage import responses_frame
+        from survey.storage import campaign_design
     except ImportError as exc:
         raise click.ClickException(
-            "không đọc được đợt khảo sát vì thiếu phần lưu trữ của ứng dụng (survey.storage."
-            f"responses_frame) (reading a campaign needs survey.storage.responses_frame: {exc})"
+            "không đọc được đợt khảo sát vì thiếu phần lưu trữ của ứng dụng (survey.storage) "
+            f"(reading a campaign needs the survey app's storage: {exc})"
         ) from None
     try:
         campaign_id = int(campaign)
@@ -25,12 +29,24 @@ def _load_campaign(campaign: str, database_url: str | None):
             f"mã đợt khảo sát phải là số: {campaign!r} (the campaign id must be a number)"
         ) from None
     try:
-        return responses_frame(campaign_id, database_url=database_url)
+        design = campaign_design(campaign_id, database_url=database_url)
     except Exception as exc:  # noqa: BLE001 - the storage layer raises its own user errors; show them in one line
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise click.ClickException(
             f"không đọc được đợt khảo sát {campaign_id} (cannot read campaign {campaign_id}): {message}"
         ) from None
+    own = design.questionnaire.id
+    if questionnaire_ref:
+        from questionnaires import load_questionnaire
+
+        if load_questionnaire(questionnaire_ref).id != own:
+            raise click.ClickException(
+                f"đợt khảo sát {campaign_id} dùng phiếu {own}, không phải {questionnaire_ref} "
+                f"(campaign {campaign_id} uses {own})"
+            )
+    for note in design.notes:
+        click.echo(f"cảnh báo (warning): {note}", err=True)
+    return design
 
 
 @click.command("score")
@@ -38,8 +54,7 @@ def _load_campaign(campaign: str, database_url: str | None):
     "--questionnaire",
     "-q",
     "questionnaire_ref",
-    required=True,
-    help="Mã hoặc tệp phiếu (questionnaire id or file), e.g. sipas-2017.",
+    help="Mã hoặc tệp phiếu (questionnaire id or file); with --campaign the campaign's own is used.",
 )
 @click.option(
     "--responses",
@@ -100,7 +115,7 @@ def _load_campaign(campaign: str, database_url: str | None):
     help="Tệp kết quả (output): .json or .csv (one row per unit, UTF-8 with BOM).",
 )
 def score(
-    questionnaire_ref: str,
+    questionnaire_ref: str | None,
     responses: Path | None,
     campaign: str | None,
     database_url: str | None,
@@ -134,22 +149,34 @@ def score(
         raise click.ClickException("--trim cần LOW <= 1 <= HIGH (trimming bounds must enclose 1)")
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (the output folder does not exist)")
+    if responses is not None and not questionnaire_ref:
+        raise click.ClickException(
+            "--responses cần --questionnaire (which questionnaire are these responses of?)"
+        )
     try:
-        questionnaire = load_questionnaire(questionnaire_ref)
-        units = names = None
+        units = names = targets = None
+        frame_table = read_frame(frame) if frame else None
+        if campaign is not None:
+            # The campaign's frozen questionnaire, and its frame, targets and unit names unless given here.
+            design = load_campaign(campaign, database_url, questionnaire_ref)
+            questionnaire, table = design.questionnaire, design.responses
+            units, names, targets = design.units, design.unit_names, design.targets
+            if frame_table is None:
+                frame_table = design.frame
+        else:
+            questionnaire = load_questionnaire(questionnaire_ref)
+            table = read_responses(responses, questionnaire)
         if unit_list:
             unit_table = load_units(unit_list)
             units = list(unit_table.codes)
             names = {u.code: u.name for u in unit_table}
-        table = read_responses(responses, questionnaire) if responses is not None else None
-        if table is None:
-            table = _load_campaign(str(campaign), database_url)
         result = score_table(
             questionnaire,
             table,
-            frame=read_frame(frame) if frame else None,
+            frame=frame_table,
             margins=read_margins(margins) if margins else None,
             previous=read_previous(previous) if previous else None,
+            targets=targets,
             unit_names=names,
             units=units,
             min_n=min_n,

@@ -49,20 +49,8 @@ def _engine(name: str) -> Callable[..., Any]:
         ) from None
 
 
-def _campaign_frame(campaign: int) -> pd.DataFrame:
-    try:
-        storage = importlib.import_module("survey.storage")
-        responses_frame = storage.responses_frame
-    except (ImportError, AttributeError) as exc:
-        raise ReportError(
-            f"không đọc được phiếu của đợt khảo sát {campaign}: phần ứng dụng khảo sát (survey.storage) "
-            f"không dùng được trong bản cài đặt này ({exc})"
-        ) from None
-    return responses_frame(campaign)
-
-
 def _score(
-    questionnaire_id: str,
+    questionnaire_id: str | None,
     responses_path: Path | None,
     campaign: int | None,
     frame_path: Path | None,
@@ -74,23 +62,34 @@ def _score(
 
     if (responses_path is None) == (campaign is None):
         raise click.UsageError("cần đúng một nguồn phiếu: --responses TỆP hoặc --campaign MÃ")
-    questionnaire = questionnaires.load_questionnaire(questionnaire_id)
-    unit_names: dict[str, str] = {}
-    if unit_list:
-        unit_names = {u.code: u.name for u in questionnaires.load_units(unit_list)}
-    if responses_path is not None:
-        responses = _engine("read_responses")(responses_path, questionnaire)
-    else:
-        assert campaign is not None
-        responses = _campaign_frame(campaign)
+    if responses_path is not None and not questionnaire_id:
+        raise click.UsageError("--responses cần --questionnaire (mã bảng hỏi của các phiếu)")
     frame = _engine("read_frame")(frame_path) if frame_path else None
+    unit_names: dict[str, str] = {}
+    units = targets = None
+    if campaign is not None:
+        # The campaign's frozen questionnaire, frame, targets and unit names (a --frame given here wins).
+        from analysis.cli import load_campaign
+
+        design = load_campaign(campaign, questionnaire_ref=questionnaire_id)
+        questionnaire, responses = design.questionnaire, design.responses
+        unit_names, units, targets = dict(design.unit_names), design.units, design.targets
+        frame = design.frame if frame is None else frame
+    else:
+        questionnaire = questionnaires.load_questionnaire(questionnaire_id)
+        responses = _engine("read_responses")(responses_path, questionnaire)
+    if unit_list:
+        unit_table = questionnaires.load_units(unit_list)
+        unit_names, units = {u.code: u.name for u in unit_table}, list(unit_table.codes)
     previous = _engine("read_previous")(previous_path) if previous_path else None
     table = _engine("score")(
         questionnaire,
         responses,
         frame=frame,
         previous=previous,
+        targets=targets,
         unit_names=unit_names or None,
+        units=units,
         confidence=confidence,
     )
     return _Scored(questionnaire, table, responses, unit_names)
@@ -113,7 +112,10 @@ def _write_atomically(out: Path, write: Callable[[Path], Any]) -> Any:
 def _source_options(function: Callable) -> Callable:
     options = [
         click.option(
-            "--questionnaire", "-q", "questionnaire_id", required=True, help="Mã bảng hỏi, ví dụ sipas-2017."
+            "--questionnaire",
+            "-q",
+            "questionnaire_id",
+            help="Mã bảng hỏi, ví dụ sipas-2017 (với --campaign: mặc định là bảng hỏi của đợt khảo sát).",
         ),
         click.option(
             "--responses",
@@ -168,7 +170,7 @@ def _source_options(function: Callable) -> Callable:
     "--no-figures", is_flag=True, help="Không vẽ hình matplotlib (nhanh hơn); biểu đồ Excel vẫn có."
 )
 def report(
-    questionnaire_id: str,
+    questionnaire_id: str | None,
     responses_path: Path | None,
     campaign: int | None,
     frame_path: Path | None,
@@ -226,7 +228,7 @@ def report(
     "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Tệp .png hoặc .svg."
 )
 def plot(
-    questionnaire_id: str,
+    questionnaire_id: str | None,
     responses_path: Path | None,
     campaign: int | None,
     frame_path: Path | None,

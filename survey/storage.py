@@ -21,6 +21,8 @@ import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ from questionnaires import Questionnaire, QuestionType, Role
 
 from .db import write_lock
 from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
-from .models import Campaign, CampaignUnit, Kiosk, Response, User
+from .models import Campaign, CampaignUnit, FrameCell, Kiosk, Response, User
 from .validation import parse_timestamp, respondent_group, validate_answers
 
 if TYPE_CHECKING:
@@ -308,25 +310,98 @@ def responses_frame(campaign_id: int, database_url: str | None = None) -> pd.Dat
     campaign never sits in memory as ORM objects. ``database_url=None`` uses the app's configuration
     (``SIPAS_DATABASE_URL`` or the instance SQLite database), inside or outside a request.
     """
+    with _engine_for(database_url) as engine:
+        return campaign_frame(engine, campaign_id)
+
+
+@contextmanager
+def _engine_for(database_url: str | None) -> Iterator[Engine]:
+    """The engine of ``database_url``, else of the current app, else of the configured app."""
     from .db import make_engine
 
     if database_url is None:
         from flask import current_app, has_app_context
 
         if has_app_context():
-            return campaign_frame(current_app.extensions["sipas.engine"], campaign_id)
+            yield current_app.extensions["sipas.engine"]
+            return
         from .app import create_app
 
         app = create_app(serving=False)
         try:
-            return campaign_frame(app.extensions["sipas.engine"], campaign_id)
+            yield app.extensions["sipas.engine"]
         finally:
             app.extensions["sipas.engine"].dispose()
+        return
     engine = make_engine(database_url)
     try:
-        return campaign_frame(engine, campaign_id)
+        yield engine
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class CampaignDesign:
+    """What scoring needs from a campaign besides its responses: its design, as the app stores it."""
+
+    questionnaire: Questionnaire  # the frozen definition the campaign was created with
+    responses: pd.DataFrame  # the responses table (see responses_frame)
+    frame: pd.DataFrame | None  # unit, [stratum], population — None when some unit has no N
+    targets: dict[str, int]  # unit -> target number of responses
+    unit_names: dict[str, str]  # unit -> full name
+    units: list[str]  # every unit of the campaign, in its order (units without responses included)
+    notes: tuple[str, ...] = ()  # why the frame was left out, for the command to print
+
+
+def campaign_design(campaign_id: int, database_url: str | None = None) -> CampaignDesign:
+    """Read a campaign's questionnaire, responses, sampling frame, targets and unit names."""
+    import pandas as pd
+
+    from .campaigns import campaign_questionnaire
+
+    with _engine_for(database_url) as engine:
+        responses = campaign_frame(engine, campaign_id)
+        with Session(engine) as session:
+            campaign = session.get(Campaign, campaign_id)
+            questionnaire = campaign_questionnaire(campaign)
+            units = list(campaign.units)
+            cells = session.execute(
+                select(FrameCell.unit_code, FrameCell.stratum, FrameCell.population).where(
+                    FrameCell.campaign_id == campaign_id
+                )
+            ).all()
+    notes: list[str] = []
+    frame = None
+    if cells:
+        frame = pd.DataFrame(
+            {
+                "unit": [c.unit_code for c in cells],
+                "stratum": [c.stratum or None for c in cells],
+                "population": [c.population for c in cells],
+            }
+        )
+        if frame["stratum"].isna().all():
+            frame = frame.drop(columns="stratum")
+    elif units and all(u.population for u in units):
+        frame = pd.DataFrame(
+            {"unit": [u.unit_code for u in units], "population": [u.population for u in units]}
+        )
+    elif any(u.population for u in units):
+        missing = [u.unit_code for u in units if not u.population]
+        notes.append(
+            "không dùng trọng số thiết kế vì thiếu số người được phục vụ (N) của: "
+            f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} "
+            "(design weights left out: some units have no population N)"
+        )
+    return CampaignDesign(
+        questionnaire=questionnaire,
+        responses=responses,
+        frame=frame,
+        targets={u.unit_code: u.target for u in units if u.target},
+        unit_names={u.unit_code: u.unit_name for u in units},
+        units=[u.unit_code for u in units],
+        notes=tuple(notes),
+    )
 
 
 def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -135,27 +135,102 @@ def test_errors_are_one_line_and_exit_1(tmp_path, monkeypatch, args, message):
     assert not (tmp_path / "o.json").exists()
 
 
-def test_campaign_reads_through_the_storage_function(tmp_path, monkeypatch):
-    responses = pd.read_csv(
-        FIXTURES / "unweighted_responses.csv", dtype=str, keep_default_na=False, na_values=[""]
-    )
-    calls = []
+def _store_campaign(database_url: str) -> dict[str, list[int]]:
+    """A sipas-2017 campaign of three communes with N known; return the tiep_can_1 answers stored per unit."""
+    import uuid
 
-    def responses_frame(campaign_id, database_url=None):
-        calls.append((campaign_id, database_url))
-        return responses
+    from sqlalchemy.orm import Session
 
-    fake = types.ModuleType("survey.storage")
-    fake.responses_frame = responses_frame
-    monkeypatch.setitem(sys.modules, "survey.storage", fake)
+    from survey.campaigns import create_campaign
+    from survey.db import make_engine
+    from survey.storage import save_response
+
+    rng = np.random.default_rng(7)
+    units = [("tra-xuan", "Thị trấn Trà Xuân"), ("tra-bui", "Xã Trà Bùi"), ("son-tra", "Xã Sơn Trà")]
+    counts = {"tra-xuan": 12, "tra-bui": 9, "son-tra": 15}
+    stored: dict[str, list[int]] = {code: [] for code, _ in units}
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        campaign = create_campaign(
+            session,
+            name="Đợt thử",
+            questionnaire="sipas-2017",
+            units=units,
+            populations={"tra-xuan": 900, "tra-bui": 300, "son-tra": 1200},
+        )
+        session.commit()
+        items = [c.items[0] for c in campaign_questionnaire_criteria()]
+        for code, n in counts.items():
+            for _ in range(n):
+                answers = {
+                    item: str(int(rng.integers(1, 6))) for item in items if not item.startswith("phan_anh")
+                }
+                answers.update({"linh_vuc": "ho_tich", "gioi_tinh": "2", "do_tuoi": "3", "da_gop_y": "2"})
+                save_response(
+                    session,
+                    campaign=campaign,
+                    unit_code=code,
+                    instance_id=str(uuid.uuid4()),
+                    answers=answers,
+                    questionnaire_id="sipas-2017",
+                    version=campaign.questionnaire_version,
+                    started_at=None,
+                    submitted_at=None,
+                    source="paper",
+                )
+                stored[code].append(int(answers["tiep_can_1"]))
+    engine.dispose()
+    return stored
+
+
+def campaign_questionnaire_criteria():
+    from questionnaires import load_questionnaire
+
+    return load_questionnaire("sipas-2017").scoring.criteria
+
+
+def test_campaign_is_scored_with_its_own_frame_targets_and_names(database_url, tmp_path):
+    stored = _store_campaign(database_url)
     out = tmp_path / "c.json"
     result = CliRunner().invoke(
-        score_command,
-        ["-q", "sipas-2017", "--campaign", "7", "--database-url", "sqlite://", "--out", str(out)],
+        score_command, ["--campaign", "1", "--database-url", database_url, "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert calls == [(7, "sqlite://")]
-    assert len(json.loads(out.read_text(encoding="utf-8"))["units"]) == 5
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["questionnaire"] == "sipas-2017" and data["weighting"] == "design"
+    units = {u["unit"]: u for u in data["units"]}
+    assert units["tra-bui"]["name"] == "Xã Trà Bùi"
+    assert units["tra-bui"]["population"] == 300
+    # Slovin target for N = 300, e = 0.05: ceil(300 / (1 + 300 * 0.0025)) = ceil(171.43) = 172.
+    assert units["tra-bui"]["target"] == 172 and "below_target" in units["tra-bui"]["flags"]
+    # Criterion tiep_can_1 within one unit: design weights are equal, so it is the plain share of 4-5.
+    for code, answers in stored.items():
+        share = 100 * sum(a >= 4 for a in answers) / len(answers)
+        assert units[code]["criteria"]["tiep_can_1"] == pytest.approx(share, abs=1e-9)
+    # Pooled over units, each response weighs N_h / n_h.
+    weights = {"tra-xuan": 900 / 12, "tra-bui": 300 / 9, "son-tra": 1200 / 15}
+    num = sum(weights[c] * sum(a >= 4 for a in stored[c]) for c in stored)
+    den = sum(weights[c] * len(stored[c]) for c in stored)
+    assert data["overall"]["criteria"]["tiep_can_1"] == pytest.approx(100 * num / den, abs=1e-9)
+
+
+def test_campaign_with_another_questionnaire_is_refused(database_url, tmp_path):
+    _store_campaign(database_url)
+    result = CliRunner().invoke(
+        score_command,
+        [
+            "-q",
+            "sipas-2023",
+            "--campaign",
+            "1",
+            "--database-url",
+            database_url,
+            "--out",
+            str(tmp_path / "x.json"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "campaign 1 uses sipas-2017" in result.output
 
 
 def test_campaign_without_the_storage_function(tmp_path, monkeypatch):
@@ -164,7 +239,7 @@ def test_campaign_without_the_storage_function(tmp_path, monkeypatch):
         score_command, ["-q", "sipas-2017", "--campaign", "7", "--out", str(tmp_path / "c.json")]
     )
     assert result.exit_code == 1
-    assert "responses_frame" in result.output
+    assert "survey.storage" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 

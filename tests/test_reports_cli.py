@@ -174,19 +174,6 @@ def test_usage_errors(files, tmp_path):
     assert wrong.exit_code == 2 and ".png" in wrong.output
 
 
-def test_campaign_source_is_passed_to_storage(files, monkeypatch, questionnaire, tmp_path):
-    import survey.storage
-
-    _, responses, _ = files
-    frame = analysis.read_responses(responses, questionnaire)
-    asked = []
-    monkeypatch.setattr(survey.storage, "responses_frame", lambda campaign: asked.append(campaign) or frame)
-    out = tmp_path / "dot.xlsx"
-    result = run("report", "-q", "sipas-2017", "--campaign", "7", "-o", str(out), "--no-figures")
-    assert result.exit_code == 0, result.output
-    assert asked == [7] and out.exists()
-
-
 @pytest.mark.db
 def test_report_from_a_stored_campaign(
     app, make_campaign, database_url, monkeypatch, tmp_path, questionnaire
