@@ -60,6 +60,7 @@ class LiveServer:
         self.host = host
         self.port = port
         self.posts: list[str | None] = []  # instance ids of the submissions that reached the server
+        self.requests: list[str] = []  # "METHOD /path" of every request that reached the server
         self.in_flight = threading.Event()  # a held submission is waiting
         self._hold = False
         self._release = threading.Event()
@@ -70,6 +71,8 @@ class LiveServer:
 
     # -------------------------------------------------------------------------------- WSGI
     def _wsgi(self, environ, start_response):
+        with self._lock:
+            self.requests.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}")
         if environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO") == SUBMIT_PATH:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""

@@ -120,6 +120,28 @@ def _outbox(page) -> list[dict]:
     return page.evaluate("() => SipasQueue.all()")
 
 
+@SQLITE_ONLY
+def test_an_offline_context_cuts_the_service_worker_off_too(browser, site):
+    """What Playwright's set_offline covers in this Chromium: the worker's own fetches as well.
+
+    The tests below stop the server besides, so they stay honest should a Chromium release change this.
+    """
+    server = site["server"]
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    _open_ready(page, site)
+    before = len(server.requests)
+    context.set_offline(True)
+    page.reload()  # network first: the worker tries the network for the page and the definition
+    page.wait_for_selector("#k-start")
+    assert server.requests[before:] == []
+    context.set_offline(False)
+    page.reload()
+    page.wait_for_selector("#k-start")
+    assert f"GET /k/{site['token']}" in server.requests[before:]
+    context.close()
+
+
 def test_five_forms_taken_offline_after_a_reload_reach_the_database_once_each(browser, site):
     app, server = site["app"], site["server"]
     context = browser.new_context(**TABLET)
