@@ -300,6 +300,11 @@ def start_gunicorn(db: Database, args: argparse.Namespace) -> Server:
         "2048",
         "--log-level",
         "warning",
+        # The time each request spent in a worker, to tell it from the time spent waiting for one.
+        "--access-logfile",
+        str(db.workdir / "access.log"),
+        "--access-logformat",
+        "%(M)s",
         *(["--preload"] if args.preload else []),
         "--chdir",
         str(ROOT),
@@ -345,10 +350,7 @@ class Result:
         return self.statuses[201] + self.statuses[200]
 
     def percentile(self, p: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return _percentile(sorted(self.latencies), p)
 
 
 class Connection:
@@ -489,6 +491,8 @@ class RunFigures:
     server_cpu_ms: float  # gunicorn CPU per accepted response
     machine_busy_pct: float  # every process on the machine (PostgreSQL and anything else running)
     load_average: float  # the 1-minute load average when the run started
+    worker_p50_ms: float  # time spent inside a gunicorn worker (its access log), not waiting for one
+    worker_p99_ms: float
     stored: int
     lost: int
     duplicated: int
@@ -525,6 +529,7 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
         finally:
             server.stop()
         check = check_database(db, sent, result.acknowledged | warmed.acknowledged)
+        worker_ms = sorted(_worker_times(db.workdir / "access.log")[-len(result.latencies) :])
         figures = RunFigures(
             db=kind,
             accepted_per_s=result.accepted / result.elapsed,
@@ -539,6 +544,8 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
             server_cpu_ms=1000 * result.server_cpu / max(result.accepted, 1),
             machine_busy_pct=100 * busy / result.elapsed,
             load_average=load_average,
+            worker_p50_ms=_percentile(worker_ms, 50),
+            worker_p99_ms=_percentile(worker_ms, 99),
             stored=check.stored,
             lost=len(check.lost),
             duplicated=len(check.duplicated),
@@ -556,11 +563,25 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _worker_times(path: Path) -> list[float]:
+    try:
+        return [float(line) for line in path.read_text().split() if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
+def _percentile(ordered: list[float], p: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
 def print_run(f: RunFigures, run: int) -> None:
     statuses = ", ".join(f"{k}: {v}" for k, v in f.statuses.items())
     print(
         f"  run {run}: {f.accepted_per_s:7.1f} accepted/s  p50 {f.p50_ms:6.1f} ms  p95 {f.p95_ms:6.1f} ms  "
-        f"p99 {f.p99_ms:6.1f} ms  [{statuses}]  CPU: client {f.client_cpu_pct:.0f}%, gunicorn "
+        f"p99 {f.p99_ms:6.1f} ms (in a worker: p50 {f.worker_p50_ms:.0f}, p99 {f.worker_p99_ms:.0f} ms)  "
+        f"[{statuses}]  CPU: client {f.client_cpu_pct:.0f}%, gunicorn "
         f"{f.server_cpu_pct:.0f}% ({f.server_cpu_ms:.2f} ms/response), machine {f.machine_busy_pct:.0f}% of "
         f"{100 * (os.cpu_count() or 1)}% (load average {f.load_average:.1f} at start)  stored {f.stored}, "
         f"lost {f.lost}, duplicated {f.duplicated}, unexpected {f.unexpected}, altered {f.altered}, "

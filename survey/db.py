@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -29,7 +31,8 @@ def make_engine(url: str, **kwargs) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
-        _WRITE_LOCKS[engine] = threading.Lock()
+        plain_file = bool(database) and database != ":memory:" and not database.startswith("file:")
+        _WRITE_LOCKS[engine] = WriterLock(Path(database + "-writer") if plain_file else None)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
@@ -49,9 +52,58 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-# SQLite lets one writer in at a time and makes the others poll, sleeping up to 100 ms between tries;
-# threads of one process queue on a lock instead, so only processes poll each other.
-_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+class WriterLock:
+    """One writer at a time on a SQLite file, queued in the kernel rather than by polling.
+
+    SQLite lets one writer in and makes the others poll, sleeping up to 100 ms between tries, which
+    is where slow answers come from when several workers store responses at once. Threads of one
+    process queue on a ``threading.Lock``; processes (gunicorn workers) on ``flock`` of a file next to
+    the database, which wakes the next writer as soon as the lock is free. SQLite's own locking still
+    guards everything else (admin pages, commands, other programs); this only orders our writers.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _file(self) -> int | None:
+        if self.path is None:
+            return None
+        if self._pid != os.getpid():  # opened anew in each process: a forked fd would share the lock
+            self._fd = None
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            except OSError:  # a read-only folder: SQLite will refuse the write and say so
+                self.path = None
+        return self._fd
+
+    def __enter__(self) -> WriterLock:
+        self._thread_lock.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if self._fd is not None and self._pid == os.getpid():
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+
+
+_WRITE_LOCKS: WeakKeyDictionary[Engine, WriterLock] = WeakKeyDictionary()
 
 
 def write_lock(session: Session) -> AbstractContextManager:
