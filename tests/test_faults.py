@@ -494,3 +494,35 @@ def test_sqlite_commits_reach_the_disk_before_the_answer(app, database_url):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_sqlite_writers_of_different_workers_take_turns(tmp_path):
+    """The writer lock is a file lock beside the database: one process at a time, reopened after fork."""
+    import fcntl
+
+    from survey.db import WriterLock
+
+    path = tmp_path / "sipas.sqlite-writer"
+    lock = WriterLock(path)
+    with lock:
+        assert path.exists()
+        pid = os.fork()
+        if pid == 0:  # a second gunicorn worker, forked while the first one writes
+            fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os._exit(0)  # held by the other process: it has to wait its turn
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    # Released: another process gets it at once; and the forked copy of a lock opens its own file.
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with lock:
+                os._exit(0 if lock._pid == os.getpid() else 1)
+        except Exception:  # noqa: BLE001 - the child only reports through its exit status
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
