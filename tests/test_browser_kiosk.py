@@ -162,7 +162,8 @@ def test_a_respondent_fills_and_submits_a_whole_form(browser, live, tmp_path):
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.on("console", lambda msg: page_errors.append(msg.text) if msg.type == "error" else None)
     posts: list[dict] = []
-    page.on("request", lambda r: posts.append(json.loads(r.post_data)) if r.method == "POST" else None)
+    # On the context, not the page: the outbox may send from the service worker as well as the page.
+    context.on("request", lambda r: posts.append(json.loads(r.post_data)) if r.method == "POST" else None)
 
     _open_form(page, live)
     _fill_until_review(page, tmp_path)
@@ -377,7 +378,7 @@ def test_every_shipped_questionnaire_is_accepted_as_the_tablet_filled_it(browser
         context = browser.new_context(**TABLET)
         page = context.new_page()
         sent: list[dict] = []
-        page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.method == "POST" else None)
+        context.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.method == "POST" else None)
         _open_form(page, {"base": f"http://127.0.0.1:{server.server_port}", "token": token})
         for _ in range(40):
             _fill_any_page(page)
