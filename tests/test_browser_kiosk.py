@@ -177,7 +177,8 @@ def test_a_respondent_fills_and_submits_a_whole_form(browser, live, tmp_path):
     assert page.inner_text("#k-thanks") == "Xin cảm ơn Ông/Bà!"
 
     # Thanked as soon as the form is in the tablet's outbox; the outbox sends it at once.
-    stored = wait_for(lambda: _stored(live["app"]), what="the response in the database")
+    # The sync API delivers request events only during Playwright calls: wait with the page, for both.
+    stored = wait_for(lambda: posts and _stored(live["app"]), what="the response sent and stored", page=page)
     assert len(stored) == 1
     response = stored[0]
     answers = dict(response.answers)
