@@ -253,6 +253,27 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(url: str) -> float:
+    """CPU of the PostgreSQL backends serving ``url``'s database (0 for SQLite, which runs in-process)."""
+    name = make_url(url).database
+    if not url.startswith("postgresql") or not name:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not title.startswith("postgres:") or f" {name} " not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -489,6 +510,7 @@ class RunFigures:
     client_cpu_pct: float  # of one core, during the load
     server_cpu_pct: float  # gunicorn master and workers
     server_cpu_ms: float  # gunicorn CPU per accepted response
+    database_cpu_ms: float  # PostgreSQL backends' CPU per accepted response (0 for SQLite)
     machine_busy_pct: float  # every process on the machine (PostgreSQL and anything else running)
     load_average: float  # the 1-minute load average when the run started
     worker_p50_ms: float  # time spent inside a gunicorn worker (its access log), not waiting for one
@@ -518,6 +540,7 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
             warmed = asyncio.run(run_load(server.port, bodies[:warm], ids[:warm], args, warm, args.duration))
             load_average = os.getloadavg()[0]
             cpu_before = server.cpu_seconds()
+            database_before = database_cpu_seconds(db.url)
             busy_before = machine_busy_seconds()
             result = asyncio.run(
                 run_load(
@@ -525,6 +548,8 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
                 )
             )
             result.server_cpu = server.cpu_seconds() - cpu_before
+            # Backends that ended during the run are missed: the pool keeps them open, so few do.
+            database_cpu = database_cpu_seconds(db.url) - database_before
             busy = machine_busy_seconds() - busy_before
         finally:
             server.stop()
@@ -542,6 +567,7 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
             client_cpu_pct=100 * result.client_cpu / result.elapsed,
             server_cpu_pct=100 * result.server_cpu / result.elapsed,
             server_cpu_ms=1000 * result.server_cpu / max(result.accepted, 1),
+            database_cpu_ms=1000 * database_cpu / max(result.accepted, 1),
             machine_busy_pct=100 * busy / result.elapsed,
             load_average=load_average,
             worker_p50_ms=_percentile(worker_ms, 50),
@@ -582,7 +608,8 @@ def print_run(f: RunFigures, run: int) -> None:
         f"  run {run}: {f.accepted_per_s:7.1f} accepted/s  p50 {f.p50_ms:6.1f} ms  p95 {f.p95_ms:6.1f} ms  "
         f"p99 {f.p99_ms:6.1f} ms (in a worker: p50 {f.worker_p50_ms:.0f}, p99 {f.worker_p99_ms:.0f} ms)  "
         f"[{statuses}]  CPU: client {f.client_cpu_pct:.0f}%, gunicorn "
-        f"{f.server_cpu_pct:.0f}% ({f.server_cpu_ms:.2f} ms/response), machine {f.machine_busy_pct:.0f}% of "
+        f"{f.server_cpu_pct:.0f}% ({f.server_cpu_ms:.2f} ms/response), PostgreSQL {f.database_cpu_ms:.2f} "
+        f"ms/response, machine {f.machine_busy_pct:.0f}% of "
         f"{100 * (os.cpu_count() or 1)}% (load average {f.load_average:.1f} at start)  stored {f.stored}, "
         f"lost {f.lost}, duplicated {f.duplicated}, unexpected {f.unexpected}, altered {f.altered}, "
         f"created twice {f.created_twice}",
