@@ -523,6 +523,22 @@ class RunFigures:
     created_twice: int
 
 
+def wait_for_quiet(busy_below: float, patience: float) -> float:
+    """Wait until the rest of the machine is nearly idle (busy below ``busy_below`` % of all CPUs over
+    3 s), at most ``patience`` seconds; return the busy share last seen. The VM is shared, and a run
+    that starts while a neighbour compiles or runs its tests measures the neighbour."""
+    cores = os.cpu_count() or 1
+    give_up = time.monotonic() + patience
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(3)
+        busy = 100 * (machine_busy_seconds() - before) / (3 * cores)
+        if busy < busy_below or time.monotonic() > give_up:
+            return busy
+        print(f"  (waiting: the machine is {busy:.0f}% busy)", flush=True)
+        time.sleep(10)
+
+
 def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
     q = load_questionnaire(QUESTIONNAIRE)
     workdir = Path(tempfile.mkdtemp(prefix=f"sipas-load-{kind}-"))
@@ -532,6 +548,8 @@ def one_run(kind: str, args: argparse.Namespace, run: int) -> RunFigures:
         decoded = [json.loads(b) for b in bodies]
         ids = [d["instance_id"] for d in decoded]
         sent = {d["instance_id"]: d["answers"] for d in decoded}
+        if args.quiet_below:
+            wait_for_quiet(args.quiet_below, args.patience)
         server = start_gunicorn(db, args)
         try:
             # Warm-up (every worker booted, its pool filled, the campaign's questionnaire cached):
@@ -635,10 +653,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--timeout", type=float, default=30, help="seconds a client waits for an answer")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=0,
+        help="before each run, wait until the machine is less busy than this (%% of all CPUs)",
+    )
+    parser.add_argument("--patience", type=float, default=1800, help="seconds to wait for quiet, at most")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--postgres-url", default=os.environ.get("SIPAS_LOAD_POSTGRES_URL", DEFAULT_POSTGRES))
     parser.add_argument("--json", type=Path, help="write every run's figures to this file")
     args = parser.parse_args(argv)
+    # Stopped from outside: still stop gunicorn and remove the work folder on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     print(
