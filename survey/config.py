@@ -15,6 +15,7 @@ class Defaults:
     # Kiosk behaviour.
     KIOSK_RESET_SECONDS = 8  # thank-you page -> fresh form
     KIOSK_IDLE_SECONDS = 180  # an abandoned form is discarded after this much inactivity
+    PROGRESS_POLL_SECONDS = 15  # how often the admin campaign page refreshes its progress table
     # Base URL used in kiosk links and QR codes (e.g. https://sipas.trabong.gov.vn); None = from the request.
     PUBLIC_URL: str | None = None
     # Cookies and forms.
