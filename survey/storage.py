@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire, QuestionType, Role
@@ -234,10 +233,6 @@ def save_response(
         started_at=started,
         submitted_at=submitted,
     )
-    existing = session.scalars(select(Response).where(Response.instance_id == iid)).one_or_none()
-    if existing is not None:
-        return _same_or_conflict(existing, digest, iid), False
-
     response = Response(
         instance_id=iid,
         campaign_id=campaign.id,
@@ -255,22 +250,47 @@ def save_response(
         submitted_at=submitted,
         received_at=datetime.now(UTC),
     )
-    if kiosk is not None and _stale(kiosk.last_seen_at, response.received_at):
-        # Written with the response, or not at all; and only to the minute staff see, so that a busy
-        # tablet does not rewrite its kiosk row with every form.
-        kiosk.last_seen_at = response.received_at
-    session.add(response)
-    try:
-        with write_lock(session):
-            session.commit()
-    except IntegrityError:
-        # Another request stored the same instance id between our check and our insert.
-        session.rollback()
+    # One statement decides, in the database: INSERT … ON CONFLICT (instance_id) DO NOTHING RETURNING
+    # id stores the first copy and leaves a retry (or a copy racing it) untouched, on SQLite and on
+    # PostgreSQL alike, without a look-up first and without an IntegrityError to recover from.
+    values = {key: getattr(response, key) for key in _RESPONSE_COLUMNS}
+    with write_lock(session):
+        new_id = session.execute(_insert_unless_stored(session), values).scalar_one_or_none()
+        if new_id is not None and kiosk is not None and _stale(kiosk.last_seen_at, response.received_at):
+            # Written with the response, or not at all; and only to the minute staff see, so that a
+            # busy tablet does not rewrite its kiosk row with every form.
+            kiosk.last_seen_at = response.received_at
+        session.commit()
+    if new_id is None:
         existing = session.scalars(select(Response).where(Response.instance_id == iid)).one_or_none()
-        if existing is None:
-            raise  # some other constraint: a bug, not a duplicate
+        if existing is None:  # stored a moment ago and gone again: nothing a retry should paper over
+            raise RuntimeError(f"response {iid} conflicted on insert but is not stored")
         return _same_or_conflict(existing, digest, iid), False
+    response.id = new_id
     return response, True
+
+
+_RESPONSE_COLUMNS = tuple(c.key for c in Response.__table__.columns if c.key != "id")
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_unless_stored(session: Session) -> Any:
+    """``INSERT … ON CONFLICT (instance_id) DO NOTHING RETURNING id``, built once per dialect."""
+    dialect = session.get_bind().dialect.name
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            raise NotImplementedError(f"responses are stored in SQLite or PostgreSQL, not {dialect}")
+        table = Response.__table__
+        statement = (
+            insert(table).on_conflict_do_nothing(index_elements=[table.c.instance_id]).returning(table.c.id)
+        )
+        _INSERTS[dialect] = statement
+    return statement
 
 
 def _stale(seen: datetime | None, now: datetime) -> bool:
