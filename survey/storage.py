@@ -9,9 +9,10 @@ questionnaire id, version, unit, stratum, respondent group, the normalised answe
 staff member who keyed it, the time it was received), so a retry through another path is still the
 same response.
 
-Races: two copies arriving at the same moment both pass the "already stored?" check; the UNIQUE
-constraint on ``instance_id`` lets exactly one insert win, the other gets an ``IntegrityError``, rolls
-back, re-reads the winner and compares hashes. That works the same on SQLite and PostgreSQL.
+Races: the database decides. Every copy is written with ``INSERT … ON CONFLICT (instance_id) DO
+NOTHING RETURNING id``: exactly one copy gets an id back (PostgreSQL makes a racing copy wait for the
+first one's commit); the others insert nothing, re-read the stored row and compare hashes. That works
+the same on SQLite and PostgreSQL, and a retry costs no error and no rollback.
 """
 
 from __future__ import annotations
