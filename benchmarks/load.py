@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup", type=int, default=320, help="posts before the timed part (checked too)")
     parser.add_argument("--preload", action="store_true", help="gunicorn --preload (load the app once)")
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--timeout", type=float, default=30, help="seconds a client waits for an answer")
