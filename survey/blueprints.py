@@ -6,16 +6,11 @@ import importlib
 
 from flask import Flask
 
-# Modules with a ``init_app(app)`` function, registered in this order.
+# Modules with a ``init_app(app)`` function, registered in this order; each must import.
 PARTS = ("survey.web", "survey.api", "survey.kiosk", "survey.admin")
 
 
 def register(app: Flask) -> None:
+    """Import every part and let it register its blueprint, routes and hooks on ``app``."""
     for name in PARTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # not written yet
-                continue
-            raise
-        module.init_app(app)
+        importlib.import_module(name).init_app(app)

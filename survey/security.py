@@ -25,13 +25,12 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from html import escape
 from pathlib import Path
 
 from flask import Flask, Response, current_app, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .errors import SurveyError
+from .errors import ErrorText, SurveyError, error_response
 
 log = logging.getLogger(__name__)
 
@@ -192,16 +191,13 @@ RATE_LIMITED_EN = "Too many failed logins from this address. Try again in {minut
 
 def _rate_limited(retry_after: int) -> Response:
     minutes = max(1, math.ceil(retry_after / 60))
-    vi = RATE_LIMITED_VI.format(minutes=minutes)
-    en = RATE_LIMITED_EN.format(minutes=minutes)
-    html = (
-        "<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<title>Tạm khóa đăng nhập</title></head><body>"
-        f"<h1>Tạm khóa đăng nhập</h1><p>{escape(vi)}</p><p lang='en'>{escape(en)}</p>"
-        "</body></html>"
+    words = ErrorText(
+        "Tạm khóa đăng nhập",
+        RATE_LIMITED_VI.format(minutes=minutes),
+        RATE_LIMITED_EN.format(minutes=minutes),
+        "too_many_requests",
     )
-    response = Response(html, status=429, mimetype="text/html")
+    response = error_response(429, words)
     response.headers["Retry-After"] = str(retry_after)
     response.headers["Cache-Control"] = "no-store"
     return response

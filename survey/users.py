@@ -18,14 +18,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import current_app, g, has_request_context, jsonify, redirect, request, session, url_for
+from flask import abort, current_app, g, has_request_context, redirect, request, session, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.routing import BuildError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import get_session
-from .errors import UserError
+from .errors import UserError, json_error, wants_json
 from .models import ROLES, AuditEvent, User
 from .security import login_allowed, record_login_failure
 from .validation import has_control_characters
@@ -214,14 +213,8 @@ def logout_user() -> None:
     g.current_user = None
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html
-    )
-
-
 def role_required(*roles: str) -> Callable[[F], F]:
-    """Protect a view: not logged in -> login page (401 JSON under /api/); wrong role -> 403.
+    """Protect a view: not logged in -> login page (401 JSON for the API); wrong role -> 403.
 
     ``admin`` always passes. With no roles given, any logged-in user passes.
     """
@@ -234,35 +227,12 @@ def role_required(*roles: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             user = current_user()
             if user is None:
-                if _wants_json():
-                    response = jsonify(
-                        {
-                            "status": "error",
-                            "error": "unauthorized",
-                            "message": "Cần đăng nhập.",
-                            "message_en": "Login required.",
-                        }
-                    )
-                    response.status_code = 401
-                    return response
-                try:
-                    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-                except BuildError:
-                    return "Cần đăng nhập (login required)", 401
+                if wants_json():
+                    return json_error(401, "Cần đăng nhập.", "Login required.")
+                return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
             if roles and user.role != "admin" and user.role not in roles:
-                if _wants_json():
-                    response = jsonify(
-                        {
-                            "status": "error",
-                            "error": "forbidden",
-                            "message": "Không có quyền truy cập.",
-                            "message_en": "Your role does not allow this.",
-                        }
-                    )
-                    response.status_code = 403
-                    return response
-                from flask import abort
-
+                if wants_json():
+                    return json_error(403, "Không có quyền truy cập.", "Your role does not allow this.")
                 abort(403)
             return view(*args, **kwargs)
 
