@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from .errors import QuestionnaireError
+from .files import atomic_write
 from .loader import (
     definition_path,
     dump_yaml,
@@ -249,16 +249,11 @@ def convert_command(source: str, target: Path, force: bool) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text beside the target and rename it, so a failure leaves no half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write UTF-8 text to ``path`` whole or not at all."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), private=False)
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot write file: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # -------------------------------------------------------------------------------------------- units

@@ -25,6 +25,32 @@ class ErrorCode(StrEnum):
     BAD_SCORING = "bad-scoring"  # any other inconsistency in the scoring tree
     NOT_FOUND = "not-found"  # no shipped definition with that id
 
+    @property
+    def vi(self) -> str:
+        """Return what is wrong in Vietnamese, the lead of every message with this code."""
+        return _VI[self]
+
+
+# The users are district staff: each message opens in Vietnamese, then gives the English detail (which
+# stays as it is, so that a message can be looked up by its English text).
+_VI = {
+    ErrorCode.INVALID_FILE: "tệp không hợp lệ",
+    ErrorCode.MISSING_FIELD: "thiếu thông tin bắt buộc",
+    ErrorCode.BAD_VALUE: "giá trị không hợp lệ",
+    ErrorCode.UNKNOWN_TYPE: "loại câu hỏi không được hỗ trợ",
+    ErrorCode.DUPLICATE_ITEM: "mã bị trùng",
+    ErrorCode.BAD_CODE: "mã không hợp lệ",
+    ErrorCode.UNKNOWN_CHOICE_LIST: "không có danh sách lựa chọn này",
+    ErrorCode.DUPLICATE_CHOICE: "mã lựa chọn bị trùng",
+    ErrorCode.MISSING_LABEL: "thiếu nhãn tiếng Việt",
+    ErrorCode.BAD_EXPRESSION: "biểu thức không hợp lệ",
+    ErrorCode.UNKNOWN_REFERENCE: "biểu thức nhắc đến câu hỏi không có",
+    ErrorCode.UNKNOWN_GROUP: "nhóm đối tượng chưa được khai báo",
+    ErrorCode.SCORING_UNKNOWN_ITEM: "chấm điểm một câu hỏi không có",
+    ErrorCode.BAD_SCORING: "cách chấm điểm không hợp lệ",
+    ErrorCode.NOT_FOUND: "không tìm thấy",
+}
+
 
 class WarningCode(StrEnum):
     MISSING_EN_LABEL = "missing-en-label"
@@ -51,7 +77,7 @@ class QuestionnaireError(Exception):
         self.reason = message
         self.file = file
         self.where = where
-        super().__init__(_line(file, where, message, code))
+        super().__init__(_line(file, where, f"{code.vi} — {message}", code))
 
 
 def _line(file: str | None, where: str | None, message: str, code: StrEnum) -> str:

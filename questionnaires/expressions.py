@@ -24,8 +24,9 @@ Semantics (shared with the kiosk's JavaScript evaluator, which walks :meth:`Expr
 from __future__ import annotations
 
 import math
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -320,71 +321,96 @@ def _codes(value: Any) -> list[str]:
 
 
 def _eval(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
-    kind = node[0]
-    if kind == "ref":
-        return answers.get(node[1])
-    if kind == "cur":
-        return current
-    if kind in ("num", "str"):
-        return node[1]
-    if kind == "neg":
-        return -to_number(_eval(node[1], answers, current))
-    if kind == "bin":
-        op = node[1]
-        if op == "and":
-            return truthy(_eval(node[2], answers, current)) and truthy(_eval(node[3], answers, current))
-        if op == "or":
-            return truthy(_eval(node[2], answers, current)) or truthy(_eval(node[3], answers, current))
-        left = _eval(node[2], answers, current)
-        right = _eval(node[3], answers, current)
-        if op in ("=", "!="):
-            ln, rn = to_number(left), to_number(right)
-            if not math.isnan(ln) and not math.isnan(rn):
-                same = ln == rn
-            else:
-                same = to_text(left) == to_text(right)
-            return same if op == "=" else not same
+    """Return the value of a syntax-tree node, dispatching on its kind."""
+    return _NODES[node[0]](node, answers, current)
+
+
+def _eval_neg(node: tuple, answers: Mapping[str, Any], current: Any) -> float:
+    return -to_number(_eval(node[1], answers, current))
+
+
+def _eval_bin(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
+    op = node[1]
+    # ``and`` and ``or`` stop early: the right side is not evaluated when the left decides.
+    if op == "and":
+        return truthy(_eval(node[2], answers, current)) and truthy(_eval(node[3], answers, current))
+    if op == "or":
+        return truthy(_eval(node[2], answers, current)) or truthy(_eval(node[3], answers, current))
+    return _BINARY[op](_eval(node[2], answers, current), _eval(node[3], answers, current))
+
+
+def _eval_call(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
+    name, args = node[1], node[2]
+    if name == "if":  # only the branch taken is evaluated
+        cond = truthy(_eval(args[0], answers, current))
+        return _eval(args[1] if cond else args[2], answers, current)
+    return _CALLS[name](*(_eval(a, answers, current) for a in args))
+
+
+_NODES: dict[str, Callable[[tuple, Mapping[str, Any], Any], Any]] = {
+    "ref": lambda node, answers, current: answers.get(node[1]),
+    "cur": lambda node, answers, current: current,
+    "num": lambda node, answers, current: node[1],
+    "str": lambda node, answers, current: node[1],
+    "neg": _eval_neg,
+    "bin": _eval_bin,
+    "call": _eval_call,
+}
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """Compare numerically when both sides are numbers, else as text."""
+    ln, rn = to_number(left), to_number(right)
+    if not math.isnan(ln) and not math.isnan(rn):
+        return ln == rn
+    return to_text(left) == to_text(right)
+
+
+def _ordered(compare: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
+    """Return a comparison of numbers that is false when either side is not a number."""
+
+    def ordered(left: Any, right: Any) -> bool:
         ln, rn = to_number(left), to_number(right)
-        if op in ("<", "<=", ">", ">="):
-            if math.isnan(ln) or math.isnan(rn):
-                return False
-            return {"<": ln < rn, "<=": ln <= rn, ">": ln > rn, ">=": ln >= rn}[op]
-        if op == "+":
-            return ln + rn
-        if op == "-":
-            return ln - rn
-        if op == "*":
-            return ln * rn
-        if op == "div":
-            return math.nan if rn == 0 else ln / rn
-        if op == "mod":
-            return math.nan if rn == 0 else math.fmod(ln, rn)
-        raise AssertionError(op)  # pragma: no cover - the parser admits no other operator
-    if kind == "call":
-        name, args = node[1], node[2]
-        if name == "if":
-            cond = truthy(_eval(args[0], answers, current))
-            return _eval(args[1] if cond else args[2], answers, current)
-        vals = [_eval(a, answers, current) for a in args]
-        if name == "not":
-            return not truthy(vals[0])
-        if name == "selected":
-            return to_text(vals[1]) in _codes(vals[0])
-        if name == "count-selected":
-            return float(len(_codes(vals[0])))
-        if name == "string-length":
-            return float(len(to_text(vals[0])))
-        if name == "number":
-            return to_number(vals[0])
-        if name == "string":
-            return to_text(vals[0])
-        if name == "true":
-            return True
-        if name == "false":
+        if math.isnan(ln) or math.isnan(rn):
             return False
-        if name == "coalesce":
-            for v in vals:
-                if to_text(v) != "":
-                    return v
-            return ""
-    raise AssertionError(kind)  # pragma: no cover
+        return compare(ln, rn)
+
+    return ordered
+
+
+def _arithmetic(apply: Callable[[float, float], float]) -> Callable[[Any, Any], float]:
+    """Return an arithmetic operator on the sides as numbers (NaN for a non-number)."""
+    return lambda left, right: apply(to_number(left), to_number(right))
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "=": _equal,
+    "!=": lambda left, right: not _equal(left, right),
+    "<": _ordered(operator.lt),
+    "<=": _ordered(operator.le),
+    ">": _ordered(operator.gt),
+    ">=": _ordered(operator.ge),
+    "+": _arithmetic(operator.add),
+    "-": _arithmetic(operator.sub),
+    "*": _arithmetic(operator.mul),
+    "div": _arithmetic(lambda ln, rn: math.nan if rn == 0 else ln / rn),
+    "mod": _arithmetic(lambda ln, rn: math.nan if rn == 0 else math.fmod(ln, rn)),
+}
+
+
+def _coalesce(*values: Any) -> Any:
+    """Return the first value that is not empty, else ''."""
+    return next((v for v in values if to_text(v) != ""), "")
+
+
+_CALLS: dict[str, Callable[..., Any]] = {
+    "not": lambda value: not truthy(value),
+    "selected": lambda value, code: to_text(code) in _codes(value),
+    "count-selected": lambda value: float(len(_codes(value))),
+    "string-length": lambda value: float(len(to_text(value))),
+    "number": to_number,
+    "string": to_text,
+    "true": lambda: True,
+    "false": lambda: False,
+    "coalesce": _coalesce,
+}

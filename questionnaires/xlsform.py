@@ -1,7 +1,7 @@
 """XLSForm ``.xlsx`` in and out.
 
 :func:`read_xlsform` is the *read* stage of the loader for workbooks: it turns the sheets into the same
-plain data that a YAML file gives (see :mod:`questionnaires.loader`), without judging it, and marks every
+plain data that a YAML file gives (see :mod:`questionnaires.read`), without judging it, and marks every
 entry with ``_where`` (``"survey row 12"``, ``"choices row 4"``, ``"scoring row 3"``) so that the
 validator's messages point at the sheet and row. :func:`write_xlsform` writes a questionnaire back as a
 workbook that pyxform/ODK accept and that reads back to an equal model.
@@ -36,7 +36,6 @@ Language columns are named ``label::Tiếng Việt (vi)`` / ``label::English (en
 from __future__ import annotations
 
 import math
-import os
 import re
 import warnings
 import zipfile
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ErrorCode, QuestionnaireError
+from .files import atomic_write
 from .model import Label, Level, Question, Questionnaire, QuestionType, ScoreNode
 
 __all__ = ["read_xlsform", "write_xlsform", "LANGUAGE_NAMES"]
@@ -105,7 +105,7 @@ class _Sheet:
 
 
 def read_xlsform(path: str | Path) -> dict:
-    """Read an XLSForm workbook into the plain data that :func:`questionnaires.loader.validate` takes."""
+    """Read an XLSForm workbook into the plain data that :func:`questionnaires.validate.validate` takes."""
     path = Path(path)
     file = str(path)
     sheets = _read_workbook(path)
@@ -767,47 +767,48 @@ def _scoring(q: Questionnaire) -> _Table:
 
 
 def _write_tables(tables: list[_Table], path: Path) -> None:
-    import xlsxwriter
+    """Write the tables as the sheets of a workbook at ``path``, whole or not at all."""
     import xlsxwriter.exceptions
 
     file = str(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise QuestionnaireError(ErrorCode.INVALID_FILE, f"folder {str(folder)!r} does not exist", file)
-    # Written beside the target and renamed, so a failure never leaves half a workbook behind.
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp.xlsx"
     try:
-        workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
-        bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7"})
-        for table in tables:
-            sheet = workbook.add_worksheet(table.name)
-            for col, name in enumerate(table.columns):
-                sheet.write_string(0, col, name, bold)
-                sheet.set_column(col, col, 40 if "::" in name else 16)
-            sheet.freeze_panes(1, 0)
-            for r, row in enumerate(table.rows, start=1):
-                unknown = set(row) - set(table.columns)
-                assert not unknown, unknown  # a column missing from the header is a bug here
-                for col, name in enumerate(table.columns):
-                    value = row.get(name)
-                    if value is None:
-                        continue
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        status = sheet.write_number(r, col, value)
-                    else:
-                        # Always text: a label starting with "=" must never become a formula.
-                        status = sheet.write_string(r, col, str(value))
-                    if status < 0:
-                        raise QuestionnaireError(
-                            ErrorCode.BAD_VALUE,
-                            f"cannot write column {name!r} (XlsxWriter status {status}; text too long?)",
-                            file,
-                            f"{table.name} row {r + 1}",
-                        )
-        workbook.close()
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: _write_workbook(tables, tmp, file), private=False)
     except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
         raise QuestionnaireError(ErrorCode.INVALID_FILE, f"cannot write file: {exc}", file) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+
+def _write_workbook(tables: list[_Table], tmp: Path, file: str) -> None:
+    """Write the tables into a new workbook at ``tmp``, checking every XlsxWriter status."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
+    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7"})
+    for table in tables:
+        sheet = workbook.add_worksheet(table.name)
+        for col, name in enumerate(table.columns):
+            sheet.write_string(0, col, name, bold)
+            sheet.set_column(col, col, 40 if "::" in name else 16)
+        sheet.freeze_panes(1, 0)
+        for r, row in enumerate(table.rows, start=1):
+            unknown = set(row) - set(table.columns)
+            assert not unknown, unknown  # a column missing from the header is a bug here
+            for col, name in enumerate(table.columns):
+                value = row.get(name)
+                if value is None:
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    status = sheet.write_number(r, col, value)
+                else:
+                    # Always text: a label starting with "=" must never become a formula.
+                    status = sheet.write_string(r, col, str(value))
+                if status < 0:
+                    raise QuestionnaireError(
+                        ErrorCode.BAD_VALUE,
+                        f"cannot write column {name!r} (XlsxWriter status {status}; text too long?)",
+                        file,
+                        f"{table.name} row {r + 1}",
+                    )
+    workbook.close()

@@ -5,15 +5,15 @@ PostgreSQL deployments back up with the server's own tools (``pg_dump``); these 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
+
+from questionnaires.files import atomic_write
 
 from .models import Base
 
@@ -101,17 +101,14 @@ def backup(database_url: str, out: Path) -> BackupSummary:
     if out.resolve() == source.resolve():
         raise BackupError("the backup file cannot be the database itself")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".sipas-backup-", suffix=".sqlite", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _copy(source, tmp)
-        summary = inspect_file(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    summary = atomic_write(out, lambda tmp: _copy_and_inspect(source, tmp))
     return BackupSummary(path=out, revision=summary.revision, counts=summary.counts)
+
+
+def _copy_and_inspect(source: Path, dest: Path) -> BackupSummary:
+    """Copy the database to ``dest`` and check the copy before it takes the backup's name."""
+    _copy(source, dest)
+    return inspect_file(dest)
 
 
 def restore(database_url: str, source: Path, *, force: bool = False) -> tuple[BackupSummary, Path | None]:

@@ -154,7 +154,8 @@ def test_validate_a_broken_workbook_names_the_row(run, tmp_path):
     wb.save(path)
     line = one_line_error(run("validate", str(path)))
     assert line == (
-        f"Error: {path}: survey row 3: choice list 'khong_co' does not exist [unknown-choice-list]"
+        f"Error: {path}: survey row 3: không có danh sách lựa chọn này — "
+        "choice list 'khong_co' does not exist [unknown-choice-list]"
     )
 
 

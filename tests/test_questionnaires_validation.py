@@ -54,6 +54,18 @@ def test_the_minimal_definition_is_valid():
     assert result.questionnaire.item_codes == ("q1", "q2")
 
 
+def test_every_message_opens_in_vietnamese_then_keeps_the_english_detail():
+    phrases = [code.vi for code in ErrorCode]
+    assert len(set(phrases)) == len(ErrorCode) and all(p.strip() for p in phrases)
+    raw = minimal()
+    raw["sections"][0]["questions"][1]["code"] = "q1"
+    err = error_of(raw)
+    assert err.reason == "item code 'q1' is used twice (also at item q1)"
+    assert str(err) == f"thu.yaml: item q1: mã bị trùng — {err.reason} [duplicate-item]"
+    unknown = QuestionnaireError(ErrorCode.NOT_FOUND, "no questionnaire with id 'x'")
+    assert str(unknown) == "không tìm thấy — no questionnaire with id 'x' [not-found]"
+
+
 # ------------------------------------------------------------------------------------ invalid-file
 def test_invalid_yaml_names_file_line_and_column(tmp_path):
     with pytest.raises(QuestionnaireError) as info:
@@ -341,7 +353,7 @@ def test_a_bad_gate_expression():
     }
     err = error_of(raw)
     assert (err.code, err.where) == (ErrorCode.BAD_EXPRESSION, "scoring element e1")
-    assert str(err).startswith("thu.yaml: scoring element e1: gate:")
+    assert str(err).startswith("thu.yaml: scoring element e1: biểu thức không hợp lệ — gate:")
 
 
 # ------------------------------------------------------------------------------- unknown-reference

@@ -244,7 +244,8 @@ def test_a_duplicate_item_names_the_survey_row(tmp_path):
     err = load_error(path)
     assert (err.code, err.where) == (ErrorCode.DUPLICATE_ITEM, "survey row 4")
     assert str(err) == (
-        f"{path}: survey row 4: item code 'ghi_chu' is used twice (also at survey row 3) [duplicate-item]"
+        f"{path}: survey row 4: mã bị trùng — item code 'ghi_chu' is used twice (also at survey row 3) "
+        "[duplicate-item]"
     )
 
 

@@ -1,0 +1,115 @@
+"""The *build* stage: normalised data (the output of :func:`questionnaires.validate.validate`) -> model.
+
+Nothing is checked here any more; every value has been validated, so this only constructs the frozen
+dataclasses of :mod:`questionnaires.model`.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from .expressions import Expression, parse
+from .model import (
+    Choice,
+    ChoiceList,
+    Label,
+    Level,
+    Method,
+    Question,
+    Questionnaire,
+    QuestionType,
+    RespondentGroup,
+    Role,
+    ScoreNode,
+    Scoring,
+    Section,
+)
+
+__all__ = ["build"]
+
+
+def build(data: dict) -> Questionnaire:
+    """Build the model from normalised data (the output of :func:`~questionnaires.validate.validate`)."""
+    return Questionnaire(
+        id=data["id"],
+        version=data["version"],
+        title=_label(data["title"]),
+        languages=tuple(data["languages"]),
+        description=_label(data.get("description")),
+        source=data.get("source"),
+        groups=tuple(RespondentGroup(g["code"], _label(g["label"])) for g in data["groups"]),
+        choice_lists=MappingProxyType(
+            {
+                name: ChoiceList(name, tuple(Choice(c["code"], _label(c["label"])) for c in items))
+                for name, items in data["choices"].items()
+            }
+        ),
+        sections=tuple(_section(s) for s in data["sections"]),
+        scoring=_scoring(data["scoring"]) if data.get("scoring") else None,
+    )
+
+
+def _label(d: dict | None) -> Label | None:
+    return Label(d["vi"], d.get("en")) if d else None
+
+
+def _expr(text: str | None) -> Expression | None:
+    return parse(text) if text else None
+
+
+def _section(s: dict) -> Section:
+    return Section(
+        code=s["code"],
+        label=_label(s["label"]),
+        intro=_label(s.get("intro")),
+        relevant=_expr(s.get("relevant")),
+        groups=tuple(s["groups"]),
+        questions=tuple(_question(q) for q in s["questions"]),
+    )
+
+
+def _question(q: dict) -> Question:
+    return Question(
+        code=q["code"],
+        type=QuestionType(q["type"]),
+        label=_label(q["label"]),
+        hint=_label(q.get("hint")),
+        choices=q.get("choices"),
+        required=q["required"],
+        required_if=_expr(q.get("required_if")),
+        relevant=_expr(q.get("relevant")),
+        constraint=_expr(q.get("constraint")),
+        constraint_message=_label(q.get("constraint_message")),
+        appearance=q.get("appearance"),
+        role=Role(q["role"]) if q.get("role") else None,
+        groups=tuple(q["groups"]),
+    )
+
+
+def _scoring(sc: dict) -> Scoring:
+    return Scoring(
+        method=Method(sc["method"]),
+        tree=_node(sc["index"]),
+        valid=tuple(sc["valid"]),
+        positive=tuple(sc["positive"]),
+        scale=(sc["scale"][0], sc["scale"][1]),
+        values=MappingProxyType(dict(sc["values"])),
+        group_weights=MappingProxyType(dict(sc["group_weights"])),
+        decimals=sc["decimals"],
+        min_n=sc["min_n"],
+    )
+
+
+def _node(d: dict) -> ScoreNode:
+    return ScoreNode(
+        code=d["code"],
+        level=Level(d["level"]),
+        label=_label(d["label"]),
+        weight=d["weight"],
+        children=tuple(_node(c) for c in d["children"]),
+        items=tuple(d["items"]),
+        gate=_expr(d["gate"]),
+        max_points=d["max_points"],
+        method=Method(d["method"]) if d["method"] else None,
+        values=MappingProxyType(dict(d["values"])) if d["values"] else None,
+    )
