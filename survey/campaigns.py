@@ -121,6 +121,48 @@ def create_campaign(
     unit) give Slovin targets unless ``targets`` has a number for that unit. ``strata`` defaults to the
     choices of the ``role: stratum`` question. Raises :class:`CampaignError` for any bad input.
     """
+    name = _campaign_name(name)
+    q = _questionnaire(questionnaire)
+    if not 0 < margin_of_error < 1:
+        raise CampaignError(f"sai số e phải trong khoảng (0, 1) (margin of error), not {margin_of_error}")
+    unit_list_id, pairs = _unit_pairs(unit_list, units)
+    codes = {code for code, _ in pairs}
+    start, end = _period(period_start, period_end)
+    populations = _numbers_per_unit(populations, "N của đơn vị", "populations", codes)
+    targets = _numbers_per_unit(targets, "chỉ tiêu của đơn vị", "targets", codes)
+
+    campaign = Campaign(
+        name=name,
+        questionnaire_id=q.id,
+        questionnaire_version=q.version,
+        definition=to_dict(q),
+        unit_list_id=unit_list_id,
+        period_start=start,
+        period_end=end,
+        margin_of_error=float(margin_of_error),
+        strata=_strata(q, strata),
+        status="active",
+        created_by=created_by.id if isinstance(created_by, User) else created_by,
+    )
+    for position, (code, unit_name) in enumerate(pairs):
+        population = populations.get(code)
+        target = targets.get(code)
+        if target is None and population is not None:
+            target = slovin_target(population, margin_of_error)
+        campaign.units.append(
+            CampaignUnit(
+                unit_code=code, unit_name=unit_name, position=position, population=population, target=target
+            )
+        )
+    session.add(campaign)
+    session.flush()
+    _add_frame_cells(session, campaign, frame_cells, codes)
+    session.flush()
+    return campaign
+
+
+def _campaign_name(name: str | None) -> str:
+    """Return the name stripped; CampaignError when it is empty, too long or has control characters."""
     name = (name or "").strip()
     if not name:
         raise CampaignError("tên đợt khảo sát không được để trống (campaign name is required)")
@@ -132,16 +174,26 @@ def create_campaign(
         raise CampaignError(
             "tên đợt khảo sát có ký tự điều khiển (the campaign name contains control characters)"
         )
+    return name
+
+
+def _questionnaire(questionnaire: str | Path | Questionnaire) -> Questionnaire:
+    """Return the questionnaire given, loading an id or a path."""
+    if isinstance(questionnaire, Questionnaire):
+        return questionnaire
     try:
-        q = questionnaire if isinstance(questionnaire, Questionnaire) else load_questionnaire(questionnaire)
+        return load_questionnaire(questionnaire)
     except QuestionnaireError as exc:
         raise CampaignError(f"không đọc được phiếu khảo sát: {exc}") from None
-    if not 0 < margin_of_error < 1:
-        raise CampaignError(f"sai số e phải trong khoảng (0, 1) (margin of error), not {margin_of_error}")
 
-    unit_list_id = None
+
+def _unit_pairs(
+    unit_list: str | Path | None, units: Sequence[tuple[str, str]] | None
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """Return the unit list id (None for ``units``) and the checked ``(code, name)`` pairs, in order."""
     if (unit_list is None) == (units is None):
         raise CampaignError("cần đúng một trong hai: danh sách đơn vị (unit_list) hoặc units")
+    unit_list_id = None
     if unit_list is not None:
         try:
             loaded = load_units(unit_list)
@@ -163,55 +215,49 @@ def create_campaign(
         if code in seen:
             raise CampaignError(f"đơn vị {code!r} xuất hiện hai lần (unit listed twice)")
         seen.add(code)
+    return unit_list_id, pairs
 
+
+def _period(period_start: date | str | None, period_end: date | str | None) -> tuple[str | None, str | None]:
+    """Return the period as ISO dates; CampaignError when it ends before it starts."""
     start = _iso_date(period_start, "period_start")
     end = _iso_date(period_end, "period_end")
     if start and end and end < start:
         raise CampaignError(f"ngày kết thúc {end} trước ngày bắt đầu {start} (period ends before it starts)")
+    return start, end
 
-    populations = {k: _count(v, f"N của đơn vị {k}") for k, v in (populations or {}).items()}
-    targets = {k: _count(v, f"chỉ tiêu của đơn vị {k}") for k, v in (targets or {}).items()}
-    for what, mapping in (("populations", populations), ("targets", targets)):
-        unknown = sorted(set(mapping) - seen)
-        if unknown:
-            raise CampaignError(
-                f"{what}: đơn vị không có trong danh sách (units not in the campaign): {', '.join(unknown)}"
-            )
 
-    if strata is None:
-        item = q.role_item(Role.STRATUM)
-        choice_list = q.choice_list(item) if item is not None else None
-        strata = [{"code": c.code, "label": c.label.vi} for c in choice_list.choices] if choice_list else None
-    else:
-        strata = [{"code": str(s["code"]), "label": str(s.get("label") or s["code"])} for s in strata]
-
-    campaign = Campaign(
-        name=name,
-        questionnaire_id=q.id,
-        questionnaire_version=q.version,
-        definition=to_dict(q),
-        unit_list_id=unit_list_id,
-        period_start=start,
-        period_end=end,
-        margin_of_error=float(margin_of_error),
-        strata=strata,
-        status="active",
-        created_by=created_by.id if isinstance(created_by, User) else created_by,
-    )
-    for position, (code, unit_name) in enumerate(pairs):
-        population = populations.get(code)
-        target = targets.get(code)
-        if target is None and population is not None:
-            target = slovin_target(population, margin_of_error)
-        campaign.units.append(
-            CampaignUnit(
-                unit_code=code, unit_name=unit_name, position=position, population=population, target=target
-            )
+def _numbers_per_unit(
+    numbers: Mapping[str, int] | None, label: str, what: str, codes: set[str]
+) -> dict[str, int]:
+    """Return whole numbers >= 0 per unit of the campaign (``label`` names one in a message)."""
+    checked = {k: _count(v, f"{label} {k}") for k, v in (numbers or {}).items()}
+    unknown = sorted(set(checked) - codes)
+    if unknown:
+        raise CampaignError(
+            f"{what}: đơn vị không có trong danh sách (units not in the campaign): {', '.join(unknown)}"
         )
-    session.add(campaign)
-    session.flush()
+    return checked
+
+
+def _strata(q: Questionnaire, strata: Sequence[Mapping[str, str]] | None) -> list[dict[str, str]] | None:
+    """Return the campaign's strata: those given, else the choices of the ``role: stratum`` question."""
+    if strata is not None:
+        return [{"code": str(s["code"]), "label": str(s.get("label") or s["code"])} for s in strata]
+    item = q.role_item(Role.STRATUM)
+    choice_list = q.choice_list(item) if item is not None else None
+    return [{"code": c.code, "label": c.label.vi} for c in choice_list.choices] if choice_list else None
+
+
+def _add_frame_cells(
+    session: Session,
+    campaign: Campaign,
+    frame_cells: Mapping[tuple[str, str], int] | Iterable[tuple[str, str, int]] | None,
+    codes: set[str],
+) -> None:
+    """Add the frame cells (unit × stratum -> N) of a campaign that has an id."""
     for unit_code, stratum, population in _cells(frame_cells):
-        if unit_code not in seen:
+        if unit_code not in codes:
             raise CampaignError(
                 f"khung mẫu: đơn vị {unit_code!r} không có trong đợt khảo sát (frame cell unit)"
             )
@@ -223,8 +269,6 @@ def create_campaign(
                 population=_count(population, f"khung mẫu {unit_code}/{stratum}"),
             )
         )
-    session.flush()
-    return campaign
 
 
 def _cells(

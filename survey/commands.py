@@ -17,13 +17,14 @@ from typing import Any
 import click
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask
+from flask import Flask, url_for
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .errors import SurveyError
+from .users import MIN_PASSWORD_LENGTH
 
 DATABASE_OPTION_HELP = (
     "Database URL (default: $SIPAS_DATABASE_URL, else the SQLite file in the instance folder)."
@@ -45,12 +46,10 @@ def _make_app(database_url: str | None, *, serving: bool = False, **config: Any)
         return create_app(overrides or None, serving=serving)
     except SurveyError as exc:  # e.g. no secret key in production
         raise click.ClickException(str(exc)) from None
+    except ArgumentError as exc:  # a malformed URL, or an unknown driver
+        raise click.ClickException(f"địa chỉ cơ sở dữ liệu không hợp lệ: {exc}") from None
     except SQLAlchemyError as exc:
         raise click.ClickException(f"không mở được cơ sở dữ liệu: {_first_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. a malformed URL: one line, not a traceback
-        if "Could not parse" in str(exc) or "Can't load plugin" in str(exc):
-            raise click.ClickException(f"địa chỉ cơ sở dữ liệu không hợp lệ: {exc}") from None
-        raise
 
 
 def _first_line(exc: BaseException) -> str:
@@ -62,7 +61,7 @@ def safe_url(url: str) -> str:
     """The URL with its password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as given, minus nothing to hide
+    except (ArgumentError, ValueError):  # a malformed URL is shown as given: nothing parsed, nothing hidden
         return url
 
 
@@ -113,7 +112,7 @@ def cli_audit(session: Session, action: str, detail: dict[str, Any]) -> None:
 
     try:
         os_user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers; the event matters more
+    except (OSError, KeyError):  # no login name in some containers; the event matters more
         os_user = None
     audit(session, action, {**detail, "via": "cli", "os_user": os_user})
 
@@ -172,14 +171,17 @@ def user() -> None:
 @user.command("create")
 @click.option("--username", required=True, help="Tên đăng nhập (a-z, 0-9, . _ -).")
 @click.option("--role", required=True, type=click.Choice(["admin", "analyst", "enumerator"]), help="Vai trò.")
-@click.option("--password", help="Mật khẩu (≥ 10 ký tự). Bỏ trống: nhập khi được hỏi, hoặc tạo ngẫu nhiên.")
+@click.option(
+    "--password",
+    help=f"Mật khẩu (≥ {MIN_PASSWORD_LENGTH} ký tự). Bỏ trống: nhập khi được hỏi, hoặc tạo ngẫu nhiên.",
+)
 @click.option("--full-name", help="Họ và tên.")
 @database_option
 def user_create(
     username: str, role: str, password: str | None, full_name: str | None, database_url: str | None
 ):
     """Create a staff account."""
-    from .users import MIN_PASSWORD_LENGTH, create_user, generate_password
+    from .users import create_user, generate_password
 
     generated = False
     if password is None:
@@ -568,12 +570,7 @@ def demo(
         except SurveyError as exc:
             raise click.ClickException(str(exc)) from None
         with app.test_request_context(base_url=base):
-            from flask import url_for
-
-            try:
-                admin_url = url_for("admin.login", _external=True)
-            except Exception:  # noqa: BLE001 - the admin pages are optional in a minimal install
-                admin_url = f"{base}/admin/"
+            admin_url = url_for("admin.login", _external=True)
 
     first_unit = next(iter(setup.kiosk_urls))
     lines = [

@@ -1,10 +1,11 @@
-"""WTForms forms: a form class built from a Questionnaire (paper-form entry), and the admin forms.
+"""WTForms forms built from a Questionnaire: the questionnaire -> form builder and the paper-entry form.
 
 :func:`questionnaire_form` works like wtforms-sqlalchemy's ``model_form``: a registry maps each
 question type to a field factory, and the class is made with ``type(name, (base,), fields)``. The
 fields only collect what was typed; the server-side rules (required, relevance, constraints, codes)
 are :func:`survey.validation.validate_answers`, the same that judges kiosk and API submissions, and
 its per-item errors are attached back to the fields with :meth:`QuestionnaireForm.apply_errors`.
+The staff pages' own forms (login, accounts, campaigns) are in ``survey.admin.forms``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from markupsafe import Markup
 from wtforms import (
     Field,
     HiddenField,
-    IntegerField,
-    PasswordField,
     RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.widgets import DateInput as DateWidget
 
@@ -39,6 +38,7 @@ except ImportError:  # WTForms < 3.3 takes (value, label) pairs
 
 __all__ = [
     "CONVERTERS",
+    "DateAnswerField",
     "NoteField",
     "MultiCheckboxField",
     "QuestionnaireForm",
@@ -68,7 +68,7 @@ class NoteField(Field):
     def __call__(self, **kwargs: Any) -> Markup:
         return Markup('<p class="note" id="{}">{}</p>').format(self.id, self.label.text)
 
-    def process(self, formdata, data=None, extra_filters=None):  # noqa: ANN001 - WTForms' signature
+    def process(self, formdata, data=None, extra_filters=None):
         self.data = None
         self.raw_data = []
         self.process_errors = []
@@ -285,142 +285,3 @@ class PaperEntryBase(QuestionnaireForm):
 def paper_entry_form(questionnaire: Questionnaire) -> type[QuestionnaireForm]:
     """The data-entry form for paper questionnaires: the unit and date, then every question."""
     return questionnaire_form(questionnaire, base=PaperEntryBase, name=f"PaperEntry_{questionnaire.id}")
-
-
-# ------------------------------------------------------------------------------------ admin forms
-
-_REQUIRED = "Trường này bắt buộc."
-
-
-class LoginForm(FlaskForm):
-    username = StringField(
-        "Tên đăng nhập",
-        validators=[DataRequired(_REQUIRED), Length(max=64)],
-        render_kw={
-            "autocomplete": "username",
-            "autocapitalize": "none",
-            "spellcheck": "false",
-            "autofocus": True,
-        },
-    )
-    password = PasswordField(
-        "Mật khẩu",
-        validators=[DataRequired(_REQUIRED), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
-    )
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: only the CSRF token, for action buttons (log out, revoke, deactivate)."""
-
-
-class UserCreateForm(FlaskForm):
-    username = StringField(
-        "Tên đăng nhập",
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
-        validators=[
-            DataRequired(_REQUIRED),
-            Length(min=3, max=64, message="Từ 3 đến 64 ký tự."),
-            Regexp(r"^[A-Za-z0-9_.-]+$", message="Chỉ dùng chữ không dấu, số và . _ -"),
-        ],
-    )
-    full_name = StringField("Họ và tên", validators=[Optional(), Length(max=200)])
-    role = SelectField(
-        "Vai trò",
-        choices=select_choices(
-            [
-                ("enumerator", "Điều tra viên (nhập phiếu giấy)"),
-                ("analyst", "Chuyên viên phân tích (đợt khảo sát, tải dữ liệu)"),
-                ("admin", "Quản trị (toàn quyền)"),
-            ]
-        ),
-        default="enumerator",
-    )
-    password = PasswordField(
-        "Mật khẩu",
-        validators=[DataRequired(_REQUIRED), Length(min=10, max=256, message="Ít nhất 10 ký tự.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Nhập lại mật khẩu",
-        validators=[DataRequired(_REQUIRED), EqualTo("password", "Hai mật khẩu không khớp.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-
-
-class PasswordResetForm(FlaskForm):
-    password = PasswordField(
-        "Mật khẩu mới",
-        validators=[DataRequired(_REQUIRED), Length(min=10, max=256, message="Ít nhất 10 ký tự.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Nhập lại mật khẩu mới",
-        validators=[DataRequired(_REQUIRED), EqualTo("password", "Hai mật khẩu không khớp.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-
-
-class VietDecimalField(StringField):
-    """A decimal number typed the Vietnamese way (0,05) or with a point (0.05); shown with a comma."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        self.data = None
-        if not valuelist or not valuelist[0].strip():
-            return
-        text = valuelist[0].strip().replace(" ", "")
-        if text.count(",") == 1 and "." not in text:
-            text = text.replace(",", ".")
-        if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", text):
-            raise ValueError("Nhập một số, ví dụ 0,05.")
-        self.data = float(text)
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else f"{self.data:g}".replace(".", ",")
-
-
-class CampaignForm(FlaskForm):
-    name = StringField(
-        "Tên đợt khảo sát",
-        validators=[DataRequired(_REQUIRED), Length(max=200)],
-        render_kw={"placeholder": "Ví dụ: Khảo sát SIPAS năm 2024 — huyện Trà Bồng"},
-    )
-    questionnaire = SelectField("Phiếu khảo sát", validators=[InputRequired(_REQUIRED)])
-    unit_list = SelectField("Danh sách đơn vị", validators=[InputRequired(_REQUIRED)])
-    period_start = DateAnswerField("Từ ngày", validators=[Optional()])
-    period_end = DateAnswerField("Đến ngày", validators=[Optional()])
-    margin_of_error = VietDecimalField(
-        "Sai số cho phép e",
-        default=0.05,
-        description="Cỡ mẫu mỗi đơn vị n = N / (1 + N·e²); thường dùng e = 0,05.",
-        validators=[
-            InputRequired(_REQUIRED),
-            NumberRange(min=0.001, max=0.5, message="e phải trong khoảng 0,001 đến 0,5."),
-        ],
-        render_kw={"inputmode": "decimal"},
-    )
-
-
-class KioskForm(FlaskForm):
-    unit = SelectField("Đơn vị", validators=[InputRequired(_REQUIRED)])
-    counter = StringField(
-        "Quầy / máy (không bắt buộc)",
-        validators=[Optional(), Length(max=100)],
-        render_kw={"placeholder": "Ví dụ: Quầy 1"},
-    )
-
-
-class IntegerInput(IntegerField):
-    """An optional whole number >= 0, with a Vietnamese message; "1.200" (thousands dot) reads 1200."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        text = valuelist[0].strip().replace(".", "").replace(" ", "").replace("\u00a0", "")
-        if not (text.isascii() and text.isdigit()):
-            self.data = None
-            raise ValueError("Nhập một số nguyên không âm.")
-        self.data = int(text)

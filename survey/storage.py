@@ -23,7 +23,6 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from questionnaires import Questionnaire, QuestionType, Role
 
 from .db import write_lock
 from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
-from .models import Campaign, CampaignUnit, FrameCell, Kiosk, Response, User
+from .models import Campaign, CampaignUnit, Kiosk, Response, User
 from .validation import parse_timestamp, respondent_group, validate_answers
 
 if TYPE_CHECKING:
@@ -43,7 +42,9 @@ if TYPE_CHECKING:
 __all__ = [
     "EXTRA_COLUMNS",
     "SOURCES",
+    "campaign_frame",
     "content_hash",
+    "engine_for",
     "normalise_instance_id",
     "responses_frame",
     "save_response",
@@ -331,13 +332,13 @@ def responses_frame(campaign_id: int, database_url: str | None = None) -> pd.Dat
     campaign never sits in memory as ORM objects. ``database_url=None`` uses the app's configuration
     (``SIPAS_DATABASE_URL`` or the instance SQLite database), inside or outside a request.
     """
-    with _engine_for(database_url) as engine:
+    with engine_for(database_url) as engine:
         return campaign_frame(engine, campaign_id)
 
 
 @contextmanager
-def _engine_for(database_url: str | None) -> Iterator[Engine]:
-    """The engine of ``database_url``, else of the current app, else of the configured app."""
+def engine_for(database_url: str | None) -> Iterator[Engine]:
+    """Yield the engine of ``database_url``, else of the current app, else of the configured app."""
     from .db import make_engine
 
     if database_url is None:
@@ -361,72 +362,8 @@ def _engine_for(database_url: str | None) -> Iterator[Engine]:
         engine.dispose()
 
 
-@dataclass(frozen=True)
-class CampaignDesign:
-    """What scoring needs from a campaign besides its responses: its design, as the app stores it."""
-
-    questionnaire: Questionnaire  # the frozen definition the campaign was created with
-    responses: pd.DataFrame  # the responses table (see responses_frame)
-    frame: pd.DataFrame | None  # unit, [stratum], population — None when some unit has no N
-    targets: dict[str, int]  # unit -> target number of responses
-    unit_names: dict[str, str]  # unit -> full name
-    units: list[str]  # every unit of the campaign, in its order (units without responses included)
-    notes: tuple[str, ...] = ()  # why the frame was left out, for the command to print
-
-
-def campaign_design(campaign_id: int, database_url: str | None = None) -> CampaignDesign:
-    """Read a campaign's questionnaire, responses, sampling frame, targets and unit names."""
-    import pandas as pd
-
-    from .campaigns import campaign_questionnaire
-
-    with _engine_for(database_url) as engine:
-        responses = campaign_frame(engine, campaign_id)
-        with Session(engine) as session:
-            campaign = session.get(Campaign, campaign_id)
-            questionnaire = campaign_questionnaire(campaign)
-            units = list(campaign.units)
-            cells = session.execute(
-                select(FrameCell.unit_code, FrameCell.stratum, FrameCell.population).where(
-                    FrameCell.campaign_id == campaign_id
-                )
-            ).all()
-    notes: list[str] = []
-    frame = None
-    if cells:
-        frame = pd.DataFrame(
-            {
-                "unit": [c.unit_code for c in cells],
-                "stratum": [c.stratum or None for c in cells],
-                "population": [c.population for c in cells],
-            }
-        )
-        if frame["stratum"].isna().all():
-            frame = frame.drop(columns="stratum")
-    elif units and all(u.population for u in units):
-        frame = pd.DataFrame(
-            {"unit": [u.unit_code for u in units], "population": [u.population for u in units]}
-        )
-    elif any(u.population for u in units):
-        missing = [u.unit_code for u in units if not u.population]
-        notes.append(
-            "không dùng trọng số thiết kế vì thiếu số người được phục vụ (N) của: "
-            f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} "
-            "(design weights left out: some units have no population N)"
-        )
-    return CampaignDesign(
-        questionnaire=questionnaire,
-        responses=responses,
-        frame=frame,
-        targets={u.unit_code: u.target for u in units if u.target},
-        unit_names={u.unit_code: u.unit_name for u in units},
-        units=[u.unit_code for u in units],
-        notes=tuple(notes),
-    )
-
-
 def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:
-    """Build the responses table of ``campaign_id`` from an engine or connection."""
+    """Build the responses table of ``campaign_id`` (latest answers, rejected left out) from a bind."""
     from .campaigns import campaign_questionnaire
 
     with Session(bind) as session:
@@ -441,12 +378,14 @@ def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:
                 Response.stratum,
                 Response.respondent_group,
                 Response.answers,
+                Response.current_answers,
                 Response.questionnaire_version,
                 Response.source,
                 Response.started_at,
                 Response.submitted_at,
             )
-            .where(Response.campaign_id == campaign_id)
+            # A rejected response is kept for the record but never counted (survey.review).
+            .where(Response.campaign_id == campaign_id, Response.review_state != "rejected")
             .order_by(Response.id)
             .execution_options(yield_per=_CHUNK)
         )
@@ -468,7 +407,8 @@ def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFr
         data["stratum"].append(None if row.stratum is None else pool.setdefault(row.stratum, row.stratum))
         group = row.respondent_group
         data["group"].append(None if group is None else pool.setdefault(group, group))
-        answers = row.answers or {}
+        # The latest correction when there is one; the submitted answers otherwise.
+        answers = (row.answers if row.current_answers is None else row.current_answers) or {}
         for q in items:
             value = answers.get(q.code)
             if value is not None and q.code in multiple:

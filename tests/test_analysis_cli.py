@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,9 +191,7 @@ def campaign_questionnaire_criteria():
 def test_campaign_is_scored_with_its_own_frame_targets_and_names(database_url, tmp_path):
     stored = _store_campaign(database_url)
     out = tmp_path / "c.json"
-    result = CliRunner().invoke(
-        score_command, ["--campaign", "1", "--database-url", database_url, "--out", str(out)]
-    )
+    result = run("--campaign", "1", "--database-url", database_url, "--out", str(out))
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["questionnaire"] == "sipas-2017" and data["weighting"] == "design"
@@ -216,45 +213,25 @@ def test_campaign_is_scored_with_its_own_frame_targets_and_names(database_url, t
 
 def test_campaign_with_another_questionnaire_is_refused(database_url, tmp_path):
     _store_campaign(database_url)
-    result = CliRunner().invoke(
-        score_command,
-        [
-            "-q",
-            "sipas-2023",
-            "--campaign",
-            "1",
-            "--database-url",
-            database_url,
-            "--out",
-            str(tmp_path / "x.json"),
-        ],
-    )
+    out = tmp_path / "x.json"
+    result = run("-q", "sipas-2023", "--campaign", "1", "--database-url", database_url, "--out", str(out))
     assert result.exit_code == 1
     assert "campaign 1 uses sipas-2017" in result.output
 
 
-def test_campaign_without_the_storage_function(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "survey.storage", None)  # import fails
-    result = CliRunner().invoke(
-        score_command, ["-q", "sipas-2017", "--campaign", "7", "--out", str(tmp_path / "c.json")]
-    )
+def test_a_campaign_needs_the_sipas_group_to_be_read(tmp_path):
+    """The command alone (not run through `sipas`) has no campaign loader, and says so in one line."""
+    result = CliRunner().invoke(score_command, ["--campaign", "7", "--out", str(tmp_path / "c.json")])
     assert result.exit_code == 1
-    assert "survey.storage" in result.output
+    assert "sipas score|report|plot --campaign" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
 def test_campaign_and_responses_together_are_refused(tmp_path):
     result = CliRunner().invoke(
-        score_command,
-        [
-            "-q",
-            "sipas-2017",
-            "--campaign",
-            "1",
-            "-r",
-            str(FIXTURES / "design_responses.csv"),
-            "--out",
-            str(tmp_path / "x.json"),
-        ],
-    )
-    assert result.exit_code == 1 and "--campaign" in result.output
+        cli,
+        ["score", "-q", "sipas-2017", "--campaign", "1", "-r", str(FIXTURES / "design_responses.csv"),
+         "--out", str(tmp_path / "x.json")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--responses" in result.output and "--campaign" in result.output
+    assert not (tmp_path / "x.json").exists()

@@ -7,13 +7,14 @@ import uuid
 
 import pandas as pd
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from survey.campaigns import kiosk_for_token
 from survey.cli import cli
-from survey.db import make_engine, session_scope
+from survey.db import alembic_config, make_engine, session_scope
 from survey.models import Base, Campaign, Kiosk, Response, User
 from survey.users import authenticate
 
@@ -65,7 +66,8 @@ def test_db_upgrade_creates_the_schema(tmp_path, database_url):
         assert before.exit_code == 1 and "sipas db upgrade" in _error_line(before.output)
         result = runner.invoke(cli, ["db", "upgrade"], env=env)
         assert result.exit_code == 0, result.output
-        assert "0001" in result.output
+        head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        assert f"phiên bản mới nhất ({head})" in result.output
         engine = make_engine(url)
         assert {t.name for t in Base.metadata.sorted_tables} <= set(inspect(engine).get_table_names())
         engine.dispose()

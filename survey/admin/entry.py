@@ -1,0 +1,127 @@
+"""Paper-form entry: an enumerator types in a paper questionnaire, checked like a kiosk submission."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from ..campaigns import campaign_questionnaire
+from ..client import client_definition
+from ..db import get_session
+from ..errors import DuplicateConflict, ValidationFailed
+from ..forms import paper_entry_form, select_choices
+from ..storage import save_response
+from ..users import current_user, role_required
+from ..web import VIETNAM_TZ
+from . import bp
+from .shared import campaign_or_404
+
+# What a paper-entry field shows for an error code, when the item's own wording is better kept short.
+ENTRY_MESSAGES = {"required": "Câu bắt buộc: chưa được nhập."}
+
+
+def _vn_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=VIETNAM_TZ).astimezone(UTC)
+
+
+@bp.route("/campaigns/<int:campaign_id>/entry", methods=["GET", "POST"])
+@role_required("enumerator", "analyst")
+def entry(campaign_id: int):
+    db = get_session()
+    c = campaign_or_404(campaign_id)
+    q = campaign_questionnaire(c)
+    form = paper_entry_form(q)()
+    form.entry_unit.choices = select_choices(
+        [("", "— Chọn xã, thị trấn —")] + [(u.unit_code, u.unit_name) for u in c.units]
+    )
+    if request.method == "GET":
+        form.entry_instance_id.data = str(uuid.uuid4())
+        if request.args.get("unit") in {u.unit_code for u in c.units}:
+            form.entry_unit.data = request.args["unit"]
+    leftover: list[str] = []
+    if form.validate_on_submit():
+        submitted_at = None
+        if form.entry_date.data:
+            try:
+                day = date.fromisoformat(form.entry_date.data)
+            except ValueError:
+                form.entry_date.errors = ["Ngày không hợp lệ."]
+            else:
+                if day > datetime.now(VIETNAM_TZ).date():
+                    form.entry_date.errors = ["Ngày trên phiếu không thể ở tương lai."]
+                else:
+                    submitted_at = _vn_midnight(day)
+        if not form.entry_date.errors:
+            try:
+                response, created = save_response(
+                    db,
+                    campaign=c,
+                    unit_code=form.entry_unit.data,
+                    instance_id=form.entry_instance_id.data or "",
+                    answers=form.answers(),
+                    questionnaire_id=c.questionnaire_id,
+                    version=c.questionnaire_version,
+                    started_at=None,
+                    submitted_at=submitted_at,
+                    source="paper",
+                    entered_by=current_user(),
+                )
+            except ValidationFailed as exc:
+                db.rollback()
+                for err in exc.errors:
+                    if err.item == "unit":
+                        form.entry_unit.errors = [*form.entry_unit.errors, err.message]
+                    elif err.item == "submitted_at":
+                        form.entry_date.errors = [*form.entry_date.errors, err.message]
+                leftover = form.apply_errors(
+                    [e for e in exc.errors if e.item not in ("unit", "submitted_at")], ENTRY_MESSAGES
+                )
+            except DuplicateConflict:
+                db.rollback()
+                leftover = [
+                    "Phiếu này đã được lưu trước đó với nội dung khác, nên lần gửi này không được lưu. "
+                    "Mở một phiếu trống mới để nhập tiếp."
+                ]
+            else:
+                unit_name = next((u.unit_name for u in c.units if u.unit_code == response.unit_code), "")
+                if created:
+                    flash(f"Đã lưu phiếu cho {unit_name}. Có thể nhập phiếu tiếp theo.", "success")
+                else:
+                    flash("Phiếu này đã được lưu trước đó; không lưu thêm lần nữa.", "warning")
+                return redirect(url_for(".entry", campaign_id=c.id, unit=response.unit_code))
+    status = 200
+    if request.method == "POST":
+        status = 422
+        flash("Phiếu chưa được lưu. Xin sửa các mục được đánh dấu bên dưới.", "error")
+    return (
+        render_template(
+            "admin/entry.html",
+            campaign=c,
+            questionnaire=q,
+            form=form,
+            leftover=leftover,
+            groups=_entry_groups(q),
+            client_definition=client_definition(q),
+        ),
+        status,
+    )
+
+
+def _entry_groups(q) -> list[tuple[Any, list[tuple[str, list]]]]:
+    """Sections with their questions in runs: consecutive Likert rows sharing a choice list form a grid."""
+    out = []
+    for section in q.sections:
+        runs: list[tuple[str, list]] = []
+        for question in section.questions:
+            if question.type.is_metadata:
+                continue
+            likert = question.appearance == "likert" and question.choices
+            if likert and runs and runs[-1][0] == "likert" and runs[-1][1][-1].choices == question.choices:
+                runs[-1][1].append(question)
+            else:
+                runs.append(("likert" if likert else "single", [question]))
+        out.append((section, runs))
+    return out

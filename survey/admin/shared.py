@@ -1,0 +1,19 @@
+"""What several staff pages share: the labels they show, and the campaign a URL names."""
+
+from __future__ import annotations
+
+from flask import abort
+
+from ..db import get_session
+from ..models import Campaign
+
+ROLE_LABELS = {"admin": "Quản trị", "analyst": "Chuyên viên phân tích", "enumerator": "Điều tra viên"}
+STATUS_LABELS = {"active": "Đang thu phiếu", "closed": "Đã kết thúc"}
+
+
+def campaign_or_404(campaign_id: int) -> Campaign:
+    """Return the campaign of the URL, or answer 404."""
+    campaign = get_session().get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    return campaign

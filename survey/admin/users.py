@@ -1,0 +1,96 @@
+"""Account management (admins only): creating accounts, locking and unlocking them, new passwords."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from ..db import get_session
+from ..errors import UserError
+from ..models import ROLES, User
+from ..users import audit, create_user, current_user, role_required, set_password
+from . import bp
+from .forms import ConfirmForm, PasswordResetForm, UserCreateForm
+from .shared import ROLE_LABELS
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required("admin")
+def users():
+    db = get_session()
+    form = UserCreateForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                db, form.username.data, form.password.data, form.role.data, form.full_name.data
+            )
+            audit(db, "user_created", {"username": user.username, "role": user.role})
+            db.commit()
+        except UserError as exc:
+            db.rollback()
+            error = str(exc)
+        else:
+            flash(f"Đã tạo tài khoản {user.username} ({ROLE_LABELS[user.role]}).", "success")
+            return redirect(url_for(".users"))
+    accounts = db.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "admin/users.html",
+            form=form,
+            accounts=accounts,
+            error=error,
+            confirm_form=ConfirmForm(),
+            roles=ROLES,
+        ),
+        status,
+    )
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@role_required("admin")
+def user_active(user_id: int):
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        me = current_user()
+        make_active = request.form.get("active") == "1"
+        if not make_active and me is not None and user.id == me.id:
+            flash("Không thể tự khóa tài khoản đang đăng nhập.", "error")
+            return redirect(url_for(".users"))
+        user.active = make_active
+        if make_active:
+            user.failed_logins = 0
+            user.locked_until = None
+        audit(db, "user_activated" if make_active else "user_deactivated", {"username": user.username})
+        db.commit()
+        flash(f"Đã {'mở lại' if make_active else 'khóa'} tài khoản {user.username}.", "success")
+    return redirect(url_for(".users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@role_required("admin")
+def user_password(user_id: int):
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = PasswordResetForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            set_password(db, user, form.password.data)
+            audit(db, "password_reset", {"username": user.username})
+            db.commit()
+        except UserError as exc:
+            db.rollback()
+            error = str(exc)
+        else:
+            flash(f"Đã đặt mật khẩu mới cho {user.username}.", "success")
+            return redirect(url_for(".users"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/user_password.html", form=form, account=user, error=error), status
