@@ -3,6 +3,7 @@
 This package imports nothing else of the toolkit; every other package reads questionnaires through it.
 """
 
+from .applicability import applicable, drop_inapplicable, respondent_group, section_applicable
 from .errors import ErrorCode, LoadWarning, QuestionnaireError, WarningCode
 from .expressions import Expression, ExpressionError, parse
 from .loader import (
@@ -58,6 +59,8 @@ __all__ = [
     "Unit",
     "UnitList",
     "WarningCode",
+    "applicable",
+    "drop_inapplicable",
     "dump_yaml",
     "from_data",
     "list_questionnaires",
@@ -67,6 +70,8 @@ __all__ = [
     "load_units",
     "parse",
     "read_xlsform",
+    "respondent_group",
+    "section_applicable",
     "to_dict",
     "write_xlsform",
 ]

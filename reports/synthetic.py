@@ -1,13 +1,19 @@
 """Synthetic, reproducible survey data for demonstrations, tests and benchmarks (never for real reports).
 
-``synthetic_responses`` draws a responses table that follows a questionnaire (choice codes, skip logic
-of gated elements, a Vietnamese comment now and then); ``synthetic_index_table`` draws an
-:class:`~analysis.results.IndexTable` shaped like the scoring output, for rendering without scoring.
+``fill_answers`` answers one questionnaire in order, asking only what its skip logic asks, with
+values from a given function; ``synthetic_answers`` is one drawn respondent on it (the demo's sample
+responses). ``synthetic_responses`` draws a whole responses table column by column (choice codes, a
+Vietnamese comment now and then) and blanks what skip logic would not have asked;
+``synthetic_index_table`` draws an :class:`~analysis.results.IndexTable` shaped like the scoring
+output, for rendering without scoring. Skip logic is :mod:`questionnaires.applicability`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +27,17 @@ from analysis.results import (
     IndexTable,
     UnitResult,
 )
-from questionnaires import Level, Questionnaire, QuestionType
+from questionnaires import (
+    ChoiceList,
+    Level,
+    Question,
+    Questionnaire,
+    QuestionType,
+    Role,
+    applicable,
+    drop_inapplicable,
+    respondent_group,
+)
 
 COMMENTS = (
     "Cán bộ một cửa rất nhiệt tình, hướng dẫn chu đáo.",
@@ -30,6 +46,54 @@ COMMENTS = (
     "Đề nghị niêm yết thủ tục rõ ràng hơn, chữ to dễ đọc.",
     "Hài lòng. Cảm ơn Ủy ban nhân dân xã.",
 )
+
+# The value for one question (with its choice list, if any); None leaves the question unanswered.
+Draw = Callable[[Question, ChoiceList | None], Any]
+
+
+def fill_answers(
+    questionnaire: Questionnaire, draw: Draw, answers: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Answer, in order, each question skip logic asks given the answers so far; keep ``answers`` as given."""
+    filled = dict(answers or {})
+    for section in questionnaire.sections:
+        for question in section.questions:
+            if not question.type.is_answerable or question.code in filled:
+                continue
+            if not applicable(section, question, filled, respondent_group(questionnaire, filled)):
+                continue
+            value = draw(question, questionnaire.choice_list(question))
+            if value is not None:
+                filled[question.code] = value
+    return filled
+
+
+def synthetic_answers(
+    questionnaire: Questionnaire, rng: random.Random, satisfaction: float
+) -> dict[str, Any]:
+    """Draw one respondent's answers: Likert answers positive (4 or 5) with probability ``satisfaction``."""
+
+    def draw(q: Question, choice_list: ChoiceList | None) -> Any:
+        if q.type is QuestionType.SINGLE and choice_list is not None:
+            codes = choice_list.codes
+            if q.appearance == "likert" and len(codes) == 5:
+                return rng.choice(codes[3:]) if rng.random() < satisfaction else rng.choice(codes[:3])
+            if not q.required and rng.random() < 0.1:
+                return None
+            return rng.choice(codes)
+        if q.type is QuestionType.MULTIPLE and choice_list is not None:
+            return rng.sample(list(choice_list.codes), k=rng.randint(1, min(3, len(choice_list.codes))))
+        if q.type is QuestionType.INTEGER:
+            return rng.randint(1, 4)
+        if q.type is QuestionType.DECIMAL:
+            return round(rng.uniform(0, 10), 1)
+        if q.type is QuestionType.DATE:
+            return (date(2024, 1, 1) + timedelta(days=rng.randrange(300))).isoformat()
+        if q.type is QuestionType.TEXT and rng.random() < 0.15:
+            return rng.choice(COMMENTS)
+        return None
+
+    return fill_answers(questionnaire, draw)
 
 
 def synthetic_responses(
@@ -57,12 +121,7 @@ def synthetic_responses(
         "unit": pd.Categorical.from_codes(unit_index, categories=list(units)),
     }
     stratum_item = next((q for q in questionnaire.questions() if q.role is not None), None)
-    # Keep the drawn choices only of items that skip logic reads: a million rows add up fast.
-    gates = {
-        ref for q in questionnaire.questions() if q.relevant is not None for ref in q.relevant.references
-    }
 
-    drawn: dict[str, np.ndarray] = {}
     for q in questionnaire.questions():
         if not q.type.is_answerable:
             continue
@@ -75,8 +134,6 @@ def synthetic_responses(
                 picks = np.where(satisfied, high, rng.integers(0, 3, total, dtype=np.int8))
             else:
                 picks = rng.integers(0, len(codes), total, dtype=np.int8)
-            if q.code in gates:
-                drawn[q.code] = picks
             if numeric_codes and choice_list.is_numeric:
                 values = pd.array(codes.astype(np.int8)[picks], dtype="Int8")
             else:
@@ -89,16 +146,7 @@ def synthetic_responses(
             pick = rng.integers(0, len(COMMENTS), total, dtype=np.int8)
             columns[q.code] = pd.Categorical.from_codes(np.where(has, pick, -1), categories=list(COMMENTS))
     frame = pd.DataFrame(columns, copy=False)
-    for q in questionnaire.questions():
-        # Skip logic on one choice item (e.g. ${da_gop_y} = 1): blank the item where it is not relevant.
-        if q.relevant is None or q.code not in frame or len(q.relevant.references) != 1:
-            continue
-        (ref,) = q.relevant.references
-        if ref not in drawn:
-            continue
-        codes = questionnaire.choice_list(questionnaire.question(ref)).codes
-        shown = np.array([q.relevant.truthy({ref: code}) for code in codes])
-        frame.loc[~shown[drawn[ref]], q.code] = pd.NA
+    _blank_not_asked(questionnaire, frame)
     if stratum_item is not None and stratum_item.code in frame:
         source = frame[stratum_item.code]
         if isinstance(source.dtype, pd.CategoricalDtype):
@@ -107,6 +155,42 @@ def synthetic_responses(
             stratum = source.astype("str")
         frame.insert(2, "stratum", stratum)
     return frame
+
+
+def _blank_not_asked(questionnaire: Questionnaire, frame: pd.DataFrame) -> None:
+    """Blank, in place, every answer that skip logic drops, as validation would before storing it."""
+    answered = [q for q in questionnaire.questions() if q.type.is_answerable and q.code in frame]
+    read = {
+        ref
+        for s in questionnaire.sections
+        for e in (s.relevant, *(q.relevant for q in s.questions))
+        if e is not None
+        for ref in e.references
+    }
+    group_item = questionnaire.role_item(Role.GROUP)
+    if group_item is not None:
+        read.add(group_item.code)
+    gates = [q for q in answered if q.code in read]
+    # What is asked depends only on the answers skip logic reads, which take few values: decide it
+    # once per combination of them, not once per row (a million rows add up fast).
+    combination = np.zeros(len(frame), dtype=np.int64)
+    for q in gates:
+        codes, values = pd.factorize(frame[q.code], use_na_sentinel=True)
+        combination, _ = pd.factorize(combination * (len(values) + 1) + codes + 1)
+    _, first = np.unique(combination, return_index=True)
+    others = {q.code: "x" for q in answered if q.code not in read}  # read by no expression
+    dropped = {q.code: np.zeros(len(first), dtype=bool) for q in answered}
+    for number, row in enumerate(first):
+        answers = dict(others)
+        for q in gates:
+            value = frame[q.code].iat[row]
+            if not pd.isna(value):
+                answers[q.code] = int(value) if q.type is QuestionType.INTEGER else str(value)
+        for code in drop_inapplicable(questionnaire, answers)[1]:
+            dropped[code][number] = True
+    for code, flags in dropped.items():
+        if flags.any():
+            frame.loc[flags[combination], code] = pd.NA
 
 
 def synthetic_index_table(

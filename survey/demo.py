@@ -12,19 +12,19 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from questionnaires import Questionnaire, QuestionType, load_units
+from questionnaires import QuestionType, load_units
+from reports.synthetic import synthetic_answers
 
 from .campaigns import campaign_questionnaire, create_campaign, create_kiosk, kiosk_for_token, kiosk_url
 from .models import Campaign, Kiosk, Response, User
 from .storage import save_response
 from .users import create_user, generate_password, set_password
-from .validation import _relevant, respondent_group
 
 DEMO_QUESTIONNAIRE = "sipas-2017"
 DEMO_UNITS = "tra-bong-2023"
@@ -32,13 +32,6 @@ DEMO_NAME = "[DEMO] Khảo sát SIPAS 2017 — huyện Trà Bồng (dữ liệu 
 DEMO_ADMIN = "admin"
 KIOSK_FILE = "demo-kiosks.txt"
 _NAMESPACE = uuid.UUID("6f1c7a2e-5b0d-4c1e-9a43-0d5b8e2f9c11")
-COMMENTS = (
-    "Cán bộ một cửa rất nhiệt tình, hướng dẫn chu đáo.",
-    "Nên bố trí thêm ghế ngồi chờ và quạt mát.",
-    "Thời gian trả kết quả còn chậm so với giấy hẹn.",
-    "Đề nghị niêm yết thủ tục rõ ràng hơn, chữ to dễ đọc.",
-    "Hài lòng. Cảm ơn Ủy ban nhân dân xã.",
-)
 
 
 @dataclass
@@ -58,41 +51,6 @@ def demo_populations(unit_codes: list[str]) -> dict[str, int]:
     """Invented, plausible numbers of people served per commune in a year (fixed seed)."""
     rng = random.Random(2017)
     return {code: rng.randrange(400, 2600, 10) for code in unit_codes}
-
-
-def sample_answers(questionnaire: Questionnaire, rng: random.Random, satisfaction: float) -> dict:
-    """One respondent's answers: every relevant item, Likert answers mostly positive at ``satisfaction``."""
-    answers: dict = {}
-    for section in questionnaire.sections:
-        for q in section.questions:
-            if not q.type.is_answerable:
-                continue
-            if not _relevant(section, q, answers, respondent_group(questionnaire, answers)):
-                continue
-            choice_list = questionnaire.choice_list(q)
-            if q.type is QuestionType.SINGLE and choice_list is not None:
-                codes = choice_list.codes
-                if q.appearance == "likert" and len(codes) == 5:
-                    answers[q.code] = (
-                        rng.choice(codes[3:]) if rng.random() < satisfaction else rng.choice(codes[:3])
-                    )
-                elif not q.required and rng.random() < 0.1:
-                    continue
-                else:
-                    answers[q.code] = rng.choice(codes)
-            elif q.type is QuestionType.MULTIPLE and choice_list is not None:
-                answers[q.code] = rng.sample(
-                    list(choice_list.codes), k=rng.randint(1, min(3, len(choice_list.codes)))
-                )
-            elif q.type is QuestionType.INTEGER:
-                answers[q.code] = rng.randint(1, 4)
-            elif q.type is QuestionType.DECIMAL:
-                answers[q.code] = round(rng.uniform(0, 10), 1)
-            elif q.type is QuestionType.DATE:
-                answers[q.code] = (date(2024, 1, 1) + timedelta(days=rng.randrange(300))).isoformat()
-            elif q.type is QuestionType.TEXT and rng.random() < 0.15:
-                answers[q.code] = rng.choice(COMMENTS)
-    return answers
 
 
 def _read_kiosk_file(path: Path) -> dict[str, str]:
@@ -195,7 +153,7 @@ def _add_sample_responses(
         for i in range(per_unit):
             rng = random.Random(f"{campaign.id}:{unit_code}:{i}")
             submitted = base - timedelta(minutes=rng.randrange(30 * 24 * 60))
-            answers = sample_answers(questionnaire, rng, level)
+            answers = synthetic_answers(questionnaire, rng, level)
             start = submitted - timedelta(minutes=rng.randint(3, 12))
             answers = {
                 **answers,

@@ -66,6 +66,7 @@ KIOSK_ASSETS = (
     "kiosk/expr.js",
     "kiosk/queue.js",
     "kiosk/submit.js",
+    "kiosk/dom.js",
     "kiosk/staff.js",
     "kiosk/kiosk.js",
     "kiosk/stranded.js",

@@ -16,14 +16,15 @@
    (``None``, ``""``, ``[]``) means "not answered" and is left out.
    Type errors are reported whether or not the question turns out relevant: a client that sends a
    malformed value has a bug worth seeing.
-3. **Relevance (skip logic).** A question is relevant when its section's ``relevant`` and its own are
-   true over the answers, and the respondent's group is among the section's and question's ``groups``
-   (empty = every group). An answer to a question that is not relevant is **dropped** from what is
-   stored, as ODK does: the person never saw it, so it is not their answer, and keeping it would let
-   a stale value (e.g. Câu 9 service items after switching Câu 8 to "no") reach the scoring. Dropping
-   can make further questions irrelevant, so relevance is evaluated until nothing changes.
-   The respondent group is the ``group`` argument, else the answer of the ``role: group`` question,
-   else the only declared group; when it is unknown, group-restricted questions are not relevant.
+3. **Relevance (skip logic)**, by :func:`questionnaires.drop_inapplicable`: a question is asked when
+   its section's ``relevant`` and its own are true over the answers, and the respondent's group is
+   among the section's and question's ``groups`` (empty = every group). An answer to a question that
+   is not asked is **dropped** from what is stored, as ODK does: the person never saw it, so it is not
+   their answer, and keeping it would let a stale value (e.g. Câu 9 service items after switching
+   Câu 8 to "no") reach the scoring. Dropping can make further questions irrelevant, so relevance is
+   evaluated until nothing changes. The respondent group is the ``group`` argument, else the answer
+   of the ``role: group`` question among the kept answers, else the only declared group; when it is
+   unknown, group-restricted questions are not relevant.
 4. **Required** (``required: true`` or ``required_if``) is checked only for relevant questions,
    against the kept answers -> ``required``.
 5. **Constraints** are evaluated with ``.`` = the value, over the kept answers -> ``constraint``,
@@ -39,7 +40,15 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from questionnaires import Question, Questionnaire, QuestionType, Role, Section
+from questionnaires import (
+    Question,
+    Questionnaire,
+    QuestionType,
+    Role,
+    applicable,
+    drop_inapplicable,
+    respondent_group,
+)
 
 from .errors import ItemError
 
@@ -107,8 +116,9 @@ def validate_answers(
             values[key] = value
 
     invalid = {e.item for e in errors}  # already reported: not also "required"
-    respondent = _group_of(questionnaire, values, group, errors)
-    kept = _drop_irrelevant(questionnaire, values, respondent)
+    given = _given_group(questionnaire, values, group, errors)
+    kept, _ = drop_inapplicable(questionnaire, values, given)
+    respondent = respondent_group(questionnaire, kept, given)
 
     for section in questionnaire.sections:
         for question in section.questions:
@@ -134,7 +144,7 @@ def validate_answers(
                     )
             elif (
                 code not in invalid
-                and _relevant(section, question, kept, respondent)
+                and applicable(section, question, kept, respondent)
                 and question.is_required(kept)
             ):
                 errors.append(
@@ -146,20 +156,6 @@ def validate_answers(
                     )
                 )
     return kept, errors
-
-
-def respondent_group(
-    questionnaire: Questionnaire, answers: Mapping[str, Any], group: str | None = None
-) -> str | None:
-    """The respondent group: ``group`` if given, else the ``role: group`` answer, else the only group."""
-    if group:
-        return group
-    item = questionnaire.role_item(Role.GROUP)
-    if item is not None and isinstance(answers.get(item.code), str):
-        return answers[item.code]
-    if len(questionnaire.groups) == 1:
-        return questionnaire.groups[0].code
-    return None
 
 
 def has_control_characters(text: str, allowed: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -194,9 +190,10 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 # --------------------------------------------------------------------------------------- internals
-def _group_of(
+def _given_group(
     questionnaire: Questionnaire, values: Mapping[str, Any], group: str | None, errors: list[ItemError]
 ) -> str | None:
+    """Return the respondent group given with the response when it is acceptable; report it otherwise."""
     declared = {g.code for g in questionnaire.groups}
     if group is not None and not declared and not _GROUP_RE.fullmatch(str(group)):
         errors.append(
@@ -228,36 +225,7 @@ def _group_of(
                 f"respondent group {group!r} differs from the answer {values[item.code]!r}",
             )
         )
-    return respondent_group(questionnaire, values, group)
-
-
-def _relevant(section: Section, question: Question, answers: Mapping[str, Any], group: str | None) -> bool:
-    for groups in (section.groups, question.groups):
-        if groups and group not in groups:
-            return False
-    if section.relevant is not None and not section.relevant.truthy(answers):
-        return False
-    return question.relevant is None or question.relevant.truthy(answers)
-
-
-def _drop_irrelevant(
-    questionnaire: Questionnaire, values: dict[str, Any], group: str | None
-) -> dict[str, Any]:
-    kept = dict(values)
-    for _ in range(len(kept) + 1):  # each pass drops at least one answer, or stops
-        dropped = [
-            q.code
-            for s in questionnaire.sections
-            for q in s.questions
-            if q.code in kept and q.type.is_answerable and not _relevant(s, q, kept, group)
-        ]
-        if not dropped:
-            break
-        for code in dropped:
-            del kept[code]
-    # Keep the questionnaire's order: the stored JSON reads like the form.
-    order = {code: i for i, code in enumerate(questionnaire.item_codes)}
-    return dict(sorted(kept.items(), key=lambda kv: order[kv[0]]))
+    return group
 
 
 def _empty(raw: Any) -> bool:

@@ -117,11 +117,6 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
 # ------------------------------------------------------------------------- survey app: data fixtures
 @pytest.fixture
 def make_campaign(app):
@@ -147,29 +142,22 @@ def make_campaign(app):
 def full_answers(questionnaire, overrides=None, *, likert="4"):
     """A complete, valid set of answers: every relevant answerable item filled, ``overrides`` first."""
     from questionnaires import QuestionType
-    from survey.validation import _relevant, respondent_group
+    from reports.synthetic import fill_answers
 
-    answers = dict(overrides or {})
-    for section in questionnaire.sections:
-        for q in section.questions:
-            if not q.type.is_answerable or q.code in answers:
-                continue
-            group = respondent_group(questionnaire, answers)
-            if not _relevant(section, q, answers, group):
-                continue
-            choice_list = questionnaire.choice_list(q)
-            if q.type is QuestionType.SINGLE:
-                answers[q.code] = likert if likert in choice_list.codes else choice_list.codes[0]
-            elif q.type is QuestionType.MULTIPLE:
-                answers[q.code] = list(choice_list.codes[:2])
-            elif q.type is QuestionType.INTEGER:
-                answers[q.code] = 2
-            elif q.type is QuestionType.DECIMAL:
-                answers[q.code] = 2.5
-            elif q.type is QuestionType.DATE:
-                answers[q.code] = "2024-05-02"
-            else:
-                answers[q.code] = "Cán bộ một cửa rất nhiệt tình — cảm ơn!"
+    def value(q, choice_list):
+        if q.type is QuestionType.SINGLE:
+            return likert if likert in choice_list.codes else choice_list.codes[0]
+        if q.type is QuestionType.MULTIPLE:
+            return list(choice_list.codes[:2])
+        if q.type is QuestionType.INTEGER:
+            return 2
+        if q.type is QuestionType.DECIMAL:
+            return 2.5
+        if q.type is QuestionType.DATE:
+            return "2024-05-02"
+        return "Cán bộ một cửa rất nhiệt tình — cảm ơn!"
+
+    answers = fill_answers(questionnaire, value, overrides)
     return {k: v for k, v in answers.items() if v is not None}
 
 

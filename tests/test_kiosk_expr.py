@@ -1,8 +1,12 @@
-"""The kiosk's JavaScript expression evaluator agrees with questionnaires.expressions, case by case.
+"""The kiosk's JavaScript expression evaluator and skip logic agree with Python's, case by case.
 
-The same cases (hand-written edge cases plus a seeded random sample of expressions and answers) are
-evaluated in Python and by static/kiosk/expr.js — in headless Chromium (the browser the kiosk runs in)
-and, when Node.js is installed, in Node — and the typed results must be identical.
+Expressions: the same cases (hand-written edge cases plus a seeded random sample of expressions and
+answers) are evaluated in Python and by static/kiosk/expr.js, and the typed results must be identical.
+Skip logic: for every shipped questionnaire and for seeded random ones (sections with ``relevant``,
+questions with ``relevant`` on earlier and later answers, respondent groups), over many random answer
+sets, questionnaires.applicability and SipasExpr must keep and drop the same answers and ask the same
+questions. Each check runs as one batch in headless Chromium (the browser the kiosk runs in) and, when
+Node.js is installed, in Node.
 """
 
 from __future__ import annotations
@@ -17,7 +21,17 @@ from typing import Any
 
 import pytest
 
+from questionnaires import (
+    QuestionType,
+    applicable,
+    drop_inapplicable,
+    from_data,
+    list_questionnaires,
+    load_questionnaire,
+    respondent_group,
+)
 from questionnaires.expressions import ExpressionError, parse
+from survey.client import client_definition
 
 EXPR_JS = Path(__file__).resolve().parents[1] / "survey" / "static" / "kiosk" / "expr.js"
 CHROMIUM = "/usr/bin/chromium"
@@ -259,15 +273,14 @@ def test_the_cases_cover_the_language():
         assert f'"{op}"' in used
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_node_evaluator_matches_python(tmp_path):
-    payload, expected = _prepared(CASES)
+def _node(tmp_path, js: str, function: str, payload: Any) -> Any:
+    """Run ``function(SipasExpr, payload)`` from ``js`` in one Node process; return its JSON result."""
     script = tmp_path / "run.js"
     script.write_text(
-        JS_TYPED
+        js
         + f"var E = require({json.dumps(str(EXPR_JS))});\n"
         + "var input = require('fs').readFileSync(0, 'utf8');\n"
-        + "process.stdout.write(JSON.stringify(run(E, JSON.parse(input))));\n",
+        + f"process.stdout.write(JSON.stringify({function}(E, JSON.parse(input))));\n",
         encoding="utf-8",
     )
     out = subprocess.run(
@@ -278,23 +291,257 @@ def test_node_evaluator_matches_python(tmp_path):
         check=True,
         timeout=60,
     )
-    _compare(payload, expected, json.loads(out.stdout))
+    return json.loads(out.stdout)
 
 
-@pytest.mark.browser
-def test_browser_evaluator_matches_python():
+def _browser(js: str, function: str, payload: Any) -> Any:
+    """Run ``function(SipasExpr, payload)`` from ``js`` in one headless Chromium page."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    payload, expected = _prepared(CASES)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.set_content("<!doctype html><title>expr</title>")
             page.add_script_tag(path=str(EXPR_JS))
-            page.add_script_tag(content=JS_TYPED)
-            got = page.evaluate("cases => run(window.SipasExpr, cases)", payload)
+            page.add_script_tag(content=js)
+            return page.evaluate(f"payload => {function}(window.SipasExpr, payload)", payload)
         finally:
             browser.close()
-    _compare(payload, expected, got)
+
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+
+
+@needs_node
+def test_node_evaluator_matches_python(tmp_path):
+    payload, expected = _prepared(CASES)
+    _compare(payload, expected, _node(tmp_path, JS_TYPED, "run", payload))
+
+
+@pytest.mark.browser
+def test_browser_evaluator_matches_python():
+    payload, expected = _prepared(CASES)
+    _compare(payload, expected, _browser(JS_TYPED, "run", payload))
+
+
+# ------------------------------------------------------------------ skip logic: sections, groups, cascade
+def _condition(rng: random.Random, code: str, qtype: str) -> str:
+    """A random test of one item, as skip logic writes them."""
+    ref = "${" + code + "}"
+    if code == "nhom":
+        return rng.choice([f"{ref} = 'dan'", f"{ref} != 'lanh_dao'", f"{ref} = ''"])
+    options = {
+        "single": [f"{ref} = 1", f"{ref} != 2", f"{ref} = ''", f"{ref} >= 2"],
+        "multiple": [f"selected({ref}, '2')", f"count-selected({ref}) > 1", f"{ref} = ''"],
+        "integer": [f"{ref} > 2", f"{ref} = 0", f"{ref} != ''"],
+        "text": [f"{ref} != ''", f"string-length({ref}) > 1"],
+        "start": [f"{ref} != ''"],
+    }[qtype]
+    return rng.choice(options)
+
+
+def _relevant(rng: random.Random, refs: list[tuple[str, str]]) -> str:
+    """One or two item tests, joined by and/or, sometimes negated."""
+    text = _condition(rng, *rng.choice(refs))
+    if rng.random() < 0.4:
+        text = f"{text} {rng.choice(['and', 'or'])} {_condition(rng, *rng.choice(refs))}"
+    return f"not({text})" if rng.random() < 0.15 else text
+
+
+def _random_questionnaire(rng: random.Random, number: int):
+    """A small valid questionnaire: 1-4 sections, relevant on sections and questions, 0-3 groups."""
+    groups = rng.choice([[], ["dan"], ["dan", "lanh_dao"], ["dan", "lanh_dao", "doanh_nghiep"]])
+    choices: dict[str, list] = {"abc": [{"code": c, "label": c} for c in ("1", "2", "3")]}
+    types = ["single"] * 4 + ["multiple", "integer", "text", "note", "start"]
+    sections = []
+    for si in range(rng.randint(1, 4)):
+        section_groups = (
+            rng.sample(groups, rng.randint(1, len(groups))) if groups and rng.random() < 0.3 else []
+        )
+        questions = []
+        for qi in range(rng.randint(1, 4)):
+            qtype = rng.choice(types)
+            q: dict[str, Any] = {"code": f"q{si}_{qi}", "type": qtype, "label": f"Câu {si}.{qi}"}
+            if qtype in ("single", "multiple"):
+                q["choices"] = "abc"
+            pool = section_groups or groups
+            if pool and qtype not in ("note", "start") and rng.random() < 0.3:
+                q["groups"] = rng.sample(pool, rng.randint(1, len(pool)))
+            questions.append(q)
+        sections.append(
+            {"code": f"s{si}", "label": f"Phần {si}", "groups": section_groups, "questions": questions}
+        )
+    if groups:
+        choices["nhom"] = [{"code": g, "label": g} for g in groups]
+        group_question = {
+            "code": "nhom",
+            "type": "single",
+            "choices": "nhom",
+            "label": "Nhóm",
+            "role": "group",
+        }
+        sections[0]["questions"].insert(rng.randint(0, len(sections[0]["questions"])), group_question)
+    items = [(q["code"], q["type"]) for s in sections for q in s["questions"]]
+    readable = [(code, qtype) for code, qtype in items if qtype != "note"]
+    seen: list[tuple[str, str]] = []
+    for s in sections:
+        if seen and rng.random() < 0.4:
+            s["relevant"] = _relevant(rng, seen)  # an earlier answer
+        for q in s["questions"]:
+            others = [r for r in (seen if rng.random() < 0.8 else readable) if r[0] != q["code"]]
+            if others and q["type"] != "start" and rng.random() < 0.5:
+                q["relevant"] = _relevant(rng, others)
+            if q["type"] != "note":
+                seen.append((q["code"], q["type"]))
+    raw = {
+        "id": f"sinh-{number}",
+        "version": "1",
+        "title": f"Phiếu sinh {number}",
+        "choices": choices,
+        "sections": sections,
+    }
+    if groups:
+        raw["groups"] = [{"code": g, "label": g} for g in groups]
+    return from_data(raw).questionnaire
+
+
+def _random_answers(questionnaire, rng: random.Random) -> dict[str, Any]:
+    """Answers to about three items in four, of the types validation stores."""
+    answers: dict[str, Any] = {}
+    for q in questionnaire.questions():
+        if q.type is QuestionType.NOTE or rng.random() < 0.25:
+            continue
+        choice_list = questionnaire.choice_list(q)
+        if q.type is QuestionType.SINGLE:
+            answers[q.code] = rng.choice(choice_list.codes)
+        elif q.type is QuestionType.MULTIPLE:
+            answers[q.code] = rng.sample(list(choice_list.codes), rng.randint(1, len(choice_list.codes)))
+        elif q.type is QuestionType.INTEGER:
+            answers[q.code] = rng.randint(0, 4)
+        elif q.type is QuestionType.DECIMAL:
+            answers[q.code] = rng.choice([0.5, 2.0, 3.25])
+        elif q.type in (QuestionType.DATE, QuestionType.TODAY):
+            answers[q.code] = "2024-05-02"
+        elif q.type in (QuestionType.START, QuestionType.END):
+            answers[q.code] = "2024-05-02T08:00:00+07:00"
+        else:
+            answers[q.code] = rng.choice(["x", "Hà Nội", "1"])
+    return answers
+
+
+def _skip_cases(seed: int = 20240) -> tuple[list, list[tuple[Any, dict, str | None]]]:
+    """The questionnaires (shipped, then generated) and the (questionnaire, answers, given group) cases."""
+    rng = random.Random(seed)
+    shipped = [load_questionnaire(ident) for ident in list_questionnaires()]
+    generated = [_random_questionnaire(rng, n) for n in range(80)]
+    cases = []
+    for questionnaire, count in [(q, 300) for q in shipped] + [(q, 25) for q in generated]:
+        declared = [g.code for g in questionnaire.groups]
+        for _ in range(count):
+            given = rng.choice(declared) if declared and rng.random() < 0.2 else None
+            cases.append((questionnaire, _random_answers(questionnaire, rng), given))
+    return shipped + generated, cases
+
+
+def _skip_python(questionnaire, answers: dict, given: str | None) -> dict:
+    """What questionnaires.applicability says of one case, shaped as SKIP_JS returns it."""
+    kept, dropped = drop_inapplicable(questionnaire, answers, given)
+    group = respondent_group(questionnaire, kept, given)
+    before = respondent_group(questionnaire, answers, given)
+    pairs = [(s, q) for s in questionnaire.sections for q in s.questions]
+    return {
+        "kept": kept,
+        "dropped": list(dropped),
+        "group": group,
+        "asked": [applicable(s, q, kept, group) for s, q in pairs],
+        "askedBefore": [applicable(s, q, answers, before) for s, q in pairs],
+    }
+
+
+SKIP_JS = """
+function skip(E, batch) {
+  return batch.cases.map(function (c) {
+    var d = batch.definitions[c.definition];
+    var result = E.dropInapplicable(d, c.answers, c.group);
+    var group = E.respondentGroup(d, result.kept, c.group);
+    var before = E.respondentGroup(d, c.answers, c.group);
+    var asked = [];
+    var askedBefore = [];
+    d.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        asked.push(E.applicable(s, q, result.kept, group));
+        askedBefore.push(E.applicable(s, q, c.answers, before));
+      });
+    });
+    return {
+      kept: result.kept, dropped: result.dropped, group: group, asked: asked, askedBefore: askedBefore
+    };
+  });
+}
+"""
+
+
+def _skip_batch() -> tuple[dict, list[dict], list]:
+    """The batch for SKIP_JS (definitions as the kiosk receives them), Python's answers, and the cases."""
+    questionnaires, cases = _skip_cases()
+    index = {id(q): i for i, q in enumerate(questionnaires)}
+    batch = {
+        "definitions": [client_definition(q) for q in questionnaires],
+        "cases": [{"definition": index[id(q)], "answers": a, "group": g} for q, a, g in cases],
+    }
+    return batch, [_skip_python(*case) for case in cases], cases
+
+
+def _compare_skip(cases, expected, got) -> None:
+    mismatches = [
+        f"{q.id} answers={answers!r} group={given!r}: python {want} js {have}"
+        for (q, answers, given), want, have in zip(cases, expected, got, strict=True)
+        if want != have
+    ]
+    assert not mismatches, "\n".join(mismatches[:10])
+
+
+def test_the_skip_logic_cases_cover_the_rules():
+    _, expected, cases = _skip_batch()
+    assert {q.id for q, _, _ in cases} >= set(list_questionnaires())
+    assert len({q.id for q, _, _ in cases}) == 3 + 80
+    seen = {"nothing dropped": 0, "cascade": 0, "group": 0, "section": 0, "group question": 0, "given": 0}
+    for (q, answers, given), want in zip(cases, expected, strict=True):
+        group = respondent_group(q, answers, given)
+        first_pass = {
+            question.code
+            for s in q.sections
+            for question in s.questions
+            if question.code in answers
+            and question.type.is_answerable
+            and not applicable(s, question, answers, group)
+        }
+        dropped = [
+            (s, question) for s in q.sections for question in s.questions if question.code in want["dropped"]
+        ]
+        seen["nothing dropped"] += not dropped
+        seen["cascade"] += set(want["dropped"]) > first_pass  # a later pass drops more
+        seen["group"] += any(
+            groups and group not in groups
+            for s, question in dropped
+            for groups in (s.groups, question.groups)
+        )
+        seen["section"] += any(s.relevant is not None and not s.relevant.truthy(answers) for s, _ in dropped)
+        seen["group question"] += "nhom" in want["dropped"] and want["group"] != group
+        seen["given"] += given is not None
+    assert len(cases) > 2500
+    assert min(seen.values()) >= 100, seen
+
+
+@needs_node
+def test_node_skip_logic_matches_python(tmp_path):
+    batch, expected, cases = _skip_batch()
+    _compare_skip(cases, expected, _node(tmp_path, SKIP_JS, "skip", batch))
+
+
+@pytest.mark.browser
+def test_browser_skip_logic_matches_python():
+    batch, expected, cases = _skip_batch()
+    _compare_skip(cases, expected, _browser(SKIP_JS, "skip", batch))

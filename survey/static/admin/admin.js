@@ -147,40 +147,19 @@
       return text;
     };
 
-    var groupOf = function (answers) {
-      for (var code in byCode) {
-        if (byCode[code].q.role === "group" && typeof answers[code] === "string") return answers[code];
-      }
-      return def.groups.length === 1 ? def.groups[0].code : null;
-    };
-
-    var relevant = function (s, q, answers, group) {
-      var lists = [s.groups || [], q.groups || []];
-      for (var i = 0; i < lists.length; i += 1) if (lists[i].length && lists[i].indexOf(group) < 0) return false;
-      if (s.relevant && !E.holds(s.relevant, answers)) return false;
-      return !q.relevant || E.holds(q.relevant, answers);
-    };
-
     var apply = function () {
-      var answers = {};
+      var typed = {};
       Object.keys(byCode).forEach(function (code) {
         var v = valueOf(byCode[code].q);
-        if (v !== null) answers[code] = v;
+        if (v !== null) typed[code] = v;
       });
       // As the server does: drop what is not asked until nothing changes.
-      for (var pass = 0; pass < 50; pass += 1) {
-        var group = groupOf(answers);
-        var dropped = Object.keys(answers).filter(function (code) {
-          return !relevant(byCode[code].s, byCode[code].q, answers, group);
-        });
-        if (!dropped.length) break;
-        dropped.forEach(function (code) { delete answers[code]; });
-      }
-      var groupNow = groupOf(answers);
+      var answers = E.dropInapplicable(def, typed).kept;
+      var group = E.respondentGroup(def, answers);
       Object.keys(byCode).forEach(function (code) {
         var block = entry.querySelector('[data-code="' + code + '"]');
         if (!block) return;
-        var show = relevant(byCode[code].s, byCode[code].q, answers, groupNow);
+        var show = E.applicable(byCode[code].s, byCode[code].q, answers, group);
         block.hidden = !show;
         Array.prototype.forEach.call(block.querySelectorAll("input, textarea, select"), function (input) {
           input.disabled = !show; // not sent, as the server would drop it

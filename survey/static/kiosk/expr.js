@@ -13,6 +13,11 @@
  *
  * Values follow Python's: numbers are printed as Python prints floats (1.0 -> "1", 1e-05, inf),
  * "digits" are Unicode decimal digits as in Python's re and float(), and whitespace is str.strip()'s.
+ *
+ * Around the evaluator, the skip logic of questionnaires/applicability.py over the definition JSON of
+ * survey/client.py, for the kiosk and the admin paper-entry form: respondentGroup, applicable (the
+ * section's groups and relevant, then the question's) and dropInapplicable (the cascade, until nothing
+ * changes). tests/test_kiosk_expr.py holds both to agree with Python.
  * Exposed as window.SipasExpr (and module.exports under Node, for tests).
  */
 (function (root) {
@@ -254,15 +259,89 @@
     }
   }
 
+  // Whether an expression tree is true for these answers; a missing expression is true.
+  function holds(tree, answers, current) {
+    return tree ? truthy(evaluate(tree, answers, current)) : true;
+  }
+
+  // ------------------------------------------------------- skip logic (questionnaires.applicability)
+
+  function has(answers, code) {
+    return Object.prototype.hasOwnProperty.call(answers, code);
+  }
+
+  function answerable(question) {
+    return ["note", "start", "end", "today"].indexOf(question.type) < 0;
+  }
+
+  function among(group, groups) {
+    return !groups || !groups.length || groups.indexOf(group) >= 0;
+  }
+
+  // The question whose answer is the respondent group (role: group), or null.
+  function groupQuestion(definition) {
+    for (var i = 0; i < definition.sections.length; i += 1) {
+      var questions = definition.sections[i].questions;
+      for (var j = 0; j < questions.length; j += 1) {
+        if (questions[j].role === "group") return questions[j];
+      }
+    }
+    return null;
+  }
+
+  // The respondent group: `group` if given, else the role: group question's answer, else the only group.
+  function respondentGroup(definition, answers, group) {
+    if (group) return group;
+    var item = groupQuestion(definition);
+    if (item && has(answers, item.code) && typeof answers[item.code] === "string") return answers[item.code];
+    return definition.groups.length === 1 ? definition.groups[0].code : null;
+  }
+
+  function sectionApplicable(section, answers, group) {
+    return among(group, section.groups) && holds(section.relevant, answers);
+  }
+
+  function applicable(section, question, answers, group) {
+    return sectionApplicable(section, answers, group) && among(group, question.groups) &&
+      holds(question.relevant, answers);
+  }
+
+  // {kept, dropped}: the answers without those to questions not asked, until nothing changes; the
+  // group is read again from the kept answers on every pass (`group`, when given, wins).
+  function dropInapplicable(definition, answers, group) {
+    var kept = {};
+    Object.keys(answers).forEach(function (code) { kept[code] = answers[code]; });
+    for (;;) { // each pass drops at least one answer, or stops
+      var respondent = respondentGroup(definition, kept, group);
+      var dropping = [];
+      definition.sections.forEach(function (s) {
+        s.questions.forEach(function (q) {
+          if (answerable(q) && has(kept, q.code) && !applicable(s, q, kept, respondent)) dropping.push(q.code);
+        });
+      });
+      if (!dropping.length) break;
+      dropping.forEach(function (code) { delete kept[code]; });
+    }
+    var dropped = [];
+    definition.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (has(answers, q.code) && !has(kept, q.code)) dropped.push(q.code);
+      });
+    });
+    return { kept: kept, dropped: dropped };
+  }
+
   var api = {
     evaluate: evaluate,
     truthy: truthy,
-    // Whether an expression tree is true for these answers; a missing expression is true.
-    holds: function (tree, answers, current) {
-      return tree ? truthy(evaluate(tree, answers, current)) : true;
-    },
+    holds: holds,
     toNumber: toNumber,
-    toText: toText
+    toText: toText,
+    answerable: answerable,
+    respondentGroup: respondentGroup,
+    sectionApplicable: sectionApplicable,
+    applicable: applicable,
+    dropInapplicable: dropInapplicable
   };
 
   if (typeof module === "object" && module.exports) {

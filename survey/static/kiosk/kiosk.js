@@ -15,6 +15,7 @@
   var S = window.SipasSubmit;
   var root = document.getElementById("kiosk");
   if (!root || !E || !S) return;
+  var el = window.SipasDom.el;
 
   var TEXT = {
     loading: "Đang tải phiếu khảo sát…",
@@ -82,25 +83,6 @@
 
   // ----------------------------------------------------------------------------------- helpers
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) return;
-        if (key === "text") node.textContent = value;
-        else if (key === "className") node.className = value;
-        else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-        else node.setAttribute(key, value === true ? "" : value);
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
-
   function vi(label) {
     if (!label) return "";
     return typeof label === "string" ? label : (label.vi || "");
@@ -112,10 +94,6 @@
 
   function choicesOf(q) {
     return (q.choices && Q.choice_lists[q.choices]) || [];
-  }
-
-  function answerable(q) {
-    return ["start", "end", "today", "note"].indexOf(q.type) < 0;
   }
 
   function isMetadata(q) {
@@ -130,43 +108,18 @@
 
   // ------------------------------------------------------------------- relevance, as the server
 
-  // The respondent group: the answer of the role: group question, else the only declared group.
-  function respondentGroup(answers) {
-    for (var code in questions) {
-      if (questions[code].q.role === "group" && typeof answers[code] === "string") return answers[code];
-    }
-    return Q.groups.length === 1 ? Q.groups[0].code : null;
-  }
-
-  function relevant(section, q, answers, group) {
-    var lists = [section.groups || [], q ? q.groups || [] : []];
-    for (var i = 0; i < lists.length; i += 1) {
-      if (lists[i].length && lists[i].indexOf(group) < 0) return false;
-    }
-    if (section.relevant && !E.holds(section.relevant, answers)) return false;
-    return !q || !q.relevant || E.holds(q.relevant, answers);
-  }
-
   // Drop answers to questions that are no longer asked, until nothing changes (as the server does).
-  function dropIrrelevant() {
-    var answers = state.answers;
-    for (var pass = 0; pass < 100; pass += 1) {
-      var group = respondentGroup(answers);
-      var dropped = [];
-      Q.sections.forEach(function (s) {
-        s.questions.forEach(function (q) {
-          if (answerable(q) && q.code in answers && !relevant(s, q, answers, group)) dropped.push(q.code);
-        });
-      });
-      if (!dropped.length) return;
-      dropped.forEach(function (code) { delete answers[code]; delete state.drafts[code]; });
-    }
+  function dropInapplicable() {
+    E.dropInapplicable(Q, state.answers).dropped.forEach(function (code) {
+      delete state.answers[code];
+      delete state.drafts[code];
+    });
   }
 
   function visibleQuestions(section) {
-    var group = respondentGroup(state.answers);
+    var group = E.respondentGroup(Q, state.answers);
     return section.questions.filter(function (q) {
-      return !isMetadata(q) && relevant(section, q, state.answers, group);
+      return !isMetadata(q) && E.applicable(section, q, state.answers, group);
     });
   }
 
@@ -385,7 +338,7 @@
     var description = vi(Q.description);
     var count = visibleSectionsForWelcome();
     var asked = 0;
-    Q.sections.forEach(function (s) { s.questions.forEach(function (q) { if (answerable(q)) asked += 1; }); });
+    Q.sections.forEach(function (s) { s.questions.forEach(function (q) { if (E.answerable(q)) asked += 1; }); });
     main.appendChild(el("section", { className: "welcome" }, [
       el("p", { className: "welcome__unit", text: def.kiosk.unit_name || config.unitName }),
       el("h1", { className: "welcome__title", text: vi(Q.title) }),
@@ -635,7 +588,7 @@
 
   // Show/hide the questions of the current page after an answer changed; clear what is hidden.
   function refresh() {
-    dropIrrelevant();
+    dropInapplicable();
     var section = sectionByCode(state.page);
     if (!section || screen !== "section") return;
     var visible = {};
@@ -720,7 +673,7 @@
     var problems = 0;
     var first = null;
     visibleQuestions(section).forEach(function (q) {
-      if (!answerable(q)) return;
+      if (!E.answerable(q)) return;
       var message = problemOf(q) || state.serverErrors[q.code] || "";
       if (show) showError(q, message);
       if (message) {
@@ -811,7 +764,7 @@
     sections.forEach(function (section) {
       var list = el("dl", { className: "review__list" });
       visibleQuestions(section).forEach(function (q) {
-        if (!answerable(q)) return;
+        if (!E.answerable(q)) return;
         var error = state.serverErrors[q.code];
         list.appendChild(el("div", { className: "review__item" + (error ? " review__item--invalid" : "") }, [
           el("dt", { text: vi(q.label) }),

@@ -20,6 +20,7 @@
   var Q = root.SipasQueue;
   var app = document.getElementById("kiosk");
   if (!app || !S) return;
+  var el = root.SipasDom.el;
 
   var config = {
     token: app.getAttribute("data-token") || "",
@@ -130,25 +131,6 @@
   var clearBox = false;
 
   // ---------------------------------------------------------------------------------- helpers
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) return;
-        if (key === "text") node.textContent = value;
-        else if (key === "className") node.className = value;
-        else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-        else node.setAttribute(key, value === true ? "" : value);
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
 
   function pad(n) {
     return (n < 10 ? "0" : "") + n;
