@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything (Chromium from the OS packages, the toolkit and its test tools in .venv) and run
-# the whole test suite: lint, then pytest on SQLite and PostgreSQL, browser tests included.
+# the whole test suite: lint and the import contracts, then pytest on SQLite and PostgreSQL, browser
+# tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +20,7 @@ fi
 
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== import contracts (questionnaires < analysis < reports < survey; no Flask outside survey)"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"
