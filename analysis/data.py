@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 from questionnaires import ChoiceList, Question, Questionnaire, QuestionType, Role
 
 from .errors import ScoringError
+from .io import restore
 
 RESPONSE_ID = "response_id"
 UNIT = "unit"
@@ -64,7 +65,6 @@ EXTRA_METADATA = frozenset(
 
 MAX_LISTED = 5  # rows named in one message
 _SPLIT_MULTI = re.compile(r"[\s,;]+")
-_FORMULA_GUARD = ("'=", "'+", "'-", "'@")
 
 
 def bilingual(vi: str, en: str) -> str:
@@ -77,15 +77,13 @@ def canonical_text(value: Any) -> str | None:
     """The text of a stored value, or None when it is blank.
 
     Numbers that are whole become integer text (``4.0`` -> ``"4"``); text is stripped, and the ``'``
-    that CSV exports put before formula-like text (``"'-1"``) is removed; a list (multiple choice) is
-    its codes joined by spaces.
+    that CSV exports put before formula-like text (``"'-1"``) is removed (:func:`analysis.io.restore`);
+    a list (multiple choice) is its codes joined by spaces.
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, str):
-        s = value.strip()
-        if s.startswith(_FORMULA_GUARD):
-            s = s[1:]
+        s = restore(value.lstrip()).strip()
         return s or None
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
@@ -163,10 +161,17 @@ class ResponseData:
     items: dict[str, ItemColumn]
     rows: RowNames
     source: str | None = None
-    ignored_columns: list[str] = field(default_factory=list)
 
     def where(self) -> str:
+        """The source of the table as a message prefix (``"phieu.csv: "``), or nothing."""
         return f"{self.source}: " if self.source else ""
+
+    def role_column(self, role: str, code: str) -> ItemColumn | None:
+        """The ``stratum`` or ``group`` column as a choice column named ``code``; None when absent."""
+        codes, labels = (self.stratum, self.strata) if role == STRATUM else (self.group, self.groups)
+        if codes is None or labels is None:
+            return None
+        return ItemColumn(code, "choice", np.where(codes < 0, len(labels), codes), list(labels))
 
 
 class RowNames:
@@ -255,7 +260,6 @@ def prepare_responses(
         raise ScoringError(where + bilingual("không có phiếu trả lời nào", "the responses table has no rows"))
     col = {c: responses.iloc[:, i] for i, c in enumerate(columns)}
 
-    problems: list[str] = []
     missing = [c for c in (RESPONSE_ID, UNIT) if c not in col]
     if missing:
         raise ScoringError(
@@ -265,105 +269,24 @@ def prepare_responses(
             )
         )
     rows = RowNames(responses, col[RESPONSE_ID])
-
     questions = {q.code: q for q in questionnaire.questions()}
-    unknown = [
-        c
-        for c in columns
-        if c not in META_COLUMNS and c not in questions and c not in EXTRA_METADATA and not c.startswith("_")
-    ]
-    if unknown:
-        shown = ", ".join(unknown[:10]) + (f", … +{len(unknown) - 10}" if len(unknown) > 10 else "")
-        problems.append(
-            bilingual(
-                f"cột không có trong phiếu {questionnaire.id}: {shown}",
-                f"columns that are not items of questionnaire {questionnaire.id} nor known metadata",
-            )
-        )
     needed = list(dict.fromkeys(needed_items))
-    absent = [c for c in needed if c not in col]
-    if absent:
-        problems.append(
-            bilingual(
-                f"thiếu cột của câu hỏi dùng để tính điểm: {', '.join(absent)}",
-                "items used by the scoring are not columns of the table",
-            )
-        )
-
-    # response ids: present, unique
-    ids = col[RESPONSE_ID]
-    blank_ids, dup = _id_problems(ids)
-    if len(blank_ids):
-        problems.append(
-            bilingual("response_id để trống", "blank response_id") + ": " + rows.describe(blank_ids)
-        )
-    if len(dup):
-        values = sorted({str(canonical_text(ids.iat[int(p)])) for p in dup})
-        shown = ", ".join(values[:MAX_LISTED]) + (
-            f", … +{len(values) - MAX_LISTED}" if len(values) > MAX_LISTED else ""
-        )
-        first = "; ".join(f"dòng/row {rows.row(int(p))}" for p in dup[:MAX_LISTED])
-        problems.append(
-            bilingual(f"response_id bị trùng: {shown}", f"duplicated response ids, {len(dup)} rows")
-            + f": {first}"
-        )
-
+    problems = _column_problems(questionnaire, columns, questions, needed)
+    problems += _response_id_problems(col[RESPONSE_ID], rows)
     unit_codes, units = text_codes(col[UNIT])
     blank_units = np.flatnonzero(unit_codes < 0)
     if len(blank_units):
         problems.append(bilingual("unit để trống", "blank unit") + ": " + rows.describe(blank_units))
-
     stratum, strata = _role_column(col, STRATUM, questionnaire, Role.STRATUM)
     if stratum_required:
-        if stratum is None:
-            problems.append(
-                bilingual(
-                    "khung mẫu chia theo tầng nên bảng phiếu cần cột stratum",
-                    "the frame gives populations by stratum, so the responses need a 'stratum' column",
-                )
-            )
-        else:
-            blank = np.flatnonzero(stratum < 0)
-            if len(blank):
-                problems.append(bilingual("stratum để trống", "blank stratum") + ": " + rows.describe(blank))
+        problems += _stratum_problems(stratum, rows)
     group, groups = _role_column(col, GROUP, questionnaire, Role.GROUP)
-    if group is not None and questionnaire.groups:
-        declared = {g.code for g in questionnaire.groups}
-        bad_groups = [i for i, g in enumerate(groups or []) if g not in declared]
-        if bad_groups:
-            pos = np.flatnonzero(np.isin(group, bad_groups))
-            problems.append(
-                bilingual(
-                    f"nhóm người trả lời không có trong phiếu (có: {', '.join(sorted(declared))})",
-                    "respondent group not declared by the questionnaire",
-                )
-                + ": "
-                + rows.describe(pos, _column_for(col, GROUP, questionnaire, Role.GROUP))
-            )
-    if group_required:
-        if group is None:
-            problems.append(
-                bilingual(
-                    "phiếu có trọng số nhóm (group_weights) nên bảng phiếu cần cột group",
-                    "scoring sets group_weights, so the responses need a 'group' column",
-                )
-            )
-        else:
-            blank = np.flatnonzero(group < 0)
-            if len(blank):
-                problems.append(
-                    bilingual("group để trống", "blank respondent group") + ": " + rows.describe(blank)
-                )
-
+    problems += _group_problems(col, questionnaire, group, groups, group_required, rows)
     items: dict[str, ItemColumn] = {}
-    ignored: list[str] = []
     for name in columns:
         q = questions.get(name)
-        if q is None:
-            continue
-        kind = _kind(q)
-        if kind is None or (kind == "text" and name not in needed):
-            ignored.append(name)
+        kind = _kind(q) if q is not None else None
+        if q is None or kind is None or (kind == "text" and name not in needed):
             continue
         item, problem = _encode(col[name], q, questionnaire.choice_list(q), kind, rows)
         if problem:
@@ -384,8 +307,114 @@ def prepare_responses(
         items=items,
         rows=rows,
         source=source,
-        ignored_columns=ignored,
     )
+
+
+def _column_problems(
+    questionnaire: Questionnaire, columns: list[str], questions: Mapping[str, Question], needed: list[str]
+) -> list[str]:
+    """Columns that are neither items nor known metadata, and scored or gate items that are missing."""
+    problems: list[str] = []
+    unknown = [
+        c
+        for c in columns
+        if c not in META_COLUMNS and c not in questions and c not in EXTRA_METADATA and not c.startswith("_")
+    ]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f", … +{len(unknown) - 10}" if len(unknown) > 10 else "")
+        problems.append(
+            bilingual(
+                f"cột không có trong phiếu {questionnaire.id}: {shown}",
+                f"columns that are not items of questionnaire {questionnaire.id} nor known metadata",
+            )
+        )
+    present = set(columns)
+    absent = [c for c in needed if c not in present]
+    if absent:
+        problems.append(
+            bilingual(
+                f"thiếu cột của câu hỏi dùng để tính điểm: {', '.join(absent)}",
+                "items used by the scoring are not columns of the table",
+            )
+        )
+    return problems
+
+
+def _response_id_problems(ids: pd.Series, rows: RowNames) -> list[str]:
+    """Blank and duplicated response ids, the first rows named."""
+    problems: list[str] = []
+    blank_ids, dup = _id_problems(ids)
+    if len(blank_ids):
+        problems.append(
+            bilingual("response_id để trống", "blank response_id") + ": " + rows.describe(blank_ids)
+        )
+    if len(dup):
+        values = sorted({str(canonical_text(ids.iat[int(p)])) for p in dup})
+        shown = ", ".join(values[:MAX_LISTED]) + (
+            f", … +{len(values) - MAX_LISTED}" if len(values) > MAX_LISTED else ""
+        )
+        first = "; ".join(f"dòng/row {rows.row(int(p))}" for p in dup[:MAX_LISTED])
+        problems.append(
+            bilingual(f"response_id bị trùng: {shown}", f"duplicated response ids, {len(dup)} rows")
+            + f": {first}"
+        )
+    return problems
+
+
+def _stratum_problems(stratum: np.ndarray | None, rows: RowNames) -> list[str]:
+    """A frame by stratum needs a stratum for every response."""
+    if stratum is None:
+        return [
+            bilingual(
+                "khung mẫu chia theo tầng nên bảng phiếu cần cột stratum",
+                "the frame gives populations by stratum, so the responses need a 'stratum' column",
+            )
+        ]
+    blank = np.flatnonzero(stratum < 0)
+    if len(blank):
+        return [bilingual("stratum để trống", "blank stratum") + ": " + rows.describe(blank)]
+    return []
+
+
+def _group_problems(
+    col: Mapping[str, pd.Series],
+    questionnaire: Questionnaire,
+    group: np.ndarray | None,
+    groups: list[str] | None,
+    required: bool,
+    rows: RowNames,
+) -> list[str]:
+    """Respondent groups the questionnaire does not declare; blank groups when group weights are set."""
+    problems: list[str] = []
+    if group is not None and questionnaire.groups:
+        declared = {g.code for g in questionnaire.groups}
+        bad_groups = [i for i, g in enumerate(groups or []) if g not in declared]
+        if bad_groups:
+            pos = np.flatnonzero(np.isin(group, bad_groups))
+            problems.append(
+                bilingual(
+                    f"nhóm người trả lời không có trong phiếu (có: {', '.join(sorted(declared))})",
+                    "respondent group not declared by the questionnaire",
+                )
+                + ": "
+                + rows.describe(pos, _column_for(col, GROUP, questionnaire, Role.GROUP))
+            )
+    if not required:
+        return problems
+    if group is None:
+        problems.append(
+            bilingual(
+                "phiếu có trọng số nhóm (group_weights) nên bảng phiếu cần cột group",
+                "scoring sets group_weights, so the responses need a 'group' column",
+            )
+        )
+    else:
+        blank = np.flatnonzero(group < 0)
+        if len(blank):
+            problems.append(
+                bilingual("group để trống", "blank respondent group") + ": " + rows.describe(blank)
+            )
+    return problems
 
 
 def _kind(q: Question) -> str | None:

@@ -1,25 +1,37 @@
-"""The sampling design: frame, units and cells, and the calibration constraints (margins, group weights).
+"""The sampling design: frame, units and cells, and the calibration of the weights (margins, group weights).
 
 Turns the user's frame and margins tables into populations per cell and :class:`Constraint` objects,
 checking them against the responses; every problem is a :class:`~analysis.errors.ScoringError` naming
-the rows, units and categories concerned.
+the rows, units and categories concerned. :func:`cells` and :func:`calibrate` are the engine's stages
+"units and cells" and "calibration".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .data import GROUP, STRATUM, ItemColumn, ResponseData, bilingual, canonical_text, number_text, text_codes
 from .errors import ScoringError
-from .weights import Constraint
+from .variance import fpc_factor
+from .weights import Constraint, rake, trim_weights
 
 
-def frame_cells(frame: pd.DataFrame) -> tuple[dict[tuple[str, str | None], float], bool, list[str]]:
-    """Populations by (unit, stratum) from a frame table; the unit order of the frame."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A checked sampling frame: the population of each (unit, stratum) and the frame's unit order."""
+
+    populations: Mapping[tuple[str, str | None], float]  # stratum None when the frame is by unit
+    by_stratum: bool
+    units: list[str]
+
+
+def sampling_frame(frame: pd.DataFrame) -> Frame:
+    """Check a frame table (``unit``, optional ``stratum``, ``population``) and index its populations."""
     where = f"{frame.attrs['source']}: " if frame.attrs.get("source") else ""
     cols = {str(c).strip(): frame.iloc[:, i] for i, c in enumerate(frame.columns)}
     missing = [c for c in ("unit", "population") if c not in cols]
@@ -83,7 +95,7 @@ def frame_cells(frame: pd.DataFrame) -> tuple[dict[tuple[str, str | None], float
         )
     if not cells:
         raise ScoringError(where + bilingual("khung mẫu trống", "the frame is empty"))
-    return cells, by_stratum, order
+    return Frame(cells, by_stratum, order)
 
 
 def _to_float(text: str | None) -> float:
@@ -95,14 +107,111 @@ def _to_float(text: str | None) -> float:
         return math.nan
 
 
-def unit_order(
-    units: Sequence[str] | None,
-    frame_order: list[str],
-    data: ResponseData,
-    frame_cells: Mapping[tuple[str, str | None], float] | None,
-    where: str,
-) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """Units and cells (unit × stratum) of the responses, with design weights and population corrections."""
+
+    units: list[str]  # the unit order: unit list, then frame, then responses
+    unit_row: np.ndarray  # (n,): unit of each response, a position in ``units``
+    cell: np.ndarray  # (n,): cell of each response
+    cell_unit: np.ndarray  # (H,): unit of each cell
+    n_h: np.ndarray  # (H,): responses per cell, as floats
+    n_unit: np.ndarray  # (U,): responses per unit
+    population_h: np.ndarray | None  # (H,): people served per cell; None without a frame
+    unit_population: np.ndarray | None  # (U,): people served per unit; None without a frame
+    design_h: np.ndarray  # (H,): design weight N_h / n_h (1 without a frame)
+    f_h: np.ndarray  # (H,): finite population correction 1 - n_h / N_h
+    design_weight: np.ndarray  # (n,): design weight of each response
+
+    @property
+    def n(self) -> int:
+        return len(self.unit_row)
+
+    @property
+    def U(self) -> int:
+        return len(self.units)
+
+    @property
+    def H(self) -> int:
+        return len(self.n_h)
+
+
+def cells(
+    data: ResponseData, frame: Frame | None, units: Sequence[str] | None, where: str, warnings: list[str]
+) -> Cells:
+    """Order the units, number the cells that have responses and give each response its design weight.
+
+    Parameters
+    ----------
+    data
+        The checked responses.
+    frame
+        The sampling frame, if any: cells are unit × stratum when it is by stratum, else units.
+    units
+        The unit list, if any.
+    where
+        The responses' source, for messages.
+    warnings
+        Receives the frame's warnings (frame units or strata without responses).
+
+    Returns
+    -------
+    Cells
+
+    Raises
+    ------
+    ScoringError
+        For units outside the unit list or the frame, cells without a population, ``n_h > N_h``.
+    """
+    order = unit_order(units, frame, data, where)
+    U = len(order)
+    unit_pos = {u: i for i, u in enumerate(order)}
+    unit_of_code = np.array([unit_pos[u] for u in data.units], dtype=np.intp)
+    unit_row = np.take(unit_of_code, data.unit.astype(np.intp))
+    by_stratum = frame is not None and frame.by_stratum
+    if by_stratum:
+        assert data.stratum is not None and data.strata is not None
+        S = len(data.strata)
+        key = unit_row * S
+        key += data.stratum
+    else:
+        S = 1
+        key = unit_row
+    counts = np.bincount(key, minlength=U * S)
+    present = np.flatnonzero(counts)
+    H = len(present)
+    lut = np.full(U * S, -1, dtype=np.intp)
+    lut[present] = np.arange(H, dtype=np.intp)
+    cell = np.take(lut, key)
+    del key, lut
+    cell_unit = present // S
+    n_h = counts[present].astype(float)
+    population_h: np.ndarray | None = None
+    unit_population: np.ndarray | None = None
+    if frame is not None:
+        population_h, unit_population = populations(
+            frame, order, cell_unit, present % S, data, n_h, where, warnings
+        )
+    design_h = population_h / n_h if population_h is not None else np.ones(H)
+    return Cells(
+        units=order,
+        unit_row=unit_row,
+        cell=cell,
+        cell_unit=cell_unit,
+        n_h=n_h,
+        n_unit=np.bincount(unit_row, minlength=U),
+        population_h=population_h,
+        unit_population=unit_population,
+        design_h=design_h,
+        f_h=fpc_factor(n_h, population_h),
+        design_weight=np.take(design_h, cell),
+    )
+
+
+def unit_order(units: Sequence[str] | None, frame: Frame | None, data: ResponseData, where: str) -> list[str]:
+    """The units in report order: the unit list, then the frame's other units, then the responses'."""
     order: list[str] = []
+    frame_order = frame.units if frame is not None else []
     if units is not None:
         order = [str(u) for u in units]
         known = set(order)
@@ -123,7 +232,7 @@ def unit_order(
                     "the frame names units that are not in the unit list",
                 )
             )
-    if frame_cells is not None:
+    if frame is not None:
         in_frame = set(frame_order)
         stray = [u for u in data.units if u not in in_frame]
         if stray:
@@ -142,8 +251,7 @@ def unit_order(
 
 
 def populations(
-    frame_cells: Mapping[tuple[str, str | None], float],
-    by_stratum: bool,
+    frame: Frame,
     unit_order: list[str],
     cell_unit: np.ndarray,
     cell_stratum: np.ndarray,
@@ -152,6 +260,8 @@ def populations(
     where: str,
     warnings: list[str],
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The population of every cell and unit; warn of frame units and strata without responses."""
+    frame_cells, by_stratum = frame.populations, frame.by_stratum
     H = len(n_h)
     population = np.zeros(H)
     missing: list[str] = []
@@ -211,6 +321,114 @@ def populations(
             )
         )
     return population, unit_population
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The final weight of every response and the constraints it was calibrated to."""
+
+    weight: np.ndarray  # (n,): the design weight when there are no constraints
+    constraints: list[Constraint]
+    nested: list[Constraint]  # categories inside one unit: group weights, per-unit margins
+    area: list[Constraint]  # area-wide margins
+    weighting: str  # none | design | poststratified | raked
+    group_weighted: bool
+
+    @property
+    def constant_in_cell(self) -> bool:
+        """Whether every response of a cell has the same weight (no calibration)."""
+        return not self.constraints
+
+
+def calibrate(
+    data: ResponseData,
+    columns: Mapping[str, ItemColumn],
+    cells: Cells,
+    group_weights: Mapping[str, float],
+    margins: pd.DataFrame | None,
+    warnings: list[str],
+    *,
+    trim: tuple[float, float] | None,
+    max_iterations: int,
+    tolerance: float,
+) -> Calibration:
+    """Calibrate the design weights to the group weights and the margins (raking, then trimming).
+
+    Parameters
+    ----------
+    data
+        The checked responses.
+    columns
+        Answer columns by item code, role items included (margin variables).
+    cells
+        Units, cells and design weights.
+    group_weights
+        ``Scoring.group_weights`` (empty: none).
+    margins
+        The margins table, if any.
+    warnings
+        Receives warnings on groups missing in a unit and on trimmed weights.
+    trim
+        Bounds on the calibration factor, if any.
+    max_iterations, tolerance
+        Raking convergence settings.
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    ScoringError
+        For unusable margins or group weights, area-wide margins combined with nested constraints, or
+        raking that does not converge.
+    """
+    constraints: list[Constraint] = []
+    weighting = "design" if cells.population_h is not None else "none"
+    group_weighted = False
+    if group_weights:
+        c = group_constraint(
+            group_weights,
+            data,
+            cells.unit_row,
+            cells.U,
+            cells.units,
+            cells.design_weight,
+            data.where(),
+            warnings,
+        )
+        if c is not None:
+            constraints.append(c)
+            group_weighted = True
+    margin_list: list[Constraint] = []
+    if margins is not None:
+        margin_list = margin_constraints(
+            margins, data, columns, cells.unit_row, cells.units, cells.design_weight
+        )
+        constraints.extend(margin_list)
+        weighting = "poststratified" if len({c.name for c in margin_list}) == 1 else "raked"
+    nested = [c for c in constraints if c.nested]
+    area = [c for c in constraints if not c.nested]
+    if nested and area:
+        raise ScoringError(
+            bilingual(
+                "không kết hợp được biên cho toàn vùng với trọng số nhóm hoặc biên theo từng đơn vị",
+                "area-wide margins cannot be combined with group_weights or per-unit margins",
+            )
+        )
+    if not constraints:
+        return Calibration(cells.design_weight, constraints, nested, area, weighting, group_weighted)
+    weight, _ = rake(cells.design_weight, constraints, max_iterations, tolerance)
+    if trim is not None and margin_list:
+        weight, trimmed = trim_weights(weight, cells.design_weight, trim)
+        if trimmed:
+            warnings.append(
+                bilingual(
+                    f"{trimmed} trọng số bị cắt về giới hạn {trim}; các biên chỉ còn đúng gần đúng",
+                    f"{trimmed} weights were trimmed to {trim}; the margins now hold approximately",
+                )
+            )
+    return Calibration(weight, constraints, nested, area, weighting, group_weighted)
 
 
 def group_constraint(
@@ -274,6 +492,14 @@ def group_constraint(
     return Constraint("group_weights", compact[key], target.ravel()[cell_present], nested=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _MarginRow:
+    row: int  # as the user sees it
+    category: str
+    unit: int  # position in the unit order; -1 for area-wide margins
+    population: float
+
+
 def margin_constraints(
     margins: pd.DataFrame,
     data: ResponseData,
@@ -282,6 +508,33 @@ def margin_constraints(
     unit_order: list[str],
     design: np.ndarray,
 ) -> list[Constraint]:
+    """One constraint per variable of a margins table, checked against the responses.
+
+    Parameters
+    ----------
+    margins
+        ``variable, category, population`` and optionally ``unit`` (see :mod:`analysis.io`).
+    data
+        The checked responses.
+    item_columns
+        Answer columns by item code, role items included.
+    unit_row
+        Unit of each response (position in ``unit_order``).
+    unit_order
+        The units in report order.
+    design
+        Design weight of each response.
+
+    Returns
+    -------
+    list of Constraint
+
+    Raises
+    ------
+    ScoringError
+        For bad rows, unusable variables, categories with responses but no total (or the reverse),
+        and variables whose totals differ.
+    """
     source = margins.attrs.get("source")
     where = f"{source}: " if source else ""
     cols = {str(c).strip(): margins.iloc[:, i] for i, c in enumerate(margins.columns)}
@@ -295,20 +548,28 @@ def margin_constraints(
             )
         )
     per_unit = "unit" in cols
+    rows_by_var = _margin_rows(margins, cols, {u: i for i, u in enumerate(unit_order)}, where)
+    constraints = [
+        _margin_constraint(variable, rows, data, item_columns, unit_row, unit_order, per_unit, where)
+        for variable, rows in rows_by_var.items()
+    ]
+    _check_margin_totals(constraints, unit_row, len(unit_order), unit_order, per_unit, where)
+    return constraints
+
+
+def _margin_rows(
+    margins: pd.DataFrame, cols: Mapping[str, pd.Series], unit_pos: Mapping[str, int], where: str
+) -> dict[str, list[_MarginRow]]:
+    """The rows of a margins table by variable; every bad row named in one error."""
+    per_unit = "unit" in cols
     numbered = bool(margins.attrs.get("row_numbers"))
-    unit_pos = {u: i for i, u in enumerate(unit_order)}
-    U = len(unit_order)
-    rows_by_var: dict[str, list[tuple[int, str, int, float]]] = {}
+    rows_by_var: dict[str, list[_MarginRow]] = {}
     problems: list[str] = []
     for pos in range(len(margins)):
         row = int(margins.index[pos]) if numbered else pos + 1
         variable = canonical_text(cols["variable"].iat[pos])
         category = canonical_text(cols["category"].iat[pos])
-        text = canonical_text(cols["population"].iat[pos])
-        try:
-            population = float(text) if text is not None else math.nan
-        except ValueError:
-            population = math.nan
+        population = _to_float(canonical_text(cols["population"].iat[pos]))
         unit = canonical_text(cols["unit"].iat[pos]) if per_unit else None
         if variable is None or category is None:
             problems.append(
@@ -324,152 +585,175 @@ def margin_constraints(
                 )
             )
             continue
-        u = -1
-        if per_unit:
-            if unit is None or unit not in unit_pos:
-                problems.append(
-                    bilingual(
-                        f"dòng {row}: đơn vị {unit!r} không có trong dữ liệu",
-                        f"row {row}: unknown unit {unit!r}",
-                    )
+        if per_unit and (unit is None or unit not in unit_pos):
+            problems.append(
+                bilingual(
+                    f"dòng {row}: đơn vị {unit!r} không có trong dữ liệu",
+                    f"row {row}: unknown unit {unit!r}",
                 )
-                continue
-            u = unit_pos[unit]
-        rows_by_var.setdefault(variable, []).append((row, category, u, population))
+            )
+            continue
+        u = unit_pos[unit] if per_unit and unit is not None else -1
+        rows_by_var.setdefault(variable, []).append(_MarginRow(row, category, u, population))
     if problems:
         raise ScoringError(where + "; ".join(problems[:10]))
-    constraints: list[Constraint] = []
-    for variable, rows in rows_by_var.items():
-        parts = variable.split(":")
-        part_cols: list[ItemColumn] = []
-        for part in parts:
-            column = item_columns.get(part)
-            if column is None and part == STRATUM and data.stratum is not None and data.strata is not None:
-                column = ItemColumn(
-                    part, "choice", np.where(data.stratum < 0, len(data.strata), data.stratum), data.strata
-                )
-            if column is None and part == GROUP and data.group is not None and data.groups is not None:
-                column = ItemColumn(
-                    part, "choice", np.where(data.group < 0, len(data.groups), data.group), data.groups
-                )
-            if column is None or column.kind == "multiple":
-                raise ScoringError(
-                    where
-                    + bilingual(
-                        f"biến biên {part!r} không phải là cột một lựa chọn, "
-                        "stratum hay group của bảng phiếu",
-                        f"margin variable {part!r} is not a single-choice column, "
-                        "stratum or group of the responses",
-                    )
-                )
-            blank = np.flatnonzero(column.codes == column.blank)
-            if len(blank):
-                raise ScoringError(
-                    where
-                    + bilingual(
-                        f"có phiếu không trả lời {part}, nên không hiệu chỉnh theo biên được",
-                        f"responses without a value for margin variable {part}",
-                    )
-                    + ": "
-                    + data.rows.describe(blank)
-                )
-            part_cols.append(column)
-        sizes = [c.blank for c in part_cols]
-        n_cat = math.prod(sizes)
-        key = np.zeros(data.n, dtype=np.int64)
-        stride = 1
-        for c, size in zip(part_cols, sizes, strict=True):
-            key += c.codes.astype(np.int64) * stride
-            stride *= size
-        if per_unit:
-            key = unit_row.astype(np.int64) * n_cat + key
-            space = U * n_cat
-        else:
-            space = n_cat
-        lookups = [{t: i for i, t in enumerate(c.texts)} for c in part_cols]
-        targets = np.full(space, np.nan)
-        for row, category, u, population in rows:
-            pieces = category.split(":")
-            if len(pieces) != len(parts):
-                raise ScoringError(
-                    where
-                    + bilingual(
-                        f"dòng {row}: category {category!r} phải có {len(parts)} phần nối bằng ':'",
-                        f"row {row}: the category needs {len(parts)} parts joined by ':'",
-                    )
-                )
-            code = 0
-            stride = 1
-            found = True
-            for piece, lookup, size in zip(pieces, lookups, sizes, strict=True):
-                idx = lookup.get(piece)
-                if idx is None:
-                    alt = canonical_text(piece)
-                    idx = lookup.get(alt) if alt is not None else None
-                if idx is None:
-                    found = False
-                    break
-                code += idx * stride
-                stride *= size
-            if not found:
-                if population > 0:
-                    raise ScoringError(
-                        where
-                        + bilingual(
-                            f"dòng {row}: {variable} = {category} có population "
-                            f"{number_text(population)} nhưng "
-                            "không có phiếu nào; hãy gộp nhóm này với nhóm bên cạnh",
-                            "a margin category has a population but no responses; merge it with a neighbour",
-                        )
-                    )
-                continue
-            slot = (u * n_cat + code) if per_unit else code
-            if not np.isnan(targets[slot]):
-                raise ScoringError(
-                    where
-                    + bilingual(
-                        f"dòng {row}: {variable} = {category} bị lặp", f"row {row}: duplicated margin"
-                    )
-                )
-            targets[slot] = population
-        sample = np.bincount(key, minlength=space)
-        absent = np.flatnonzero((sample > 0) & np.isnan(targets))
-        if len(absent):
-            shown = [_margin_label(int(s), per_unit, n_cat, part_cols, sizes, unit_order) for s in absent[:5]]
+    return rows_by_var
+
+
+def _margin_column(
+    part: str, data: ResponseData, item_columns: Mapping[str, ItemColumn], where: str
+) -> ItemColumn:
+    """The single-choice column (an item, ``stratum`` or ``group``) of one part of a margin variable."""
+    column = item_columns.get(part)
+    if column is None and part in (STRATUM, GROUP):
+        column = data.role_column(part, part)
+    if column is None or column.kind == "multiple":
+        raise ScoringError(
+            where
+            + bilingual(
+                f"biến biên {part!r} không phải là cột một lựa chọn, stratum hay group của bảng phiếu",
+                f"margin variable {part!r} is not a single-choice column, stratum or group of the responses",
+            )
+        )
+    blank = np.flatnonzero(column.codes == column.blank)
+    if len(blank):
+        raise ScoringError(
+            where
+            + bilingual(
+                f"có phiếu không trả lời {part}, nên không hiệu chỉnh theo biên được",
+                f"responses without a value for margin variable {part}",
+            )
+            + ": "
+            + data.rows.describe(blank)
+        )
+    return column
+
+
+def _margin_constraint(
+    variable: str,
+    rows: list[_MarginRow],
+    data: ResponseData,
+    item_columns: Mapping[str, ItemColumn],
+    unit_row: np.ndarray,
+    unit_order: list[str],
+    per_unit: bool,
+    where: str,
+) -> Constraint:
+    """The constraint of one margin variable (a cross of ``:``-joined parts), per unit or area-wide."""
+    parts = variable.split(":")
+    part_cols = [_margin_column(part, data, item_columns, where) for part in parts]
+    sizes = [c.blank for c in part_cols]
+    n_cat = math.prod(sizes)
+    key = np.zeros(data.n, dtype=np.int64)
+    stride = 1
+    for c, size in zip(part_cols, sizes, strict=True):
+        key += c.codes.astype(np.int64) * stride
+        stride *= size
+    if per_unit:
+        key = unit_row.astype(np.int64) * n_cat + key
+        space = len(unit_order) * n_cat
+    else:
+        space = n_cat
+    lookups = [{t: i for i, t in enumerate(c.texts)} for c in part_cols]
+    targets = np.full(space, np.nan)
+    for margin in rows:
+        code = _category_code(variable, margin, lookups, sizes, where)
+        if code is None:
+            continue
+        slot = (margin.unit * n_cat + code) if per_unit else code
+        if not np.isnan(targets[slot]):
             raise ScoringError(
                 where
                 + bilingual(
-                    f"có phiếu với {variable} = {', '.join(shown)} nhưng bảng biên không cho population",
-                    "responses fall in margin categories that the margins do not give",
+                    f"dòng {margin.row}: {variable} = {margin.category} bị lặp",
+                    f"row {margin.row}: duplicated margin",
                 )
             )
-        empty = np.flatnonzero((sample == 0) & (np.nan_to_num(targets) > 0))
-        if len(empty):
-            shown = [_margin_label(int(s), per_unit, n_cat, part_cols, sizes, unit_order) for s in empty[:5]]
-            raise ScoringError(
-                where
-                + bilingual(
-                    f"{variable} = {', '.join(shown)} có population nhưng không có phiếu; "
-                    "hãy gộp với nhóm bên cạnh",
-                    "margin categories with a population but no responses; merge them with a neighbour",
-                )
+        targets[slot] = margin.population
+    sample = np.bincount(key, minlength=space)
+
+    def label(slot: int) -> str:
+        return _margin_label(slot, per_unit, n_cat, part_cols, sizes, unit_order)
+
+    _check_margin_sample(variable, sample, targets, label, where)
+    used = np.flatnonzero(sample > 0)
+    compact = np.full(space, -1, dtype=np.int64)
+    compact[used] = np.arange(len(used))
+    return Constraint(variable, compact[key], targets[used], nested=per_unit)
+
+
+def _category_code(
+    variable: str, margin: _MarginRow, lookups: list[dict[str, int]], sizes: list[int], where: str
+) -> int | None:
+    """The combined code of a margin row's category; None for a category no response has."""
+    pieces = margin.category.split(":")
+    if len(pieces) != len(lookups):
+        raise ScoringError(
+            where
+            + bilingual(
+                f"dòng {margin.row}: category {margin.category!r} phải có {len(lookups)} phần nối bằng ':'",
+                f"row {margin.row}: the category needs {len(lookups)} parts joined by ':'",
             )
-        zero = np.flatnonzero((sample > 0) & (targets == 0))
-        if len(zero):
-            shown = [_margin_label(int(s), per_unit, n_cat, part_cols, sizes, unit_order) for s in zero[:5]]
-            raise ScoringError(
-                where
-                + bilingual(
-                    f"{variable} = {', '.join(shown)} có phiếu nhưng population bằng 0",
-                    "margin categories with responses have population 0",
+        )
+    code = 0
+    stride = 1
+    for piece, lookup, size in zip(pieces, lookups, sizes, strict=True):
+        idx = lookup.get(piece)
+        if idx is None:
+            alt = canonical_text(piece)
+            idx = lookup.get(alt) if alt is not None else None
+        if idx is None:
+            if margin.population > 0:
+                raise ScoringError(
+                    where
+                    + bilingual(
+                        f"dòng {margin.row}: {variable} = {margin.category} có population "
+                        f"{number_text(margin.population)} nhưng "
+                        "không có phiếu nào; hãy gộp nhóm này với nhóm bên cạnh",
+                        "a margin category has a population but no responses; merge it with a neighbour",
+                    )
                 )
+            return None
+        code += idx * stride
+        stride *= size
+    return code
+
+
+def _check_margin_sample(
+    variable: str, sample: np.ndarray, targets: np.ndarray, label: Callable[[int], str], where: str
+) -> None:
+    """Every category with responses has a total > 0, and every total > 0 has responses."""
+    absent = np.flatnonzero((sample > 0) & np.isnan(targets))
+    if len(absent):
+        shown = [label(int(s)) for s in absent[:5]]
+        raise ScoringError(
+            where
+            + bilingual(
+                f"có phiếu với {variable} = {', '.join(shown)} nhưng bảng biên không cho population",
+                "responses fall in margin categories that the margins do not give",
             )
-        used = np.flatnonzero(sample > 0)
-        compact = np.full(space, -1, dtype=np.int64)
-        compact[used] = np.arange(len(used))
-        constraints.append(Constraint(variable, compact[key], targets[used], nested=per_unit))
-    _check_margin_totals(constraints, unit_row, U, unit_order, per_unit, where)
-    return constraints
+        )
+    empty = np.flatnonzero((sample == 0) & (np.nan_to_num(targets) > 0))
+    if len(empty):
+        shown = [label(int(s)) for s in empty[:5]]
+        raise ScoringError(
+            where
+            + bilingual(
+                f"{variable} = {', '.join(shown)} có population nhưng không có phiếu; "
+                "hãy gộp với nhóm bên cạnh",
+                "margin categories with a population but no responses; merge them with a neighbour",
+            )
+        )
+    zero = np.flatnonzero((sample > 0) & (targets == 0))
+    if len(zero):
+        shown = [label(int(s)) for s in zero[:5]]
+        raise ScoringError(
+            where
+            + bilingual(
+                f"{variable} = {', '.join(shown)} có phiếu nhưng population bằng 0",
+                "margin categories with responses have population 0",
+            )
+        )
 
 
 def _margin_label(

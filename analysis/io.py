@@ -19,6 +19,12 @@ margins
     ``stratum`` or ``group``, or several joined by ``:`` for a cross-classification
     (``gioi_tinh:do_tuoi`` with categories such as ``1:3``). Without ``unit`` the margins are totals
     for the whole area; with ``unit`` they are totals within each unit.
+
+CSV written for spreadsheets
+----------------------------
+Text that a spreadsheet would read as a formula (OWASP "CSV injection") is written with a leading
+``'`` by :func:`neutralise` (the responses export and :meth:`~analysis.results.IndexTable.write_csv`);
+:func:`restore` takes it off again when such a file is read back, so the value reads back equal.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -33,9 +40,28 @@ from .errors import ScoringError
 
 RESPONSE_SHEETS = ("Dữ liệu", "responses")
 RESPONSE_TEXT_COLUMNS = ("response_id", "unit", "stratum", "group")
-FRAME_COLUMNS = ("unit", "stratum", "population")
-MARGIN_COLUMNS = ("variable", "category", "population", "unit")
 SUPPORTED = (".csv", ".xlsx", ".parquet")
+
+# First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Prefix ``'`` to text a spreadsheet would read as a formula; leave numbers and other values alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def restore(text: str) -> str:
+    """Undo :func:`neutralise`: drop the ``'`` before text that starts with a formula trigger.
+
+    Every text that :func:`neutralise` changed comes back exactly. A text that itself starts with
+    ``'`` and a trigger is read as neutralised too, as a spreadsheet user who typed it meant.
+    """
+    if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS):
+        return text[1:]
+    return text
 
 
 def read_table(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,6 +15,10 @@ from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
+
+from questionnaires.files import atomic_write
+
+from .io import neutralise, restore
 
 # Flags a unit result can carry (stable codes; reports translate them).
 FLAG_SMALL_SAMPLE = "small_sample"  # fewer responses than the scoring's min_n
@@ -227,6 +229,9 @@ class IndexTable:
             return cls.from_json_dict(json.loads(path.read_text(encoding="utf-8")))
         if path.suffix.lower() == ".csv":
             frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit": str, "name": str, "flags": str})
+            for column in frame.columns:
+                if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+                    frame[column] = frame[column].map(lambda v: restore(v) if isinstance(v, str) else v)
             return cls.from_frame(frame)
         raise ValueError(f"unsupported file type {path.suffix or '(none)'}; use .json or .csv")
 
@@ -266,42 +271,22 @@ class IndexTable:
             else:
                 lines.append(f"  {dump(key)}: {dump(data[key])}{end}")
         lines.append("}")
-        _atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+        text = "\n".join(lines) + "\n"
+        atomic_write(path, lambda tmp: tmp.write_bytes(text.encode("utf-8")))
 
     def write_csv(self, path: str | Path) -> None:
+        """Write one row per unit (:meth:`to_frame`), formula-like text neutralised."""
         frame = self.to_frame()
         for column in frame.columns:
             if not pd.api.types.is_numeric_dtype(frame[column].dtype):
-                frame[column] = frame[column].astype(object).map(_neutralise)
+                frame[column] = frame[column].astype(object).map(neutralise)
         # UTF-8 with BOM so that Excel shows Vietnamese correctly.
-        _atomic_write(path, frame.to_csv(index=False).encode("utf-8-sig"))
-
-
-# First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+        data = frame.to_csv(index=False).encode("utf-8-sig")
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _atomic_write(path: str | Path, data: bytes) -> None:
-    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _clean(value: Any) -> Any:

@@ -89,6 +89,39 @@ def kish_total(weights: np.ndarray) -> tuple[float, float]:
     return n_eff, len(weights) / n_eff
 
 
+def kish_cells(
+    design_h: np.ndarray, n_h: np.ndarray, cell_unit: np.ndarray, U: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kish effective sample size and design effect per unit, then overall, from per-cell weights.
+
+    Parameters
+    ----------
+    design_h
+        The weight of every response of each cell (weights constant within cells).
+    n_h
+        Responses per cell.
+    cell_unit
+        Unit of each cell.
+    U
+        Number of units.
+
+    Returns
+    -------
+    n_eff, deff : numpy.ndarray
+        Shape ``(U + 1,)``: every unit, then the whole area; NaN where there is no weight.
+    """
+    s1 = n_h * design_h
+    s2 = n_h * design_h * design_h
+    n_u = np.bincount(cell_unit, weights=n_h, minlength=U)
+    s1_u = np.append(np.bincount(cell_unit, weights=s1, minlength=U), s1.sum())
+    s2_u = np.append(np.bincount(cell_unit, weights=s2, minlength=U), s2.sum())
+    n_all = np.append(n_u, n_h.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(s2_u > 0, s1_u * s1_u / np.where(s2_u > 0, s2_u, 1.0), np.nan)
+        deff = np.where(n_eff > 0, n_all / np.where(n_eff > 0, n_eff, 1.0), np.nan)
+    return n_eff, deff
+
+
 def rake(
     weights: np.ndarray,
     constraints: list[Constraint],

@@ -17,16 +17,23 @@ correction, standard errors and Korn-Graubard intervals for every unit):
     .venv/bin/python benchmarks/score.py                 # everything (several minutes, mostly R)
     .venv/bin/python benchmarks/score.py --quick         # smaller sizes, a smoke test
     .venv/bin/python benchmarks/score.py --skip-r --runs 3
+    .venv/bin/python benchmarks/score.py --skip-r --reference /tmp/old-tree --rounds 3
 
 Times are wall-clock medians; CPU time is printed beside them because on a shared machine the wall
 time also measures the neighbours. Peak memory is the largest resident set (ru_maxrss) of the process
 that held the data and scored it.
+
+``--reference PATH`` compares this checkout (or ``--tree``) with another one (say ``git worktree add
+PATH HEAD~1``): the same benchmark runs in a fresh process per tree, with that tree's packages first
+on ``sys.path``, alternating reference and this tree for ``--rounds`` rounds; the medians per tree
+and their ratio are printed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -41,11 +48,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from analysis import score  # noqa: E402
-from questionnaires import load_questionnaire  # noqa: E402
-
 FIXTURES = ROOT / "tests" / "fixtures" / "analysis"
 ITEMS = (
     [f"tiep_can_{i}" for i in range(1, 5)]
@@ -126,7 +128,10 @@ cat(sprintf("R_ELAPSED %.6f\n", elapsed))
 """
 
 
-def against_r(units: int, per_unit: int, runs: int) -> bool:
+def against_r(units: int, per_unit: int, runs: int, figures: dict[str, list[float]]) -> bool:
+    from analysis import score
+    from questionnaires import load_questionnaire
+
     print(
         f"\n== 1. against R survey: {units:,} units × ~{per_unit} responses, sipas-2017, design weights + fpc"
     )
@@ -134,6 +139,7 @@ def against_r(units: int, per_unit: int, runs: int) -> bool:
     df, frame = synthetic(units * per_unit, units, seed=11)
     ours, ours_cpu, _, table = timed(lambda: score(q, df, frame), runs)
     print(f"   ours : {ours:8.3f} s median of {runs} (cpu {ours_cpu:.3f} s)")
+    figures["against R: ours"] = [ours, ours_cpu]
     if shutil.which("Rscript") is None:
         print("   R    : Rscript not found, comparison skipped")
         return True
@@ -173,7 +179,10 @@ def against_r(units: int, per_unit: int, runs: int) -> bool:
     return same
 
 
-def in_memory(n: int, units: int, runs: int) -> None:
+def in_memory(n: int, units: int, runs: int, figures: dict[str, list[float]]) -> None:
+    from analysis import score
+    from questionnaires import load_questionnaire
+
     print(
         f"\n== 2. in memory: {n:,} responses × {len(ITEMS)} items across {units:,} units, "
         "with standard errors"
@@ -191,13 +200,14 @@ def in_memory(n: int, units: int, runs: int) -> None:
         f"(runs {', '.join(f'{w:.2f}' for w in walls)}; cpu {cpu:.2f} s)"
     )
     print(f"   peak RSS of the process (data included): {peak_rss_gb():.2f} GB")
+    figures["in memory"] = [wall, cpu]
     print(
         f"   overall index {table.overall.index:.4f} ± {table.overall.se:.4f}; "
         f"{len(table.units):,} units ranked"
     )
 
 
-def end_to_end(n: int, units: int, runs: int) -> None:
+def end_to_end(n: int, units: int, runs: int, tree: Path, figures: dict[str, list[float]]) -> None:
     print(f"\n== 3. end to end: sipas score from Parquet, {n:,} responses, {units:,} units, frame, JSON out")
     with tempfile.TemporaryDirectory(prefix="sipas-bench-") as tmp:
         tmp_path = Path(tmp)
@@ -207,10 +217,9 @@ def end_to_end(n: int, units: int, runs: int) -> None:
         size = (tmp_path / "responses.parquet").stat().st_size / 1e6
         del df
         print(f"   responses.parquet {size:.0f} MB")
-        sipas = Path(sys.executable).with_name("sipas")
+        # what the `sipas` console script runs, with the tree's packages first on the path
         command = [
-            str(sipas) if sipas.exists() else sys.executable,
-            *([] if sipas.exists() else ["-m", "survey.cli"]),
+            sys.executable, "-c", "from survey.cli import main; main()",
             "score", "-q", "sipas-2017",
             "-r", str(tmp_path / "responses.parquet"),
             "--frame", str(tmp_path / "frame.csv"),
@@ -219,7 +228,9 @@ def end_to_end(n: int, units: int, runs: int) -> None:
         walls, peaks, cpus = [], [], []
         for _ in range(runs):
             t0 = time.perf_counter()
-            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_tree_env(tree)
+            )
             _, status, usage = os.wait4(proc.pid, 0)  # this child's own resource usage
             walls.append(time.perf_counter() - t0)
             peaks.append(usage.ru_maxrss / 1024**2)
@@ -235,13 +246,51 @@ def end_to_end(n: int, units: int, runs: int) -> None:
             f"(runs {', '.join(f'{w:.2f}' for w in walls)}; cpu {statistics.median(cpus):.2f} s)"
         )
         print(f"   peak RSS of the command: {max(peaks):.2f} GB")
+        figures["end to end"] = [statistics.median(walls), statistics.median(cpus)]
         print(f"   output {len(out['units']):,} units, overall index {out['overall']['index']:.4f}")
+
+
+def _tree_env(tree: Path) -> dict[str, str]:
+    """The environment of a child process that imports the packages of ``tree`` first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def load() -> str:
     """The machine's load averages: on a shared machine they say how much the wall times include."""
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"
+
+
+def compare(reference: Path, tree: Path, rounds: int, forwarded: list[str]) -> None:
+    """Run the benchmark alternately on ``reference`` and on ``tree``; print medians and ratios."""
+    trees = {"reference": reference.resolve(), "this tree": tree.resolve()}
+    results: dict[str, dict[str, list[list[float]]]] = {label: {} for label in trees}
+    with tempfile.TemporaryDirectory(prefix="sipas-bench-") as tmp:
+        for round_ in range(1, rounds + 1):
+            for label, tree in trees.items():
+                print(f"\n#### round {round_}/{rounds}: {label} ({tree})", flush=True)
+                out = Path(tmp) / "figures.json"
+                command = [sys.executable, __file__, *forwarded, "--tree", str(tree), "--figures", str(out)]
+                if subprocess.run(command, env=_tree_env(tree), check=False).returncode != 0:
+                    sys.exit(f"the benchmark failed on {label} ({tree})")
+                for name, figure in json.loads(out.read_text(encoding="utf-8")).items():
+                    results[label].setdefault(name, []).append(figure)
+    print(f"\n== medians of {rounds} rounds (wall / cpu, seconds); ratio = this tree / reference")
+    for name, old_runs in results["reference"].items():
+        new_runs = results["this tree"].get(name, [])
+        old = [statistics.median(f[i] for f in old_runs) for i in (0, 1)]
+        new = [statistics.median(f[i] for f in new_runs) if new_runs else math.nan for i in (0, 1)]
+        print(
+            f"   {name:16s} reference {old[0]:7.3f} / {old[1]:7.3f}   this tree {new[0]:7.3f} / {new[1]:7.3f}"
+            f"   ratio {new[0] / old[0]:.3f} / {new[1] / old[1]:.3f}"
+        )
+        print(f"   {'':16s} walls per round: reference {_walls(old_runs)}; this tree {_walls(new_runs)}")
+
+
+def _walls(runs: list[list[float]]) -> str:
+    return ", ".join(f"{wall:.2f}" for wall, _ in runs)
 
 
 def main() -> None:
@@ -253,20 +302,53 @@ def main() -> None:
     parser.add_argument("--skip-r", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--reference", type=Path, help="another checkout to compare this tree with")
+    parser.add_argument("--rounds", type=int, default=3, help="with --reference: runs of each tree")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="the checkout whose packages run (default: this one)"
+    )
+    parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # write the medians as JSON
     args = parser.parse_args()
+    if args.reference is not None:
+        forwarded = sys.argv[1:]
+        for option in ("--reference", "--rounds", "--tree"):
+            forwarded = _without_option(forwarded, option)
+        compare(args.reference, args.tree, args.rounds, forwarded)
+        return
+    sys.path.insert(0, str(args.tree.resolve()))
+    import analysis
+
     print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}, pandas {pd.__version__}")
+    print(f"packages: {Path(analysis.__file__).resolve().parent.parent}")
     r_units, n, units = (50, 100_000, 1_000) if args.quick else (1_000, 10_000_000, 10_000)
     ok = True
+    figures: dict[str, list[float]] = {}
     if not args.skip_r:
-        ok = against_r(r_units, 50, args.runs)
+        ok = against_r(r_units, 50, args.runs, figures)
         print(f"   ({load()})")
     if not args.skip_memory:
-        in_memory(n, units, args.runs)
+        in_memory(n, units, args.runs, figures)
         print(f"   ({load()})")
     if not args.skip_e2e:
-        end_to_end(n, units, max(1, min(args.runs, 3)))
+        end_to_end(n, units, max(1, min(args.runs, 3)), args.tree.resolve(), figures)
         print(f"   ({load()})")
+    if args.figures is not None:
+        args.figures.write_text(json.dumps(figures), encoding="utf-8")
     sys.exit(0 if ok else 1)
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """``argv`` without ``option`` and its value (as ``--option value`` or ``--option=value``)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
+from analysis.data import bilingual
 from analysis.results import IndexTable, UnitResult
 from questionnaires import Questionnaire
 
@@ -32,6 +33,7 @@ from .structure import Structure, display_name, nfc, vn_number
 FONT_FAMILY = "DejaVu Sans"
 KINDS = ("ranking", "elements", "heatmap")
 FORMATS = ("png", "svg")
+_NO_UNITS = bilingual("không có đơn vị nào có chỉ số để vẽ", "no unit has an index to draw")
 
 UNIT_COLOUR = "#1F6FB2"
 DISTRICT_COLOUR = "#9AA5B1"
@@ -73,7 +75,12 @@ def font_covers(text: str, family: str = FONT_FAMILY) -> bool:
 def render(figure: Figure, fmt: str = "png", *, dpi: int = 130) -> bytes:
     """Return the figure as PNG or SVG bytes."""
     if fmt not in FORMATS:
-        raise ReportError(f"định dạng hình '{fmt}' không hỗ trợ; dùng png hoặc svg")
+        raise ReportError(
+            bilingual(
+                f"định dạng hình '{fmt}' không hỗ trợ; dùng png hoặc svg",
+                f"unsupported image format '{fmt}'; use png or svg",
+            )
+        )
     buffer = io.BytesIO()
     with matplotlib.rc_context(_RC):
         metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
@@ -119,7 +126,7 @@ def ranking_figure(
     with matplotlib.rc_context(_RC):
         ranked = _ranked(table)
         if not ranked:
-            raise ReportError("không có đơn vị nào có chỉ số để vẽ")
+            raise ReportError(_NO_UNITS)
         rows, note = _limit(ranked, limit)
         height = 1.4 + 0.28 * len(rows)
         figure = _figure(9.5, height)
@@ -200,11 +207,13 @@ def elements_figure(
     structure = Structure.build(table, questionnaire)
     elements = structure.elements
     if len(elements) < 3:
-        raise ReportError("biểu đồ radar cần ít nhất 3 yếu tố")
+        raise ReportError(
+            bilingual("biểu đồ radar cần ít nhất 3 yếu tố", "a radar chart needs at least 3 elements")
+        )
     with matplotlib.rc_context(_RC):
         ranked = _ranked(table)[:limit]
         if not ranked:
-            raise ReportError("không có đơn vị nào có chỉ số để vẽ")
+            raise ReportError(_NO_UNITS)
         # About as wide as a landscape page is tall times 1.5, so it prints on one A4 page.
         columns = min(len(ranked), max(1, math.ceil(math.sqrt(len(ranked) * 1.6))))
         rows = math.ceil(len(ranked) / columns)
@@ -274,12 +283,14 @@ def heatmap_figure(
     structure = Structure.build(table, questionnaire)
     criteria = structure.criteria
     if not criteria:
-        raise ReportError("bảng chỉ số không có tiêu chí để vẽ")
+        raise ReportError(
+            bilingual("bảng chỉ số không có tiêu chí để vẽ", "the index table has no criteria to draw")
+        )
     with matplotlib.rc_context(_RC):
         rows, note = _limit(_ranked(table), limit)
         units = [u for u in rows if u is not None]
         if not units:
-            raise ReportError("không có đơn vị nào có chỉ số để vẽ")
+            raise ReportError(_NO_UNITS)
         matrix = np.array(
             [[np.nan if u is None else _num(u.criteria.get(c)) for c in criteria] for u in rows], dtype=float
         )
@@ -422,7 +433,12 @@ def plot(
     elif kind == "heatmap":
         figure = heatmap_figure(table, unit_names, questionnaire=questionnaire, threshold=threshold)
     else:
-        raise ReportError(f"loại biểu đồ '{kind}' không có; chọn một trong: {', '.join(KINDS)}")
+        raise ReportError(
+            bilingual(
+                f"loại biểu đồ '{kind}' không có; chọn một trong: {', '.join(KINDS)}",
+                f"no chart of kind '{kind}'",
+            )
+        )
     return render(figure, fmt)
 
 

@@ -27,6 +27,8 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from analysis.data import bilingual
+from analysis.io import neutralise
 from questionnaires import Question, Questionnaire, QuestionType
 
 from .errors import ReportError
@@ -52,17 +54,8 @@ TYPE_LABELS_VI: dict[QuestionType, str] = {
     QuestionType.DATE: "Ngày",
 }
 
-# First characters that make a spreadsheet read a CSV cell as a formula (OWASP).
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK_ROWS = 5_000
 _EXCEL_MAX_ROWS = 1_048_576
-
-
-def neutralise(value: Any) -> Any:
-    """Prefix ``'`` to text a spreadsheet would read as a formula; leave numbers and other values alone."""
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 @dataclass(frozen=True)
@@ -77,12 +70,19 @@ def response_columns(questionnaire: Questionnaire, frame: pd.DataFrame) -> list[
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ReportError(
-            f"bảng phiếu trả lời thiếu cột {', '.join(missing)} "
-            f"(responses table lacks column(s) {', '.join(missing)})"
+            bilingual(
+                f"bảng phiếu trả lời thiếu cột {', '.join(missing)}",
+                f"responses table lacks column(s) {', '.join(missing)}",
+            )
         )
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if duplicated:
-        raise ReportError(f"bảng phiếu trả lời có cột trùng tên: {', '.join(duplicated)}")
+        raise ReportError(
+            bilingual(
+                f"bảng phiếu trả lời có cột trùng tên: {', '.join(duplicated)}",
+                "the responses table has duplicated column names",
+            )
+        )
     present = set(frame.columns)
     order = [c for c in LEADING_COLUMNS if c in present]
     order += [q.code for q in questionnaire.questions() if q.type.is_answerable and q.code in present]
@@ -190,7 +190,12 @@ def open_workbook(out: str | PathLike[str] | IO[bytes], *, constant_memory: bool
 def check(code: int | None, what: str) -> None:
     """Raise when an xlsxwriter call reports a failure (it returns a negative code and writes nothing)."""
     if code:
-        raise ReportError(f"không ghi được {what} vào tệp Excel (mã lỗi XlsxWriter {code})")
+        raise ReportError(
+            bilingual(
+                f"không ghi được {what} vào tệp Excel (mã lỗi XlsxWriter {code})",
+                f"cannot write to the Excel file, XlsxWriter error code {code}",
+            )
+        )
 
 
 def close_workbook(workbook: Workbook, out: str | PathLike[str] | IO[bytes]) -> None:
@@ -198,8 +203,20 @@ def close_workbook(workbook: Workbook, out: str | PathLike[str] | IO[bytes]) -> 
     try:
         workbook.close()
     except (OSError, xlsxwriter.exceptions.XlsxWriterException) as exc:
-        name = str(out) if isinstance(out, str | PathLike) else "luồng dữ liệu"
-        raise ReportError(f"{name}: không ghi được tệp Excel: {exc}") from exc
+        name = str(out) if isinstance(out, str | PathLike) else "luồng dữ liệu (data stream)"
+        raise ReportError(
+            f"{name}: " + bilingual(f"không ghi được tệp Excel: {exc}", "cannot write the Excel file")
+        ) from exc
+
+
+def discard_workbook(workbook: Workbook, out: str | PathLike[str] | IO[bytes]) -> None:
+    """Drop a half-written workbook after an error, so no partial file is left behind."""
+    try:
+        workbook.close()  # also closes the temporary files of constant-memory mode
+    except Exception:  # noqa: BLE001 - cleanup after an error: that error is the one to report
+        pass
+    if isinstance(out, str | PathLike):
+        Path(out).unlink(missing_ok=True)
 
 
 def write_responses_xlsx(
@@ -217,19 +234,9 @@ def write_responses_xlsx(
     try:
         add_responses_sheets(workbook, questionnaire, frame, codebook=codebook)
     except BaseException:
-        _discard(workbook, out)
+        discard_workbook(workbook, out)
         raise
     close_workbook(workbook, out)
-
-
-def _discard(workbook: Workbook, out: str | PathLike[str] | IO[bytes]) -> None:
-    """Drop a half-written workbook so no partial file is left behind."""
-    try:
-        workbook.close()
-    except Exception:  # the original error is what the user needs to see
-        pass
-    if isinstance(out, str | PathLike):
-        Path(out).unlink(missing_ok=True)
 
 
 def add_responses_sheets(
@@ -245,8 +252,11 @@ def add_responses_sheets(
     columns = _columns(questionnaire, frame)
     if len(frame) + 1 > _EXCEL_MAX_ROWS:
         raise ReportError(
-            f"{len(frame):,} phiếu vượt quá giới hạn {_EXCEL_MAX_ROWS - 1:,} dòng của một trang Excel; "
-            "hãy xuất CSV hoặc lọc theo đơn vị"
+            bilingual(
+                f"{len(frame):,} phiếu vượt quá giới hạn {_EXCEL_MAX_ROWS - 1:,} dòng của một trang Excel; "
+                "hãy xuất CSV hoặc lọc theo đơn vị",
+                "more responses than an Excel sheet has rows; export CSV or filter by unit",
+            )
         )
     bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     title = f"{questionnaire.title.vi[:50]} ({questionnaire.id})"
@@ -320,7 +330,13 @@ def _is_int_code(text: str) -> bool:
 def _fail_cell(code: int, row: list[Any], column: str, r: int) -> None:
     where = f"phiếu {row[0]} (dòng {r + 1}), cột {column}"
     if code == -2:
-        raise ReportError(f"{where}: văn bản dài hơn 32.767 ký tự, giới hạn của một ô Excel")
+        raise ReportError(
+            f"{where}: "
+            + bilingual(
+                "văn bản dài hơn 32.767 ký tự, giới hạn của một ô Excel",
+                "text longer than 32,767 characters, the limit of an Excel cell",
+            )
+        )
     check(code, where)
 
 

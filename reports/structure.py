@@ -40,12 +40,6 @@ class Structure:
     def criteria(self) -> tuple[str, ...]:
         return tuple(c for e in self.elements for c in e.criteria)
 
-    def element_of(self, criterion: str) -> Element:
-        for e in self.elements:
-            if criterion in e.criteria:
-                return e
-        raise KeyError(criterion)
-
     def label(self, code: str) -> str:
         return self.labels.get(code, code)
 

@@ -26,12 +26,20 @@ from xlsxwriter.utility import quote_sheetname, xl_range_abs, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from analysis.data import bilingual
 from analysis.results import FLAG_LABELS_VI, IndexTable, UnitResult
 from questionnaires import Method, Questionnaire
 
 from . import charts
 from .errors import ReportError
-from .responses import add_responses_sheets, check, close_workbook, open_workbook, print_setup
+from .responses import (
+    add_responses_sheets,
+    check,
+    close_workbook,
+    discard_workbook,
+    open_workbook,
+    print_setup,
+)
 from .structure import Structure, display_name, nfc, vn_number
 
 SHEET_RANKING = "Xếp hạng"
@@ -285,13 +293,22 @@ def build_report(
 ) -> list[str]:
     """Write the ranked report workbook to a path or a binary stream; return the sheet names in order."""
     if questionnaire.scoring is None:
-        raise ReportError(f"bảng hỏi {questionnaire.id} không có cây tính điểm, không lập được báo cáo")
+        raise ReportError(
+            bilingual(
+                f"bảng hỏi {questionnaire.id} không có cây tính điểm, không lập được báo cáo",
+                f"questionnaire {questionnaire.id} has no scoring tree, so there is no report",
+            )
+        )
     if table.questionnaire != questionnaire.id:
         raise ReportError(
-            f"bảng chỉ số tính cho bảng hỏi '{table.questionnaire}', không phải '{questionnaire.id}'"
+            bilingual(
+                f"bảng chỉ số tính cho bảng hỏi '{table.questionnaire}', không phải '{questionnaire.id}'",
+                f"the index table was scored for questionnaire '{table.questionnaire}', "
+                f"not '{questionnaire.id}'",
+            )
         )
     if not table.units:
-        raise ReportError("bảng chỉ số không có đơn vị nào")
+        raise ReportError(bilingual("bảng chỉ số không có đơn vị nào", "the index table has no units"))
     structure = Structure.build(table, questionnaire)
     units = tuple(sorted(table.units, key=_rank_key))
     ctx = _Context(
@@ -340,20 +357,10 @@ def build_report(
             add_responses_sheets(workbook, questionnaire, responses)
         names = [ws.get_name() for ws in workbook.worksheets()]
     except BaseException:
-        _discard(workbook, out)
+        discard_workbook(workbook, out)
         raise
     close_workbook(workbook, out)
     return names
-
-
-def _discard(workbook: Workbook, out: str | PathLike[str] | IO[bytes]) -> None:
-    """Leave no half-written file behind."""
-    try:
-        workbook.close()
-    except Exception:  # the original error is the one to report
-        pass
-    if isinstance(out, str | PathLike):
-        Path(out).unlink(missing_ok=True)
 
 
 def _rank_key(unit: UnitResult) -> tuple:

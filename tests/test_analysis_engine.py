@@ -596,7 +596,7 @@ def test_gates_on_any_level_are_inherited():
 
 def test_gate_evaluation_matches_the_row_by_row_evaluator():
     from analysis.data import ItemColumn
-    from analysis.engine import _evaluate_gate
+    from analysis.gates import evaluate_gate
     from questionnaires import parse
 
     rng = np.random.default_rng(5)
@@ -612,7 +612,7 @@ def test_gate_evaluation_matches_the_row_by_row_evaluator():
         "count-selected(${m}) > 1",
     ):
         expr = parse(text)
-        mask = _evaluate_gate(expr, {"a": a, "b": b, "m": m}, n)
+        mask = evaluate_gate(expr, {"a": a, "b": b, "m": m}, n)
         for i in range(n):
             answers = {}
             for col in (a, b, m):
@@ -635,6 +635,7 @@ def test_result_round_trips_through_json_and_csv(tmp_path):
     assert "Thị trấn Trà Xuân" in text
     assert "'=cmd" in text  # a name that a spreadsheet would run is neutralised
     again = IndexTable.read(tmp_path / "out.csv")
+    assert again.unit("u2").name == "=cmd|' /C calc'!A0"  # read back as written, the quote taken off
     assert [(u.unit, u.rank) for u in again.units] == [(u.unit, u.rank) for u in t.units]
     assert again.unit("u1").index == t.unit("u1").index
     assert again.unit("u1").criteria == t.unit("u1").criteria

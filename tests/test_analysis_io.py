@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis import ScoringError, read_frame, read_margins, read_previous, read_responses, score
+from analysis.io import neutralise, restore
 from questionnaires import from_data, load_questionnaire
 
 LIKERT = [{"code": i, "label": {"vi": f"Mức {i}"}} for i in range(1, 6)]
@@ -178,6 +179,30 @@ def test_multiple_choice_as_lists_from_parquet(tmp_path):
     path = tmp_path / "r.parquet"
     df.to_parquet(path)
     expected_scores(score(questionnaire(), read_responses(path)))
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+84905", "'+84905"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("'; DROP TABLE", "'; DROP TABLE"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_restore_undoes_neutralise(value, written):
+    assert neutralise(value) == written
+    assert restore(written) == value
+
+
+@pytest.mark.parametrize("value", [-5, 3.5, None])
+def test_neutralise_leaves_other_values_alone(value):
+    assert neutralise(value) == value
 
 
 def test_neutralised_codes_from_a_csv_export():

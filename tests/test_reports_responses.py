@@ -12,6 +12,9 @@ import pytest
 import xlsxwriter
 
 import questionnaires
+from analysis import read_responses, score
+from analysis.data import canonical_text
+from analysis.io import restore
 from reports.errors import ReportError
 from reports.responses import (
     CODEBOOK_HEADER,
@@ -80,6 +83,35 @@ def _expected(value):
 )
 def test_neutralise(value, expected):
     assert neutralise(value) == expected
+
+
+TRIGGER_TEXTS = [
+    "=1+2",
+    "+84 905",
+    "-Ý kiến",
+    "@admin",
+    "\tthụt đầu dòng",
+    "\rdòng mới",
+    "bình thường",
+    "'; có dấu nháy",
+]
+
+
+def test_csv_export_reads_back_equal_for_every_formula_trigger(questionnaire, frame, tmp_path):
+    rows = frame.head(40).copy()
+    rows["gop_y"] = (TRIGGER_TEXTS * 5)[: len(rows)]
+    # unit codes too: the reader restores them before scoring
+    rows["unit"] = [f"{'=+-@'[i % 4]}{unit}" for i, unit in enumerate(rows["unit"])]
+    path = tmp_path / "phieu.csv"
+    write_responses_csv(questionnaire, rows, path)
+    raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert raw["gop_y"].tolist()[:8] == ["'" + t for t in TRIGGER_TEXTS[:6]] + TRIGGER_TEXTS[6:]
+    back = read_responses(path)
+    assert [restore(v) for v in back["gop_y"]] == rows["gop_y"].tolist()
+    assert [canonical_text(v) for v in back["gop_y"]] == [canonical_text(v) for v in rows["gop_y"]]
+    again, direct = score(questionnaire, back), score(questionnaire, rows)
+    assert {u.unit for u in again.units} == set(rows["unit"])
+    assert again.to_json_dict() == direct.to_json_dict()
 
 
 def test_columns_follow_the_responses_table_layout(questionnaire, frame):
