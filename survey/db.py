@@ -35,7 +35,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         _WRITE_LOCKS[engine] = WriterLock(Path(database + "-writer") if plain_file else None)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # dbapi_conn: the DB-API connection
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")

@@ -400,7 +400,7 @@ def test_a_full_disk_answers_503_and_writes_nothing(app, make_app, make_campaign
     full = make_app(WTF_CSRF_ENABLED=False)
 
     @event.listens_for(full.extensions["sipas.engine"], "connect")
-    def _no_room(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+    def _no_room(dbapi_conn, _record) -> None:  # dbapi_conn: the DB-API connection
         cur = dbapi_conn.cursor()
         pages = cur.execute("PRAGMA page_count").fetchone()[0]
         cur.execute(f"PRAGMA max_page_count = {pages}")  # not one page more: the disk is full
