@@ -16,7 +16,9 @@ are answered in JSON by :mod:`survey.errors`.
 Answers: 201 ``{"status": "created", "id", "instance_id"}``; 200 ``{"status": "duplicate", …}`` for
 the same instance id with the same content; 409 for the same instance id with other content; 401
 without a token (body ``kiosk_token`` or header ``Authorization: Bearer …``); 403 for an unknown or
-revoked token or a closed campaign; 413 for a body over ``MAX_CONTENT_LENGTH``.
+revoked token or a campaign that does not take forms (``campaign_closed``, ``campaign_not_open``); 413
+for a body over ``MAX_CONTENT_LENGTH``. A tablet's queued form filled before the campaign closed (its own
+``submitted_at``) but arriving after is stored as late: 201 with ``"late": true``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,21 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select, text
 
-from .campaigns import campaign_questionnaire, kiosk_for_token, progress
+from .campaigns import (
+    CampaignNotOpen,
+    accepts_responses,
+    arrives_late,
+    campaign_questionnaire,
+    kiosk_for_token,
+    progress,
+    refusal,
+)
 from .db import get_session
 from .errors import DuplicateConflict, ItemError, ValidationFailed, json_error
 from .models import Campaign, CampaignUnit
 from .storage import normalise_instance_id, save_response
 from .users import role_required
+from .validation import parse_timestamp
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -114,8 +125,8 @@ def submit_response():
             code="forbidden",
         )
     campaign = kiosk.campaign
-    if campaign.status != "active":
-        return json_error(403, "Đợt khảo sát đã kết thúc.", "the campaign is closed", code="campaign_closed")
+    if not accepts_responses(campaign) and not _filled_before_closing(campaign, body.get("submitted_at")):
+        return _not_open(campaign)
 
     errors = _check_fields(body, campaign, kiosk.unit_code)
     if errors:
@@ -137,6 +148,9 @@ def submit_response():
             source="kiosk",
             kiosk=kiosk,
         )
+    except CampaignNotOpen:  # closed while the form was on its way
+        session.rollback()
+        return _not_open(campaign)
     except ValidationFailed as exc:
         session.rollback()
         return _bad_request(exc.errors)
@@ -150,8 +164,25 @@ def submit_response():
             instance_id=exc.instance_id,
         )
     if created:
-        return jsonify({"status": "created", "id": response.id, "instance_id": response.instance_id}), 201
+        reply = {"status": "created", "id": response.id, "instance_id": response.instance_id}
+        return jsonify(reply | ({"late": True} if response.late else {})), 201
     return jsonify({"status": "duplicate", "id": response.id, "instance_id": response.instance_id}), 200
+
+
+def _not_open(campaign: Campaign) -> Response:
+    """The 403 answer for a form that ``campaign`` does not take now."""
+    code, message, message_en = refusal(campaign)
+    return json_error(403, message, message_en, code=code)
+
+
+def _filled_before_closing(campaign: Campaign, submitted_at: Any) -> bool:
+    """Return whether the form's own ``submitted_at`` predates the campaign's closing (a late form)."""
+    if not isinstance(submitted_at, str):
+        return False
+    try:
+        return arrives_late(campaign, parse_timestamp(submitted_at))
+    except ValueError:
+        return False
 
 
 def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> list[ItemError]:
@@ -231,8 +262,8 @@ def kiosk_definition(token: str):
     if kiosk is None:
         return json_error(403, "Mã máy trạm không đúng hoặc đã bị thu hồi.", "unknown or revoked kiosk token")
     campaign = kiosk.campaign
-    if campaign.status != "active":
-        return json_error(403, "Đợt khảo sát đã kết thúc.", "the campaign is closed", code="campaign_closed")
+    if not accepts_responses(campaign):
+        return _not_open(campaign)
     unit_name = session.scalar(
         select(CampaignUnit.unit_name).where(
             CampaignUnit.campaign_id == campaign.id, CampaignUnit.unit_code == kiosk.unit_code
@@ -267,7 +298,12 @@ def campaign_progress(campaign_id: int):
     result = progress(session, campaign)
     return jsonify(
         {
-            "campaign": {"id": campaign.id, "name": campaign.name, "status": campaign.status},
+            "campaign": {
+                "id": campaign.id,
+                "name": campaign.name,
+                "status": campaign.status,
+                "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None,
+            },
             **result.to_dict(),
         }
     )

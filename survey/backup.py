@@ -17,7 +17,11 @@ from questionnaires.files import atomic_write
 
 from .models import Base
 
-REQUIRED_TABLES = frozenset(t.name for t in Base.metadata.sorted_tables) | {"alembic_version"}
+# The tables of the first schema (0001): a backup from any release has them, and restoring it upgrades
+# it to the current schema (later tables, e.g. response_revisions, are added then).
+REQUIRED_TABLES = frozenset(
+    {"users", "audit_events", "campaigns", "campaign_units", "frame_cells", "kiosks", "responses"}
+) | {"alembic_version"}
 
 
 class BackupError(Exception):
@@ -71,6 +75,7 @@ def inspect_file(path: Path) -> BackupSummary:
         counts = {
             t.name: conn.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0]
             for t in Base.metadata.sorted_tables
+            if t.name in tables
         }
     finally:
         conn.close()

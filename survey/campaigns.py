@@ -42,17 +42,29 @@ from questionnaires import (
 from .errors import CampaignError
 from .models import Campaign, CampaignUnit, FrameCell, Kiosk, Response, User
 from .validation import has_control_characters
+from .web import VIETNAM_TZ
 
 __all__ = [
+    "STATUSES",
+    "STATUS_LABELS",
+    "CampaignNotOpen",
     "UnitProgress",
     "Progress",
+    "StatusChange",
+    "accepts_responses",
+    "arrives_late",
     "campaign_questionnaire",
+    "close_campaign",
     "create_campaign",
     "create_kiosk",
     "hash_token",
     "kiosk_for_token",
     "kiosk_url",
+    "late_responses",
+    "open_campaign",
     "progress",
+    "refusal",
+    "reopen_campaign",
     "revoke_kiosk",
     "slovin_target",
 ]
@@ -113,8 +125,11 @@ def create_campaign(
     strata: Sequence[Mapping[str, str]] | None = None,
     frame_cells: Mapping[tuple[str, str], int] | Iterable[tuple[str, str, int]] | None = None,
     created_by: User | int | None = None,
+    draft: bool = False,
 ) -> Campaign:
     """Create a campaign with its units, targets and frame cells; flush, the caller commits.
+
+    The campaign is open (collecting) at once, unless ``draft``: then it waits for :func:`open_campaign`.
 
     ``questionnaire`` is a shipped id, a file path or a loaded Questionnaire; units come from the unit
     list ``unit_list`` (id or path) or from ``units`` as ``(code, name)`` pairs. ``populations`` (N per
@@ -141,7 +156,8 @@ def create_campaign(
         period_end=end,
         margin_of_error=float(margin_of_error),
         strata=_strata(q, strata),
-        status="active",
+        status="draft" if draft else "open",
+        opened_at=None if draft else datetime.now(UTC),
         created_by=created_by.id if isinstance(created_by, User) else created_by,
     )
     for position, (code, unit_name) in enumerate(pairs):
@@ -284,6 +300,164 @@ def _cells(
             yield unit_code, stratum, population
 
 
+# ------------------------------------------------------------------------------------------ lifecycle
+STATUSES = ("draft", "open", "closed")
+STATUS_LABELS = {"draft": "Bản nháp (chưa thu phiếu)", "open": "Đang thu phiếu", "closed": "Đã kết thúc"}
+REASON_MAX = 2000
+
+
+class CampaignNotOpen(CampaignError):
+    """A submission to a campaign that does not take forms now (a draft, or closed)."""
+
+    def __init__(self, campaign: Campaign):
+        self.campaign_id = campaign.id
+        self.code, self.message, self.message_en = refusal(campaign)
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One transition of a campaign, as the audit log records it."""
+
+    campaign_id: int
+    action: str  # campaign_opened | campaign_closed | campaign_reopened
+    old: str
+    new: str
+    reason: str | None
+
+    def to_audit(self) -> dict[str, Any]:
+        return {"campaign_id": self.campaign_id, "from": self.old, "to": self.new, "reason": self.reason}
+
+
+def accepts_responses(campaign: Campaign) -> bool:
+    """Return whether ``campaign`` takes new forms now (it is open)."""
+    return campaign.status == "open"
+
+
+def arrives_late(campaign: Campaign, submitted_at: datetime | None) -> bool:
+    """Return whether a form filled at ``submitted_at`` (tablet time) predates ``campaign``'s closing."""
+    closed = _aware(campaign.closed_at)
+    if campaign.status != "closed" or closed is None or submitted_at is None:
+        return False
+    return _aware(submitted_at) < closed
+
+
+def refusal(campaign: Campaign) -> tuple[str, str, str]:
+    """Return ``(code, Vietnamese message, English message)`` for a form ``campaign`` does not take."""
+    if campaign.status == "draft":
+        return (
+            "campaign_not_open",
+            "Đợt khảo sát chưa mở nhận phiếu. Xin báo cán bộ phụ trách.",
+            "the campaign is not open yet (draft)",
+        )
+    closed = _aware(campaign.closed_at)
+    when = f" ngày {closed.astimezone(VIETNAM_TZ):%d/%m/%Y}" if closed else ""
+    return (
+        "campaign_closed",
+        f"Đợt khảo sát đã kết thúc{when}; phiếu không còn được nhận.",
+        "the campaign is closed",
+    )
+
+
+def open_campaign(session: Session, campaign: Campaign, user: User | None = None) -> StatusChange:
+    """Open a draft campaign for forms; flush, the caller audits (``to_audit``) and commits."""
+    campaign = _locked(session, campaign)
+    if campaign.status != "draft":
+        hint = " Dùng “mở lại” (reopen) kèm lý do." if campaign.status == "closed" else ""
+        raise CampaignError(
+            f"đợt khảo sát '{campaign.name}' đang ở trạng thái “{STATUS_LABELS[campaign.status]}”, "
+            f"chỉ mở được bản nháp (only a draft can be opened).{hint}"
+        )
+    campaign.status = "open"
+    campaign.opened_at = datetime.now(UTC)
+    session.flush()
+    return StatusChange(campaign.id, "campaign_opened", "draft", "open", None)
+
+
+def close_campaign(
+    session: Session, campaign: Campaign, user: User | None = None, reason: str | None = None
+) -> StatusChange:
+    """Close an open campaign (``reason`` optional); flush, the caller audits and commits."""
+    campaign = _locked(session, campaign)
+    if campaign.status != "open":
+        already = "đã kết thúc rồi" if campaign.status == "closed" else "chưa mở"
+        raise CampaignError(
+            f"đợt khảo sát '{campaign.name}' {already}, không đóng được (only an open campaign can be closed)"
+        )
+    campaign.status = "closed"
+    campaign.closed_at = datetime.now(UTC)
+    campaign.closed_by = user.id if user is not None else None
+    campaign.close_reason = _reason(reason, required=False)
+    session.flush()
+    return StatusChange(campaign.id, "campaign_closed", "open", "closed", campaign.close_reason)
+
+
+def reopen_campaign(
+    session: Session, campaign: Campaign, user: User | None, reason: str | None
+) -> StatusChange:
+    """Open a closed campaign again; ``reason`` is required. Flush, the caller audits and commits."""
+    campaign = _locked(session, campaign)
+    if campaign.status != "closed":
+        raise CampaignError(
+            f"đợt khảo sát '{campaign.name}' chưa kết thúc, không cần mở lại "
+            "(only a closed campaign can be reopened)"
+        )
+    text = _reason(reason, required=True)
+    campaign.status = "open"
+    campaign.reopened_at = datetime.now(UTC)
+    campaign.reopened_by = user.id if user is not None else None
+    campaign.reopen_reason = text
+    session.flush()
+    return StatusChange(campaign.id, "campaign_reopened", "closed", "open", text)
+
+
+def late_responses(
+    session: Session, campaign: Campaign, limit: int | None = None
+) -> tuple[int, list[Response]]:
+    """Return the number of ``campaign``'s late forms and the latest ``limit`` of them (all when None)."""
+    count = session.scalar(
+        select(func.count(Response.id)).where(Response.campaign_id == campaign.id, Response.late.is_(True))
+    )
+    query = (
+        select(Response)
+        .where(Response.campaign_id == campaign.id, Response.late.is_(True))
+        .order_by(Response.received_at.desc(), Response.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return int(count or 0), list(session.scalars(query))
+
+
+def _locked(session: Session, campaign: Campaign) -> Campaign:
+    """Re-read ``campaign`` locked for update (PostgreSQL), so that two transitions never interleave."""
+    found = session.get(Campaign, campaign.id, with_for_update=True, populate_existing=True)
+    if found is None:
+        raise CampaignError(f"không có đợt khảo sát số {campaign.id} (no campaign with id {campaign.id})")
+    return found
+
+
+def _reason(reason: str | None, *, required: bool) -> str | None:
+    """Return the reason stripped (None when empty and optional); CampaignError when it is unusable."""
+    text = (reason or "").strip()
+    if not text:
+        if required:
+            raise CampaignError("cần ghi lý do mở lại đợt khảo sát (a reason is required to reopen)")
+        return None
+    if len(text) > REASON_MAX:
+        raise CampaignError(
+            f"lý do dài quá {REASON_MAX} ký tự (the reason is longer than {REASON_MAX} characters)"
+        )
+    if has_control_characters(text.replace("\n", "").replace("\r", "").replace("\t", "")):
+        raise CampaignError("lý do có ký tự điều khiển (the reason contains control characters)")
+    return text
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    if stamp is not None and stamp.tzinfo is None:  # SQLite gives back naive datetimes; we store UTC
+        return stamp.replace(tzinfo=UTC)
+    return stamp
+
+
 # ------------------------------------------------------------------------------- the frozen definition
 _CACHE: OrderedDict[tuple, Questionnaire] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -330,7 +504,8 @@ def create_kiosk(
     Only the token's sha256 and its first 6 characters (to tell links apart) are stored. Flushes;
     the caller commits.
     """
-    if campaign.status != "active":
+    # A draft may get its links ahead of the opening day; they take forms once it opens.
+    if campaign.status == "closed":
         raise CampaignError(f"đợt khảo sát '{campaign.name}' đã đóng (campaign is closed)")
     units = {u.unit_code for u in campaign.units}
     if unit_code not in units:
@@ -464,7 +639,7 @@ def _percent(responses: int, target: int | None) -> float | None:
 
 
 def progress(session: Session, campaign: Campaign) -> Progress:
-    """Responses per unit against target, in the campaign's unit order (one grouped query)."""
+    """Responses per unit against target, in the campaign's unit order (one grouped query, late left out)."""
     count = func.count(Response.id)
     last = func.max(Response.received_at)
     rows = session.execute(
@@ -479,7 +654,8 @@ def progress(session: Session, campaign: Campaign) -> Progress:
         .outerjoin(
             Response,
             (Response.campaign_id == CampaignUnit.campaign_id)
-            & (Response.unit_code == CampaignUnit.unit_code),
+            & (Response.unit_code == CampaignUnit.unit_code)
+            & Response.late.is_(False),  # late forms are kept apart (late_responses)
         )
         .where(CampaignUnit.campaign_id == campaign.id)
         .group_by(

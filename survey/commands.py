@@ -258,7 +258,7 @@ def read_unit_numbers(
 
 @click.group()
 def campaign() -> None:
-    """Đợt khảo sát (campaigns): tạo, liệt kê, tiến độ."""
+    """Đợt khảo sát (campaigns): tạo, liệt kê, tiến độ, mở, đóng, mở lại."""
 
 
 @campaign.command("create")
@@ -282,6 +282,9 @@ def campaign() -> None:
 @click.option(
     "--margin", default=0.05, show_default=True, type=float, help="Sai số e trong công thức Slovin."
 )
+@click.option(
+    "--draft", is_flag=True, help="Tạo dạng bản nháp: chưa thu phiếu cho đến `sipas campaign open`."
+)
 @database_option
 def campaign_create(
     questionnaire: str,
@@ -292,9 +295,10 @@ def campaign_create(
     populations: Path | None,
     targets: Path | None,
     margin: float,
+    draft: bool,
     database_url: str | None,
 ) -> None:
-    """Create a campaign: a questionnaire (frozen now), a period, units with targets."""
+    """Create a campaign: a questionnaire (frozen now), a period, units with targets; open unless --draft."""
     from questionnaires import QuestionnaireError, load_units
 
     from .campaigns import create_campaign
@@ -318,13 +322,19 @@ def campaign_create(
             populations=population_numbers,
             targets=target_numbers,
             margin_of_error=margin,
+            draft=draft,
         )
-        cli_audit(session, "campaign_created", {"campaign_id": created.id, "name": created.name})
+        cli_audit(
+            session,
+            "campaign_created",
+            {"campaign_id": created.id, "name": created.name, "status": created.status},
+        )
         total = sum(u.target or 0 for u in created.units)
         summary = (
             f"Đã tạo đợt khảo sát #{created.id} / created campaign {created.id}: {created.name} "
             f"({created.questionnaire_id} {created.questionnaire_version}), {len(created.units)} đơn vị"
             + (f", tổng chỉ tiêu {total} phiếu" if total else "")
+            + (" — bản nháp, chưa thu phiếu (draft)" if draft else "")
         )
     click.echo(summary)
 
@@ -368,6 +378,54 @@ def campaign_progress(campaign_id: int, database_url: str | None) -> None:
             click.echo(f"{u.unit_code}\t{u.unit_name}\t{u.responses}/{target}\t{percent}")
         totals = result.totals
         click.echo(f"Tổng / total\t{totals['responses']}/{totals['target'] or '—'}")
+
+
+@campaign.command("open")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@database_option
+def campaign_open(campaign_id: int, database_url: str | None) -> None:
+    """Open a draft campaign: kiosks, phones and paper entry start taking forms."""
+    from .campaigns import open_campaign
+
+    _change_status(database_url, campaign_id, lambda session, found: open_campaign(session, found))
+
+
+@campaign.command("close")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@click.option("--reason", help="Lý do đóng (không bắt buộc).")
+@database_option
+def campaign_close(campaign_id: int, reason: str | None, database_url: str | None) -> None:
+    """Close an open campaign: new forms are refused; tablet forms filled before now are kept as late."""
+    from .campaigns import close_campaign
+
+    _change_status(
+        database_url, campaign_id, lambda session, found: close_campaign(session, found, reason=reason)
+    )
+
+
+@campaign.command("reopen")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@click.option("--reason", help="Lý do mở lại (bắt buộc).")
+@database_option
+def campaign_reopen(campaign_id: int, reason: str | None, database_url: str | None) -> None:
+    """Open a closed campaign again; --reason is required and recorded."""
+    from .campaigns import reopen_campaign
+
+    _change_status(
+        database_url, campaign_id, lambda session, found: reopen_campaign(session, found, None, reason)
+    )
+
+
+def _change_status(database_url: str | None, campaign_id: int, change: Callable[[Session, Any], Any]) -> None:
+    """Apply one lifecycle change and its audit event in one transaction; print the new state."""
+    from .campaigns import STATUS_LABELS
+
+    with app_session(database_url) as (_, session):
+        found = _campaign(session, campaign_id)
+        made = change(session, found)
+        cli_audit(session, made.action, made.to_audit())
+        line = f"Đợt khảo sát #{found.id} ({found.name}): {STATUS_LABELS[made.new]} ({made.old} → {made.new})"
+    click.echo(line)
 
 
 def _campaign(session: Session, campaign_id: int):

@@ -7,6 +7,8 @@ and records who exported what in the audit log.
 
 from __future__ import annotations
 
+import csv
+import io
 import tempfile
 from datetime import UTC, datetime
 from os import PathLike
@@ -14,18 +16,30 @@ from pathlib import Path
 from typing import IO
 
 from flask import Response, send_file
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analysis.io import neutralise
 from reports.errors import ReportError
 from reports.responses import write_responses_csv, write_responses_xlsx
 
 from .campaigns import campaign_questionnaire
 from .errors import SurveyError
-from .models import Campaign, User
+from .models import Campaign, ResponseRevision, User
+from .models import Response as StoredResponse
 from .storage import campaign_frame
 from .users import audit
 
-__all__ = ["FORMATS", "ExportError", "export_campaign", "export_filename", "export_response", "format_of"]
+__all__ = [
+    "FORMATS",
+    "REVISION_COLUMNS",
+    "ExportError",
+    "export_campaign",
+    "export_filename",
+    "export_response",
+    "export_revisions",
+    "format_of",
+]
 
 FORMATS: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
@@ -75,7 +89,7 @@ def export_campaign(
     if fmt not in FORMATS:
         raise ExportError(f"định dạng {fmt!r} không được hỗ trợ; chọn csv hoặc xlsx (unknown format)")
     questionnaire = campaign_questionnaire(campaign)
-    frame = campaign_frame(session.connection(), campaign.id)
+    frame = campaign_frame(session.connection(), campaign.id, include_late=True)  # marked in "late"
     try:
         if fmt == "csv":
             write_responses_csv(questionnaire, frame, out)
@@ -122,3 +136,96 @@ def export_response(session: Session, campaign: Campaign, fmt: str, *, user: Use
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# ------------------------------------------------------------------------------- revision history
+# One row per corrected item: which response, which revision, who, when, why, and old -> new.
+REVISION_COLUMNS = (
+    "response_id",
+    "unit",
+    "revision",
+    "revised_at",
+    "revised_by",
+    "reason",
+    "item",
+    "old",
+    "new",
+)
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, list):  # a multiple choice, as in the responses table: codes joined by spaces
+        return " ".join(str(v) for v in value)
+    return neutralise(value)
+
+
+def export_revisions(
+    session: Session, campaign: Campaign, out: str | PathLike[str] | IO[bytes], *, user: User | None = None
+) -> int:
+    """Write ``campaign``'s correction history as CSV (UTF-8 with BOM); return the number of rows.
+
+    Free text is neutralised as in the responses export. Audited as an export (flushed; the caller
+    commits).
+    """
+    found = session.execute(
+        select(StoredResponse.instance_id, StoredResponse.unit_code, ResponseRevision)
+        .join(ResponseRevision, ResponseRevision.response_id == StoredResponse.id)
+        .where(StoredResponse.campaign_id == campaign.id)
+        .order_by(StoredResponse.id, ResponseRevision.number)
+    ).all()
+    lines = [
+        (
+            iid,
+            unit,
+            rev.number,
+            _stamp(rev.created_at),
+            rev.username or "",
+            rev.reason,
+            c["item"],
+            c["old"],
+            c["new"],
+        )
+        for iid, unit, rev in found
+        for c in rev.changes
+    ]
+    try:
+        if isinstance(out, str | PathLike):
+            with open(out, "w", encoding="utf-8-sig", newline="") as handle:
+                _write_revisions(handle, lines)
+        else:
+            handle = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
+            try:
+                _write_revisions(handle, lines)
+                handle.flush()
+            finally:
+                handle.detach()  # the caller owns the binary stream
+    except OSError as exc:
+        raise ExportError(f"{out}: không ghi được tệp ({exc.strerror or exc})") from None
+    audit(
+        session,
+        "export",
+        {
+            "campaign_id": campaign.id,
+            "format": "csv",
+            "kind": "revisions",
+            "rows": len(lines),
+            "target": _target_name(out),
+        },
+        user=user,
+    )
+    return len(lines)
+
+
+def _stamp(stamp: datetime) -> str:
+    if stamp.tzinfo is None:  # SQLite hands back naive datetimes; we store UTC
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).isoformat()
+
+
+def _write_revisions(handle: IO[str], lines: list[tuple]) -> None:
+    writer = csv.writer(handle, lineterminator="\r\n")
+    writer.writerow(REVISION_COLUMNS)
+    for line in lines:
+        writer.writerow([_cell(v) for v in line])

@@ -37,7 +37,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
 from sqlalchemy import select
 
-from .campaigns import hash_token
+from .campaigns import accepts_responses, hash_token
 from .db import get_session
 from .models import CampaignUnit, Kiosk
 from .security import ConfigurationError
@@ -58,6 +58,11 @@ INVALID_TEXTS = {
     "closed": (
         "Đợt khảo sát đã kết thúc",
         "Đợt khảo sát này đã kết thúc, phiếu không còn nhận ý kiến. Xin cảm ơn Ông/Bà đã quan tâm!",
+    ),
+    "draft": (
+        "Đợt khảo sát chưa bắt đầu",
+        "Đợt khảo sát này chưa mở để nhận ý kiến. Xin báo cán bộ tại Bộ phận Một cửa để được hướng dẫn. "
+        "Xin cảm ơn Ông/Bà!",
     ),
 }
 
@@ -165,8 +170,8 @@ def _active_kiosk(token: str):
         return None, _invalid(404, 404)
     if kiosk.revoked_at is not None:
         return None, _invalid(403, 403)
-    if kiosk.campaign.status != "active":
-        return None, _invalid("closed", 403)
+    if not accepts_responses(kiosk.campaign):
+        return None, _invalid("draft" if kiosk.campaign.status == "draft" else "closed", 403)
     return kiosk, None
 
 

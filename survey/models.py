@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -79,9 +80,18 @@ class Campaign(Base):
     period_end: Mapped[str | None] = mapped_column(String(10))
     margin_of_error: Mapped[float] = mapped_column(Float, default=0.05)  # e in n = N / (1 + N e^2)
     strata: Mapped[list[Any] | None] = mapped_column(JSONType)  # optional [{code, label}] procedure fields
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | closed
+    # draft -> open -> closed (-> open again, "reopened", with a reason): see survey.campaigns.
+    status: Mapped[str] = mapped_column(String(16), default="open")  # draft | open | closed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The latest transitions (the full history is in the audit log).
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
 
     units: Mapped[list[CampaignUnit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
@@ -137,11 +147,26 @@ class Kiosk(Base):
     campaign: Mapped[Campaign] = relationship()
 
 
+REVIEW_STATES = ("received", "has_issues", "approved", "rejected")
+
+
 class Response(Base):
-    """One submitted questionnaire. ``instance_id`` (a client UUID) makes submission idempotent."""
+    """One submitted questionnaire. ``instance_id`` (a client UUID) makes submission idempotent.
+
+    ``answers`` and ``content_hash`` are the submission as received and never change, so a resent
+    original is still recognised as a duplicate; a correction stores a :class:`ResponseRevision` and
+    points ``current_answers`` at the answers after it (None: never corrected). ``review_state`` is
+    one of :data:`REVIEW_STATES`; a ``rejected`` response is left out of scoring and exports.
+    """
 
     __tablename__ = "responses"
     __table_args__ = (Index("ix_responses_campaign_unit", "campaign_id", "unit_code"),)
+
+    def __init__(self, **kwargs: Any):
+        # The submission path inserts every column explicitly (ON CONFLICT DO NOTHING), so a
+        # column default would be written as NULL: the review state needs its value up front.
+        kwargs.setdefault("review_state", "received")
+        super().__init__(**kwargs)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -159,6 +184,38 @@ class Response(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A tablet form filled before its campaign closed but received after: kept apart, never scored.
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Review: the state, and who set it, when and why (the history is in the audit log).
+    review_state: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    # The answers after the latest correction; None while the submitted answers stand.
+    current_answers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+    revisions: Mapped[list[ResponseRevision]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="ResponseRevision.number"
+    )
+
+
+class ResponseRevision(Base):
+    """One correction of a response: who, when, why, old -> new per item, and the answers after it."""
+
+    __tablename__ = "response_revisions"
+    __table_args__ = (UniqueConstraint("response_id", "number", name="uq_response_revisions_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … per response
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)  # [{item, old, new}]
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the full answers after this revision
+
+    response: Mapped[Response] = relationship(back_populates="revisions")
 
 
 class AuditEvent(Base):

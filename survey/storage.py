@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, true
 from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire, QuestionType, Role
@@ -152,8 +152,18 @@ def save_response(
     content it raises :class:`DuplicateConflict`. The stratum defaults to the answer of the
     ``role: stratum`` question, the group to the ``role: group`` answer (or the only declared group).
     Any other pending change in ``session`` is committed (or rolled back) together with the response.
+
+    A campaign that is not open raises :class:`~survey.campaigns.CampaignNotOpen` (nothing stored),
+    except for a kiosk form filled (its own ``submitted_at``) before the campaign closed: that one is
+    stored with ``late=True``, kept apart from progress and scoring, so nothing a respondent filled in
+    is lost.
     """
-    from .campaigns import campaign_questionnaire  # campaigns imports storage for the demo data
+    from .campaigns import (  # campaigns imports storage for the demo data
+        CampaignNotOpen,
+        accepts_responses,
+        arrives_late,
+        campaign_questionnaire,
+    )
 
     errors: list[ItemError] = []
     try:
@@ -198,6 +208,12 @@ def save_response(
         )
     started = _stamp("started_at", started_at, errors)
     submitted = _stamp("submitted_at", submitted_at, errors)
+    late = False
+    if not accepts_responses(campaign):
+        # Only a queued tablet form may come in after closing; paper is keyed by staff, who can reopen.
+        late = source != "paper" and arrives_late(campaign, submitted)
+        if not late:
+            raise CampaignNotOpen(campaign)
 
     questionnaire = campaign_questionnaire(campaign)
     normalised, item_errors = validate_answers(questionnaire, answers, group=group)
@@ -251,6 +267,7 @@ def save_response(
         started_at=started,
         submitted_at=submitted,
         received_at=datetime.now(UTC),
+        late=late,
     )
     # One statement decides, in the database: INSERT … ON CONFLICT (instance_id) DO NOTHING RETURNING
     # id stores the first copy and leaves a retry (or a copy racing it) untouched, on SQLite and on
@@ -362,8 +379,14 @@ def engine_for(database_url: str | None) -> Iterator[Engine]:
         engine.dispose()
 
 
-def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:
-    """Build the responses table of ``campaign_id`` (latest answers, rejected left out) from a bind."""
+def campaign_frame(
+    bind: Engine | Connection, campaign_id: int, *, include_late: bool = False
+) -> pd.DataFrame:
+    """Build the responses table of ``campaign_id`` (latest answers, rejected left out) from a bind.
+
+    Late forms (filled before the campaign closed, received after) are left out of scoring; with
+    ``include_late`` (exports) they are kept and a ``late`` column marks them, when there are any.
+    """
     from .campaigns import campaign_questionnaire
 
     with Session(bind) as session:
@@ -386,10 +409,25 @@ def campaign_frame(bind: Engine | Connection, campaign_id: int) -> pd.DataFrame:
             )
             # A rejected response is kept for the record but never counted (survey.review).
             .where(Response.campaign_id == campaign_id, Response.review_state != "rejected")
+            .where(true() if include_late else Response.late.is_(False))
             .order_by(Response.id)
             .execution_options(yield_per=_CHUNK)
         )
-        return _build_frame(questionnaire, rows)
+        frame = _build_frame(questionnaire, rows)
+        if include_late:
+            _mark_late(session, campaign_id, frame)
+        return frame
+
+
+def _mark_late(session: Session, campaign_id: int, frame: pd.DataFrame) -> None:
+    """Add the ``late`` column (True for a late form) to ``frame`` when the campaign has late forms."""
+    late = set(
+        session.scalars(
+            select(Response.instance_id).where(Response.campaign_id == campaign_id, Response.late.is_(True))
+        )
+    )
+    if late:
+        frame["late"] = frame["response_id"].isin(late)
 
 
 def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFrame:

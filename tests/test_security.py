@@ -22,6 +22,7 @@ from survey import create_app
 from survey.campaigns import create_campaign, create_kiosk
 from survey.cli import cli
 from survey.db import session_scope
+from survey.storage import save_response
 from survey.models import AuditEvent, Campaign, Kiosk, Response, User
 from survey.security import ConfigurationError, LoginRateLimiter
 from survey.users import authenticate, create_user
@@ -43,9 +44,20 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.campaign_new": ANALYSTS,
     "admin.kiosk_create": ANALYSTS,
     "admin.kiosk_revoke": ANALYSTS,
+    "admin.campaign_open": ANALYSTS,
+    "admin.campaign_close": ANALYSTS,
+    "admin.campaign_reopen": ANALYSTS,
     "admin.export_csv": ANALYSTS,
     "admin.export_xlsx": ANALYSTS,
     "admin.report": ANALYSTS,
+    # Enumerators see and correct only the paper forms they keyed (the seeded one is theirs); reviewing
+    # a form's state, bulk changes and the correction history are for analysts.
+    "admin.responses": STAFF,
+    "admin.response_detail": STAFF,
+    "admin.response_edit": STAFF,
+    "admin.response_review": ANALYSTS,
+    "admin.responses_bulk": ANALYSTS,
+    "admin.responses_revisions": ANALYSTS,
     "admin.users": ADMINS,
     "admin.user_active": ADMINS,
     "admin.user_password": ADMINS,
@@ -79,6 +91,22 @@ class World:
             self.kiosk_id = kiosk.id
             spare, _ = create_kiosk(session, campaign, "tra-giang")
             self.spare_kiosk_id = spare.id
+            # One paper form keyed by the enumerator, for the routes of a stored response.
+            paper, _ = save_response(
+                session,
+                campaign=campaign,
+                unit_code="tra-xuan",
+                instance_id=str(uuid.uuid4()),
+                answers=full_answers(SIPAS_2017),
+                questionnaire_id=campaign.questionnaire_id,
+                version=campaign.questionnaire_version,
+                started_at=None,
+                submitted_at=None,
+                source="paper",
+                entered_by=self.users["enumerator"],
+            )
+            self.response_ref = paper.instance_id
+        self.seeded_responses = 1
 
     def values(self, rule) -> dict[str, object]:
         known = {
@@ -87,6 +115,7 @@ class World:
             "user_id": self.victim,
             "token": self.token,
             "filename": "css/app.css",
+            "response_ref": self.response_ref,
         }
         return {name: known[name] for name in rule.arguments}
 
@@ -218,7 +247,7 @@ def test_a_kiosk_token_opens_no_staff_route(world):
                     assert reply.status_code == 401, (rule.rule, kwargs)
                 else:
                     assert _is_login_redirect(reply), (rule.rule, method, kwargs, reply.status_code)
-    assert _counts(world.app)["Response"] == 1
+    assert _counts(world.app)["Response"] == world.seeded_responses + 1
 
 
 def test_a_kiosk_token_only_submits_for_its_own_unit(world):
@@ -232,7 +261,7 @@ def test_a_kiosk_token_only_submits_for_its_own_unit(world):
     staff_cookie = world.client("admin")  # a logged-in browser without a kiosk token cannot submit
     reply = staff_cookie.post("/api/v1/responses", json=submission(SIPAS_2017, None, answers))
     assert reply.status_code == 401
-    assert _counts(world.app)["Response"] == 0
+    assert _counts(world.app)["Response"] == world.seeded_responses
 
 
 # -------------------------------------------------------------------------------------------- CSRF
@@ -730,5 +759,5 @@ def test_a_unique_instance_never_leaks_into_another_request(world):
     body = submission(SIPAS_2017, world.token, full_answers(SIPAS_2017), instance_id=str(uuid.uuid4()))
     assert world.client().post("/api/v1/responses", json=body).status_code == 201
     with world.app.app_context(), session_scope() as session:
-        stored = session.scalars(select(Response)).one()
+        stored = session.scalars(select(Response).where(Response.instance_id == body["instance_id"])).one()
         assert stored.entered_by is None and stored.source == "kiosk"

@@ -44,4 +44,4 @@ def init_app(app: Flask) -> None:
 
 
 # The route modules add their views to bp, so they are imported once it exists.
-from . import auth, campaigns, downloads, entry, kiosks, users  # noqa: E402, F401 - registers the routes
+from . import auth, campaigns, downloads, entry, kiosks, responses, users  # noqa: E402, F401 - registers the routes

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from questionnaires import (
     QuestionnaireError,
@@ -16,17 +18,35 @@ from questionnaires import (
     load_units,
 )
 
-from ..campaigns import campaign_questionnaire, create_campaign, progress
+from ..campaigns import (
+    StatusChange,
+    campaign_questionnaire,
+    close_campaign,
+    create_campaign,
+    late_responses,
+    open_campaign,
+    progress,
+    reopen_campaign,
+)
 from ..db import get_session
 from ..errors import CampaignError
 from ..forms import select_choices
-from ..models import Campaign, Kiosk
+from ..models import Campaign, Kiosk, User
 from ..users import audit, current_user, role_required
 from . import bp
-from .forms import CampaignForm, ConfirmForm, IntegerInput, KioskForm
+from .forms import (
+    CampaignForm,
+    CloseCampaignForm,
+    ConfirmForm,
+    IntegerInput,
+    KioskForm,
+    ReopenCampaignForm,
+)
 from .shared import STATUS_LABELS, campaign_or_404
 
 log = logging.getLogger(__name__)
+# How many late forms the campaign page lists (the count is always the full one).
+LATE_SHOWN = 50
 
 
 def _questionnaire_choices() -> list[tuple[str, str]]:
@@ -120,8 +140,13 @@ def campaign_new():
                 targets=targets,
                 margin_of_error=float(form.margin_of_error.data),
                 created_by=current_user(),
+                draft=bool(form.draft.data),
             )
-            audit(db, "campaign_created", {"campaign_id": campaign.id, "name": campaign.name})
+            audit(
+                db,
+                "campaign_created",
+                {"campaign_id": campaign.id, "name": campaign.name, "status": campaign.status},
+            )
             db.commit()
         except CampaignError as exc:
             db.rollback()
@@ -143,9 +168,19 @@ def campaign_new():
 @bp.route("/campaigns/<int:campaign_id>")
 @role_required()
 def campaign(campaign_id: int):
+    return _campaign_page(campaign_or_404(campaign_id))
+
+
+def _campaign_page(
+    c: Campaign,
+    close_form: CloseCampaignForm | None = None,
+    reopen_form: ReopenCampaignForm | None = None,
+    status: int = 200,
+):
+    """Render one campaign's page (``status`` 422 with the lifecycle form that was refused)."""
     db = get_session()
-    c = campaign_or_404(campaign_id)
     q = campaign_questionnaire(c)
+    late_count, late = late_responses(db, c, limit=LATE_SHOWN)
     kiosks = db.scalars(
         select(Kiosk).where(Kiosk.campaign_id == c.id).order_by(Kiosk.created_at, Kiosk.id)
     ).all()
@@ -160,6 +195,68 @@ def campaign(campaign_id: int):
         unit_names={u.unit_code: u.unit_name for u in c.units},
         kiosk_form=kiosk_form,
         confirm_form=ConfirmForm(),
+        close_form=close_form or CloseCampaignForm(formdata=None),
+        reopen_form=reopen_form or ReopenCampaignForm(formdata=None),
+        late_count=late_count,
+        late=late,
+        late_shown=LATE_SHOWN,
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
+    ), status
+
+
+@bp.post("/campaigns/<int:campaign_id>/open")
+@role_required("analyst")
+def campaign_open(campaign_id: int):
+    c = campaign_or_404(campaign_id)
+    if not ConfirmForm().validate_on_submit():
+        return _campaign_page(c, status=422)
+    return _transition(
+        c, lambda db, user: open_campaign(db, c, user), "Đã mở đợt khảo sát: bắt đầu thu phiếu."
     )
+
+
+@bp.post("/campaigns/<int:campaign_id>/close")
+@role_required("analyst")
+def campaign_close(campaign_id: int):
+    c = campaign_or_404(campaign_id)
+    form = CloseCampaignForm()
+    if not form.validate_on_submit():
+        flash("Chưa đóng đợt khảo sát. Xin sửa mục được đánh dấu.", "error")
+        return _campaign_page(c, close_form=form, status=422)
+    return _transition(
+        c,
+        lambda db, user: close_campaign(db, c, user, form.reason.data),
+        "Đã đóng đợt khảo sát: máy tính bảng, điện thoại và phiếu giấy không còn được nhận "
+        "(phiếu đã điền trên máy trước lúc đóng vẫn được giữ, đánh dấu “đến muộn”).",
+    )
+
+
+@bp.post("/campaigns/<int:campaign_id>/reopen")
+@role_required("analyst")
+def campaign_reopen(campaign_id: int):
+    c = campaign_or_404(campaign_id)
+    form = ReopenCampaignForm()
+    if not form.validate_on_submit():
+        flash("Chưa mở lại đợt khảo sát. Xin sửa mục được đánh dấu.", "error")
+        return _campaign_page(c, reopen_form=form, status=422)
+    return _transition(
+        c,
+        lambda db, user: reopen_campaign(db, c, user, form.reason.data),
+        "Đã mở lại đợt khảo sát: tiếp tục thu phiếu.",
+    )
+
+
+def _transition(c: Campaign, change: Callable[[Session, User | None], StatusChange], done: str):
+    """Apply one lifecycle change with its audit event in one transaction; flash the outcome."""
+    db = get_session()
+    try:
+        made = change(db, current_user())
+        audit(db, made.action, made.to_audit())
+        db.commit()
+    except CampaignError as exc:
+        db.rollback()
+        flash(f"Không thực hiện được: {exc}", "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for(".campaign", campaign_id=c.id))

@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from ..campaigns import campaign_questionnaire
+from questionnaires import Questionnaire
+
+from ..campaigns import CampaignNotOpen, accepts_responses, campaign_questionnaire, refusal
 from ..client import client_definition
 from ..db import get_session
 from ..errors import DuplicateConflict, ValidationFailed
@@ -21,6 +23,8 @@ from .shared import campaign_or_404
 
 # What a paper-entry field shows for an error code, when the item's own wording is better kept short.
 ENTRY_MESSAGES = {"required": "Câu bắt buộc: chưa được nhập."}
+# Said after the refusal of a campaign that does not take forms: the clerk's typing is still there.
+KEPT = " Phiếu chưa được lưu; nội dung đã nhập vẫn còn trên trang."
 
 
 def _vn_midnight(day: date) -> datetime:
@@ -32,6 +36,9 @@ def _vn_midnight(day: date) -> datetime:
 def entry(campaign_id: int):
     db = get_session()
     c = campaign_or_404(campaign_id)
+    if request.method == "GET" and not accepts_responses(c):
+        flash(f"Không nhập được phiếu giấy: {refusal(c)[1]}", "error")
+        return redirect(url_for(".campaign", campaign_id=c.id))
     q = campaign_questionnaire(c)
     form = paper_entry_form(q)()
     form.entry_unit.choices = select_choices(
@@ -42,18 +49,11 @@ def entry(campaign_id: int):
         if request.args.get("unit") in {u.unit_code for u in c.units}:
             form.entry_unit.data = request.args["unit"]
     leftover: list[str] = []
-    if form.validate_on_submit():
-        submitted_at = None
-        if form.entry_date.data:
-            try:
-                day = date.fromisoformat(form.entry_date.data)
-            except ValueError:
-                form.entry_date.errors = ["Ngày không hợp lệ."]
-            else:
-                if day > datetime.now(VIETNAM_TZ).date():
-                    form.entry_date.errors = ["Ngày trên phiếu không thể ở tương lai."]
-                else:
-                    submitted_at = _vn_midnight(day)
+    closed = not accepts_responses(c)  # a POST to a campaign closed since the page was opened
+    if closed:
+        leftover = [refusal(c)[1] + KEPT]
+    elif form.validate_on_submit():
+        submitted_at = _paper_date(form)
         if not form.entry_date.errors:
             try:
                 response, created = save_response(
@@ -79,6 +79,10 @@ def entry(campaign_id: int):
                 leftover = form.apply_errors(
                     [e for e in exc.errors if e.item not in ("unit", "submitted_at")], ENTRY_MESSAGES
                 )
+            except CampaignNotOpen as exc:  # closed while the form was being keyed: the typing stays
+                db.rollback()
+                closed = True
+                leftover = [exc.message + KEPT]
             except DuplicateConflict:
                 db.rollback()
                 leftover = [
@@ -93,7 +97,10 @@ def entry(campaign_id: int):
                     flash("Phiếu này đã được lưu trước đó; không lưu thêm lần nữa.", "warning")
                 return redirect(url_for(".entry", campaign_id=c.id, unit=response.unit_code))
     status = 200
-    if request.method == "POST":
+    if closed:
+        status = 409  # the campaign's state refuses the form (403 would say the role does)
+        flash("Phiếu chưa được lưu: đợt khảo sát không còn nhận phiếu.", "error")
+    elif request.method == "POST":
         status = 422
         flash("Phiếu chưa được lưu. Xin sửa các mục được đánh dấu bên dưới.", "error")
     return (
@@ -103,14 +110,29 @@ def entry(campaign_id: int):
             questionnaire=q,
             form=form,
             leftover=leftover,
-            groups=_entry_groups(q),
+            groups=entry_groups(q),
             client_definition=client_definition(q),
         ),
         status,
     )
 
 
-def _entry_groups(q) -> list[tuple[Any, list[tuple[str, list]]]]:
+def _paper_date(form: Any) -> datetime | None:
+    """Return the date on the paper form as Vietnamese midnight in UTC; set the field's error when bad."""
+    if not form.entry_date.data:
+        return None
+    try:
+        day = date.fromisoformat(form.entry_date.data)
+    except ValueError:
+        form.entry_date.errors = ["Ngày không hợp lệ."]
+        return None
+    if day > datetime.now(VIETNAM_TZ).date():
+        form.entry_date.errors = ["Ngày trên phiếu không thể ở tương lai."]
+        return None
+    return _vn_midnight(day)
+
+
+def entry_groups(q: Questionnaire) -> list[tuple[Any, list[tuple[str, list]]]]:
     """Sections with their questions in runs: consecutive Likert rows sharing a choice list form a grid."""
     out = []
     for section in q.sections:

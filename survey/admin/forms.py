@@ -1,25 +1,51 @@
-"""The staff pages' forms: login, confirmation buttons, accounts, campaigns and kiosk links."""
+"""The staff pages' forms: login, confirmation buttons, accounts, campaigns, kiosk links, response review."""
 
 from __future__ import annotations
 
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
-from ..forms import DateAnswerField, select_choices
+from questionnaires import Questionnaire
+
+from ..forms import DateAnswerField, paper_entry_form, select_choices
+from ..review import SOURCE_LABELS, STATE_LABELS
 from ..users import MIN_PASSWORD_LENGTH
 
 __all__ = [
+    "BulkReviewForm",
     "CampaignForm",
+    "CloseCampaignForm",
     "ConfirmForm",
     "IntegerInput",
     "KioskForm",
     "LoginForm",
     "PasswordResetForm",
+    "ReopenCampaignForm",
+    "ResponseFilterForm",
+    "ReviewForm",
     "UserCreateForm",
     "VietDecimalField",
+    "correction_form",
 ]
 
 _REQUIRED = "Trường này bắt buộc."
@@ -135,6 +161,10 @@ class CampaignForm(FlaskForm):
         ],
         render_kw={"inputmode": "decimal"},
     )
+    draft = BooleanField(
+        "Lưu dạng bản nháp",
+        description="Chưa thu phiếu cho đến khi bấm “Mở đợt khảo sát”. Bỏ trống: thu phiếu ngay.",
+    )
 
 
 class KioskForm(FlaskForm):
@@ -158,3 +188,102 @@ class IntegerInput(IntegerField):
             self.data = None
             raise ValueError("Nhập một số nguyên không âm.")
         self.data = int(text)
+
+
+# ------------------------------------------------------------------------------- response review
+REVIEW_STATE_CHOICES = tuple(STATE_LABELS.items())
+SOURCE_CHOICES = tuple(SOURCE_LABELS.items())
+
+
+class ResponseFilterForm(FlaskForm):
+    """The filters above a list of responses (a GET form: it changes nothing, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    # validate_choice=False: survey.review checks the codes and says what is wrong in Vietnamese.
+    unit = SelectField("Đơn vị", validators=[Optional()], validate_choice=False)
+    source = SelectField(
+        "Nguồn phiếu",
+        choices=select_choices((("", "Tất cả"), *SOURCE_CHOICES)),
+        validators=[Optional()],
+        validate_choice=False,
+    )
+    state = SelectField(
+        "Trạng thái",
+        choices=select_choices((("", "Tất cả"), *REVIEW_STATE_CHOICES)),
+        validators=[Optional()],
+        validate_choice=False,
+    )
+    since = DateAnswerField("Từ ngày", validators=[Optional()])
+    until = DateAnswerField("Đến ngày", validators=[Optional()])
+    text = StringField(
+        "Tìm trong góp ý",
+        validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")],
+        render_kw={"placeholder": "Ví dụ: phòng chờ"},
+    )
+
+
+class ReviewForm(FlaskForm):
+    """A review state and its reason (required to reject a response)."""
+
+    state = SelectField(
+        "Trạng thái duyệt",
+        choices=select_choices(REVIEW_STATE_CHOICES),
+        validators=[InputRequired(_REQUIRED)],
+    )
+    reason = TextAreaField(
+        "Lý do",
+        description="Bắt buộc khi loại phiếu; sẽ được ghi vào nhật ký.",
+        # No Optional(): it would stop the chain before validate_reason sees an empty reason.
+        validators=[Length(max=2000, message="Tối đa 2000 ký tự.")],
+        render_kw={"rows": 2},
+    )
+
+    def validate_reason(self, field: TextAreaField) -> None:
+        if self.state.data == "rejected" and not (field.data or "").strip():
+            raise ValidationError("Cần ghi lý do khi loại phiếu.")
+
+
+class BulkReviewForm(ReviewForm):
+    """The same choice for several responses; sent twice, the second time with ``confirmed``."""
+
+    confirmed = HiddenField()
+
+
+def correction_form(questionnaire: Questionnaire) -> type[FlaskForm]:
+    """The paper-entry form of ``questionnaire`` plus the reason for the correction (required)."""
+    base = paper_entry_form(questionnaire)
+    reason = TextAreaField(
+        "Lý do sửa",
+        description="Ví dụ: đối chiếu lại với phiếu giấy, nhập nhầm câu 5. Lý do được ghi vào lịch sử sửa.",
+        validators=[DataRequired("Cần ghi lý do sửa phiếu."), Length(max=2000, message="Tối đa 2000 ký tự.")],
+        render_kw={"rows": 2},
+    )
+    # The revision the page showed: a correction made meanwhile by someone else is not overwritten.
+    fields = {"correction_reason": reason, "correction_base": HiddenField()}
+    return type(f"Correction_{questionnaire.id}", (base,), fields)
+
+
+# ------------------------------------------------------------------------------ campaign lifecycle
+_REASON_LENGTH = Length(max=2000, message="Tối đa 2000 ký tự.")
+
+
+class CloseCampaignForm(FlaskForm):
+    """Close a campaign: an optional reason, kept on the campaign and in the audit log."""
+
+    reason = TextAreaField(
+        "Lý do đóng (không bắt buộc)",
+        validators=[Optional(), _REASON_LENGTH],
+        render_kw={"rows": 2, "placeholder": "Ví dụ: đã đủ chỉ tiêu, hết kỳ đánh giá"},
+    )
+
+
+class ReopenCampaignForm(FlaskForm):
+    """Reopen a closed campaign: the reason is required."""
+
+    reason = TextAreaField(
+        "Lý do mở lại",
+        validators=[DataRequired("Cần ghi lý do mở lại đợt khảo sát."), _REASON_LENGTH],
+        render_kw={"rows": 2, "placeholder": "Ví dụ: xã Trà Giang chưa đủ phiếu, gia hạn một tuần"},
+    )

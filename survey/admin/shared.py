@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import abort
 
+from ..campaigns import STATUS_LABELS
 from ..db import get_session
 from ..models import Campaign
 
+__all__ = ["ROLE_LABELS", "STATUS_LABELS", "campaign_or_404"]
+
 ROLE_LABELS = {"admin": "Quản trị", "analyst": "Chuyên viên phân tích", "enumerator": "Điều tra viên"}
-STATUS_LABELS = {"active": "Đang thu phiếu", "closed": "Đã kết thúc"}
 
 
 def campaign_or_404(campaign_id: int) -> Campaign:
