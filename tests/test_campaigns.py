@@ -211,7 +211,10 @@ def test_progress_counts_per_unit_in_one_query(app):
                 )
         statements = []
         engine = session.get_bind()
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+
+        def listener(*args):
+            statements.append(args[2])
+
         event.listen(engine, "before_cursor_execute", listener)
         try:
             result = progress(session, campaign)
