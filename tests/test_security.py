@@ -22,9 +22,9 @@ from survey import create_app
 from survey.campaigns import create_campaign, create_kiosk
 from survey.cli import cli
 from survey.db import session_scope
-from survey.storage import save_response
 from survey.models import AuditEvent, Campaign, Kiosk, Response, User
 from survey.security import ConfigurationError, LoginRateLimiter
+from survey.storage import save_response
 from survey.users import authenticate, create_user
 
 pytestmark = pytest.mark.db
