@@ -126,10 +126,12 @@ def create_campaign(
     frame_cells: Mapping[tuple[str, str], int] | Iterable[tuple[str, str, int]] | None = None,
     created_by: User | int | None = None,
     draft: bool = False,
+    double_entry: bool = False,
 ) -> Campaign:
     """Create a campaign with its units, targets and frame cells; flush, the caller commits.
 
     The campaign is open (collecting) at once, unless ``draft``: then it waits for :func:`open_campaign`.
+    ``double_entry``: every paper form is keyed twice by two users before it counts (survey.double_entry).
 
     ``questionnaire`` is a shipped id, a file path or a loaded Questionnaire; units come from the unit
     list ``unit_list`` (id or path) or from ``units`` as ``(code, name)`` pairs. ``populations`` (N per
@@ -158,6 +160,7 @@ def create_campaign(
         strata=_strata(q, strata),
         status="draft" if draft else "open",
         opened_at=None if draft else datetime.now(UTC),
+        double_entry=bool(double_entry),
         created_by=created_by.id if isinstance(created_by, User) else created_by,
     )
     for position, (code, unit_name) in enumerate(pairs):

@@ -13,7 +13,7 @@ import tempfile
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from flask import Response, send_file
 from sqlalchemy import select
@@ -29,6 +29,9 @@ from .models import Campaign, ResponseRevision, User
 from .models import Response as StoredResponse
 from .storage import campaign_frame
 from .users import audit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FORMATS",
@@ -90,6 +93,7 @@ def export_campaign(
         raise ExportError(f"định dạng {fmt!r} không được hỗ trợ; chọn csv hoặc xlsx (unknown format)")
     questionnaire = campaign_questionnaire(campaign)
     frame = campaign_frame(session.connection(), campaign.id, include_late=True)  # marked in "late"
+    _add_paper_serials(session, campaign.id, frame)
     try:
         if fmt == "csv":
             write_responses_csv(questionnaire, frame, out)
@@ -106,6 +110,19 @@ def export_campaign(
         user=user,
     )
     return len(frame)
+
+
+def _add_paper_serials(session: Session, campaign_id: int, frame: pd.DataFrame) -> None:
+    """Add the ``paper_serial`` column (the số phiếu of paper forms) when any response has one."""
+    rows = session.execute(
+        select(StoredResponse.instance_id, StoredResponse.paper_serial).where(
+            StoredResponse.campaign_id == campaign_id, StoredResponse.paper_serial.is_not(None)
+        )
+    )
+    serials = {iid: serial for iid, serial in rows}
+    if serials:
+        frame["paper_serial"] = frame["response_id"].map(serials).astype(object)
+        frame.loc[frame["paper_serial"].isna(), "paper_serial"] = None
 
 
 def _target_name(out: str | PathLike[str] | IO[bytes]) -> str:

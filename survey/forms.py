@@ -42,6 +42,7 @@ __all__ = [
     "NoteField",
     "MultiCheckboxField",
     "QuestionnaireForm",
+    "BlankMarksField",
     "converts",
     "paper_entry_form",
     "questionnaire_form",
@@ -269,8 +270,19 @@ def questionnaire_form(
 # ------------------------------------------------------------------------------ paper data entry
 
 
+class BlankMarksField(SelectMultipleField):
+    """The items marked "để trống / không đọc được" on a paper form (one checkbox per item, in the items)."""
+
+    def pre_validate(self, form: Any) -> None:
+        pass  # the item codes are checked by survey.validation.check_blank_items
+
+    def marked(self, code: str) -> bool:
+        """Whether the item ``code`` is marked blank."""
+        return code in (self.data or [])
+
+
 class PaperEntryBase(QuestionnaireForm):
-    """What the enumerator adds to a paper form's answers: the unit, the date on the paper, the id."""
+    """What the enumerator adds to a paper form's answers: the unit, the date, the serial, the blank marks."""
 
     entry_unit = SelectField("Đơn vị (xã, thị trấn)", validators=[InputRequired("Chọn đơn vị.")])
     entry_date = DateAnswerField(
@@ -278,8 +290,20 @@ class PaperEntryBase(QuestionnaireForm):
         description="Không bắt buộc. Để trống nếu phiếu không ghi ngày.",
         validators=[Optional()],
     )
+    entry_serial = StringField(
+        "Số phiếu",
+        description="Số in hoặc ghi trên phiếu giấy (không bắt buộc); không trùng trong cùng một đơn vị.",
+        validators=[Optional()],
+        render_kw={"autocomplete": "off", "maxlength": 32, "spellcheck": "false"},
+    )
+    # Items marked blank or illegible: missing answers that still satisfy "required" (paper only).
+    entry_blank = BlankMarksField(coerce=str, choices=[], validate_choice=False)
     # A fresh UUID per blank form: a double click or a resent POST stores the form once.
     entry_instance_id = HiddenField()
+
+    def blank_items(self) -> list[str]:
+        """The item codes marked blank or illegible, as ticked."""
+        return [str(code) for code in (self.entry_blank.data or []) if str(code).strip()]
 
 
 def paper_entry_form(questionnaire: Questionnaire) -> type[QuestionnaireForm]:

@@ -26,7 +26,9 @@
    of the ``role: group`` question among the kept answers, else the only declared group; when it is
    unknown, group-restricted questions are not relevant.
 4. **Required** (``required: true`` or ``required_if``) is checked only for relevant questions,
-   against the kept answers -> ``required``.
+   against the kept answers -> ``required``. Only a paper form may say "required, but left blank or
+   illegible on the paper" (``blank``): such an item satisfies ``required`` and stays a missing answer.
+   Kiosk and API submissions never pass ``blank``, so ``required`` binds them fully.
 5. **Constraints** are evaluated with ``.`` = the value, over the kept answers -> ``constraint``,
    with the questionnaire's ``constraint_message`` when it has one.
 """
@@ -36,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -55,6 +57,7 @@ from .errors import ItemError
 __all__ = [
     "ItemError",
     "TEXT_MAX_LENGTH",
+    "check_blank_items",
     "has_control_characters",
     "validate_answers",
     "parse_timestamp",
@@ -76,12 +79,17 @@ class _Bad(Exception):
 
 
 def validate_answers(
-    questionnaire: Questionnaire, answers: Any, *, group: str | None = None
+    questionnaire: Questionnaire,
+    answers: Any,
+    *,
+    group: str | None = None,
+    blank: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[ItemError]]:
     """Check ``answers`` against ``questionnaire``; return the normalised answers to store and the errors.
 
     The answers are valid when the error list is empty; then the returned dict is exactly what must
     be stored (non-relevant answers dropped, codes as strings, multiple choices in list order).
+    ``blank`` (paper forms only) holds the items marked blank or illegible: they satisfy ``required``.
     """
     errors: list[ItemError] = []
     if not isinstance(answers, Mapping):
@@ -144,6 +152,7 @@ def validate_answers(
                     )
             elif (
                 code not in invalid
+                and code not in blank
                 and applicable(section, question, kept, respondent)
                 and question.is_required(kept)
             ):
@@ -156,6 +165,61 @@ def validate_answers(
                     )
                 )
     return kept, errors
+
+
+def check_blank_items(
+    questionnaire: Questionnaire, kept: Mapping[str, Any], blank: Any, *, group: str | None = None
+) -> tuple[list[str], list[ItemError]]:
+    """Check the items a paper form marks blank or illegible; return them (asked ones, in order) and errors.
+
+    A mark names an answerable item of the questionnaire and has no answer beside it (``answered_blank``:
+    the clerk must choose one). A mark on a question that is not asked is dropped, like its answer.
+    """
+    if blank is None:
+        return [], []
+    if isinstance(blank, str) or not isinstance(blank, Collection):
+        return [], [
+            ItemError(
+                "blank_items",
+                "wrong_type",
+                "Danh sách câu để trống phải là danh sách mã câu.",
+                "blank_items must be a list of item codes",
+            )
+        ]
+    questions = {q.code: q for q in questionnaire.questions()}
+    errors: list[ItemError] = []
+    marked: set[str] = set()
+    for code in blank:
+        question = questions.get(code) if isinstance(code, str) else None
+        if question is None or not question.type.is_answerable:
+            errors.append(
+                ItemError(
+                    str(code),
+                    "unknown_item",
+                    f"Câu '{code}' không có trong phiếu nên không đánh dấu để trống được.",
+                    f"item {code!r} cannot be marked blank",
+                )
+            )
+        elif code in kept:
+            errors.append(
+                ItemError(
+                    code,
+                    "answered_blank",
+                    "Câu này vừa có câu trả lời vừa được đánh dấu “để trống / không đọc được”: "
+                    "xin bỏ một trong hai.",
+                    f"item {code!r} has an answer and is marked blank",
+                )
+            )
+        else:
+            marked.add(code)
+    respondent = respondent_group(questionnaire, kept, group)
+    asked = [
+        q.code
+        for section in questionnaire.sections
+        for q in section.questions
+        if q.code in marked and applicable(section, q, kept, respondent)
+    ]
+    return asked, errors
 
 
 def has_control_characters(text: str, allowed: frozenset[str] | set[str] = frozenset()) -> bool:

@@ -6,13 +6,14 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 
 from questionnaires import Questionnaire
 
 from ..campaigns import CampaignNotOpen, accepts_responses, campaign_questionnaire, refusal
 from ..client import client_definition
 from ..db import get_session
+from ..double_entry import key_paper_form
 from ..errors import DuplicateConflict, ValidationFailed
 from ..forms import paper_entry_form, select_choices
 from ..storage import save_response
@@ -22,9 +23,16 @@ from . import bp
 from .shared import campaign_or_404
 
 # What a paper-entry field shows for an error code, when the item's own wording is better kept short.
-ENTRY_MESSAGES = {"required": "Câu bắt buộc: chưa được nhập."}
+ENTRY_MESSAGES = {
+    "required": "Câu bắt buộc: chưa được nhập. Nếu trên phiếu câu này bị bỏ trống hoặc không đọc được, "
+    "đánh dấu “Để trống / không đọc được”."
+}
+# Errors of the submission fields that belong to a field of the entry form (not to an item).
+_FIELD_OF = {"unit": "entry_unit", "submitted_at": "entry_date", "paper_serial": "entry_serial"}
 # Said after the refusal of a campaign that does not take forms: the clerk's typing is still there.
 KEPT = " Phiếu chưa được lưu; nội dung đã nhập vẫn còn trên trang."
+# The number of forms keyed in this login session (shown on the page, for the clerk's own tally).
+KEYED_COUNT = "entry_keyed_count"
 
 
 def _vn_midnight(day: date) -> datetime:
@@ -55,30 +63,35 @@ def entry(campaign_id: int):
     elif form.validate_on_submit():
         submitted_at = _paper_date(form)
         if not form.entry_date.errors:
+            fields = {
+                "campaign": c,
+                "unit_code": form.entry_unit.data,
+                "instance_id": form.entry_instance_id.data or "",
+                "answers": form.answers(),
+                "questionnaire_id": c.questionnaire_id,
+                "version": c.questionnaire_version,
+                "started_at": None,
+                "submitted_at": submitted_at,
+                "source": "paper",
+                "entered_by": current_user(),
+                "paper_serial": form.entry_serial.data,
+                "blank_items": form.blank_items(),
+            }
             try:
-                response, created = save_response(
-                    db,
-                    campaign=c,
-                    unit_code=form.entry_unit.data,
-                    instance_id=form.entry_instance_id.data or "",
-                    answers=form.answers(),
-                    questionnaire_id=c.questionnaire_id,
-                    version=c.questionnaire_version,
-                    started_at=None,
-                    submitted_at=submitted_at,
-                    source="paper",
-                    entered_by=current_user(),
-                )
+                if c.double_entry:
+                    keyed = key_paper_form(db, **fields)
+                    response, created = keyed.response, keyed.created
+                else:
+                    keyed = None
+                    response, created = save_response(db, **fields)
             except ValidationFailed as exc:
                 db.rollback()
                 for err in exc.errors:
-                    if err.item == "unit":
-                        form.entry_unit.errors = [*form.entry_unit.errors, err.message]
-                    elif err.item == "submitted_at":
-                        form.entry_date.errors = [*form.entry_date.errors, err.message]
-                leftover = form.apply_errors(
-                    [e for e in exc.errors if e.item not in ("unit", "submitted_at")], ENTRY_MESSAGES
-                )
+                    name = _FIELD_OF.get(err.item or "")
+                    if name is not None:
+                        form[name].errors = [*form[name].errors, err.message]
+                items = [e for e in exc.errors if e.item not in _FIELD_OF]
+                leftover = form.apply_errors(items, ENTRY_MESSAGES)
             except CampaignNotOpen as exc:  # closed while the form was being keyed: the typing stays
                 db.rollback()
                 closed = True
@@ -90,9 +103,17 @@ def entry(campaign_id: int):
                     "Mở một phiếu trống mới để nhập tiếp."
                 ]
             else:
-                unit_name = next((u.unit_name for u in c.units if u.unit_code == response.unit_code), "")
+                unit_code = form.entry_unit.data
+                unit_name = next((u.unit_name for u in c.units if u.unit_code == unit_code), "")
+                session_count = _count_keyed(created)
+                if keyed is not None:
+                    flash(f"{keyed.message} ({unit_name}; {session_count}).", keyed.category)
+                    return redirect(url_for(".entry", campaign_id=c.id, unit=unit_code))
                 if created:
-                    flash(f"Đã lưu phiếu cho {unit_name}. Có thể nhập phiếu tiếp theo.", "success")
+                    flash(
+                        f"Đã lưu phiếu cho {unit_name} ({session_count}). Có thể nhập phiếu tiếp theo.",
+                        "success",
+                    )
                 else:
                     flash("Phiếu này đã được lưu trước đó; không lưu thêm lần nữa.", "warning")
                 return redirect(url_for(".entry", campaign_id=c.id, unit=response.unit_code))
@@ -112,9 +133,17 @@ def entry(campaign_id: int):
             leftover=leftover,
             groups=entry_groups(q),
             client_definition=client_definition(q),
+            keyed_count=session.get(KEYED_COUNT, 0),
         ),
         status,
     )
+
+
+def _count_keyed(created: bool) -> str:
+    """Count a form keyed in this login session; return the running count as the page says it."""
+    if created:
+        session[KEYED_COUNT] = session.get(KEYED_COUNT, 0) + 1
+    return f"đã nhập {session.get(KEYED_COUNT, 0)} phiếu trong phiên này"
 
 
 def _paper_date(form: Any) -> datetime | None:

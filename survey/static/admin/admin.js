@@ -177,4 +177,161 @@
     entry.addEventListener("input", apply);
     apply();
   }
+
+  // ------------------------------------------------------- paper entry: keyboard-only fast keying
+  // One key per answer: the code's digit (or, for codes that are not digits, the option's position),
+  // x (or 0 when 0 is not a code) for "blank / illegible"; the focus then moves to the next item.
+  // Tab/Enter go to the next item, Shift+Tab and Backspace back, Ctrl+Enter saves the form.
+  if (entry) {
+    var FIELDS = "input:not([type=hidden]):not(:disabled), textarea:not(:disabled), select:not(:disabled)";
+    var CHOICES = "input[type=radio]:not(:disabled), input[type=checkbox]:not(.entry-blank__box):not(:disabled)";
+    var submit = entry.querySelector("button[type=submit]");
+    var help = document.getElementById("entry-keys-help");
+    if (help) help.hidden = false;
+
+    var visible = function (el) { return !el.closest("[hidden]"); };
+    var stops = function () {
+      return Array.prototype.filter.call(entry.querySelectorAll("[data-code], .field-row .field__input"), function (el) {
+        if (!visible(el)) return false;
+        return el.matches(FIELDS) || !!el.querySelector(FIELDS);
+      });
+    };
+    var options = function (stop) {
+      return Array.prototype.slice.call(stop.querySelectorAll(CHOICES));
+    };
+    var numeric = function (opts) {
+      return opts.some(function (o) { return /^\d+$/.test(o.value); });
+    };
+    var focusStop = function (stop) {
+      Array.prototype.forEach.call(entry.querySelectorAll(".entry-current"), function (el) {
+        el.classList.remove("entry-current");
+      });
+      if (!stop) { if (submit) submit.focus(); return; }
+      var target = stop;
+      if (!stop.matches(FIELDS)) {
+        var opts = options(stop);
+        var checked = opts.filter(function (o) { return o.checked; })[0];
+        var blank = stop.querySelector(".entry-blank__box:checked");
+        target = checked || blank || opts[0] || stop.querySelector(FIELDS);
+        stop.classList.add("entry-current");
+      }
+      target.focus();
+      if (target.scrollIntoView) target.scrollIntoView({ block: "center" });
+    };
+    var move = function (stop, step) {
+      var all = stops();
+      var i = all.indexOf(stop);
+      var next = i < 0 ? all[0] : all[i + step];
+      if (next || step > 0) focusStop(next);
+    };
+    var changed = function (input) {
+      input.dispatchEvent(new Event("change", { bubbles: true })); // the skip logic follows
+    };
+    var pick = function (opts, key) {
+      if (!/^\d$/.test(key)) return null;
+      if (numeric(opts)) return opts.filter(function (o) { return o.value === key; })[0] || null;
+      return opts[parseInt(key, 10) - 1] || null; // codes that are words: the option's position
+    };
+    // Each option shows its key (the Likert grids show theirs in the header): the code when codes are
+    // digits, else the position, so the clerk need not count.
+    Array.prototype.forEach.call(entry.querySelectorAll("[data-code]:not(tr)"), function (stop) {
+      var opts = options(stop);
+      var digits = numeric(opts);
+      opts.slice(0, 9).forEach(function (o, i) {
+        if (digits && !/^\d$/.test(o.value)) return;
+        var key = document.createElement("kbd");
+        key.className = "entry-key";
+        key.textContent = digits ? o.value : String(i + 1);
+        key.setAttribute("aria-hidden", "true");
+        o.parentNode.insertBefore(key, o.nextSibling);
+      });
+    });
+
+    entry.addEventListener("keydown", function (event) {
+      if (event.altKey || event.metaKey || event.isComposing) return;
+      var target = event.target;
+      if (event.key === "Enter" && event.ctrlKey) {
+        event.preventDefault();
+        if (submit) submit.click();
+        return;
+      }
+      if (event.ctrlKey) return;
+      var stop = target.closest("[data-code]") || (target.matches(".field-row .field__input") ? target : null);
+      if (!stop) return;
+      var typing = target.tagName === "TEXTAREA" || target.tagName === "SELECT" ||
+        (target.tagName === "INPUT" && !/^(radio|checkbox)$/.test(target.type));
+      if (event.key === "Enter") {
+        if (target.tagName === "TEXTAREA" && !event.shiftKey) return; // a new line in a comment
+        event.preventDefault();
+        move(stop, 1);
+        return;
+      }
+      if (event.key === "Tab" && !typing) {
+        event.preventDefault();
+        move(stop, event.shiftKey ? -1 : 1);
+        return;
+      }
+      if (event.key === "Backspace" && (!typing || (target.tagName !== "SELECT" && target.value === ""))) {
+        event.preventDefault();
+        move(stop, -1);
+        return;
+      }
+      if (typing) return;
+      var opts = options(stop);
+      var blank = stop.querySelector(".entry-blank__box");
+      var option = pick(opts, event.key);
+      if (option) {
+        event.preventDefault();
+        if (option.type === "checkbox") { option.checked = !option.checked; } else { option.checked = true; }
+        if (blank) blank.checked = false;
+        changed(option);
+        if (option.type === "radio") move(stop, 1);
+        return;
+      }
+      var zeroIsCode = opts.some(function (o) { return o.value === "0"; });
+      if (blank && (event.key === "x" || event.key === "X" || (event.key === "0" && !zeroIsCode))) {
+        event.preventDefault();
+        blank.checked = true;
+        opts.forEach(function (o) { o.checked = false; });
+        changed(blank);
+        move(stop, 1);
+      }
+    });
+    // A ticked "blank" clears the item's choices, and a choice clears "blank": never both.
+    entry.addEventListener("change", function (event) {
+      var input = event.target;
+      var stop = input.closest && input.closest("[data-code]");
+      if (!stop || input.type === "text" || input.tagName === "TEXTAREA") return;
+      if (input.classList.contains("entry-blank__box")) {
+        if (input.checked) options(stop).forEach(function (o) { o.checked = false; });
+      } else if (input.checked && input.type === "radio") {
+        var box = stop.querySelector(".entry-blank__box");
+        if (box) box.checked = false;
+      }
+    });
+    entry.addEventListener("focusin", function (event) {
+      var stop = event.target.closest("[data-code]");
+      Array.prototype.forEach.call(entry.querySelectorAll(".entry-current"), function (el) {
+        if (el !== stop) el.classList.remove("entry-current");
+      });
+      if (stop) stop.classList.add("entry-current");
+    });
+
+    // Where keying starts: the first item with an error; on a fresh form the unit when none is chosen,
+    // else the serial; else the first item.
+    if (document.getElementById("keyed-count")) {
+      var invalid = entry.querySelector(".entry-item--invalid, .field--invalid .field__input");
+      var unit = document.getElementById("entry_unit");
+      var serial = document.getElementById("entry_serial");
+      if (invalid) {
+        focusStop(invalid);
+      } else if (unit && !unit.value) {
+        focusStop(unit);
+      } else if (serial && !serial.value) {
+        focusStop(serial);
+      } else {
+        focusStop(stops()[0]);
+      }
+    }
+  }
 })();
