@@ -11,14 +11,17 @@ are answered in JSON by :mod:`survey.errors`.
     {"instance_id": "<uuid>", "kiosk_token": "…", "questionnaire": "sipas-2017", "version": "2017.1",
      "answers": {"linh_vuc": "ho_tich", "tiep_can_1": "4", …},
      "started_at": "2024-05-02T08:01:00+07:00", "submitted_at": "2024-05-02T08:04:10+07:00",
-     "unit": "tra-xuan", "stratum": "ho_tich", "group": "citizen"}      (the last three optional)
+     "unit": "tra-xuan", "stratum": "ho_tich", "group": "citizen",      (these four optional)
+     "paradata": {"v": 1, "pages": [{"page": 0, "ms": 41200, "taps": 9, "visits": 1}, …]}}
 
 Answers: 201 ``{"status": "created", "id", "instance_id"}``; 200 ``{"status": "duplicate", …}`` for
 the same instance id with the same content; 409 for the same instance id with other content; 401
 without a token (body ``kiosk_token`` or header ``Authorization: Bearer …``); 403 for an unknown or
 revoked token or a campaign that does not take forms (``campaign_closed``, ``campaign_not_open``); 413
 for a body over ``MAX_CONTENT_LENGTH``. A tablet's queued form filled before the campaign closed (its own
-``submitted_at``) but arriving after is stored as late: 201 with ``"late": true``.
+``submitted_at``) but arriving after is stored as late: 201 with ``"late": true``. Malformed
+``paradata`` (see :func:`read_paradata`) does not cost the answers: they are stored without it, 201 with
+``"paradata": "ignored"`` and a warning.
 """
 
 from __future__ import annotations
@@ -58,8 +61,63 @@ FIELDS = {
     "unit",
     "stratum",
     "group",
+    "paradata",
 }
 REQUIRED_FIELDS = ("instance_id", "questionnaire", "version", "answers", "started_at", "submitted_at")
+
+
+# Kiosk paradata (optional): how the form was filled, numbers only, in a bounded size. What the tablet
+# sends under "paradata" when the kiosk definition says the server takes it:
+#   {"v": 1, "pages": [{"page": <section index>, "ms": <time on it>, "taps": <taps>, "visits": <times
+#    opened>}, …], "review": {"ms": …, "taps": …, "visits": …}}
+PARADATA_VERSION = 1
+PARADATA_MAX_PAGES = 200
+PARADATA_LIMITS = {"page": 10_000, "ms": 86_400_000, "taps": 100_000, "visits": 10_000}
+
+
+def _count(value: Any, limit: int) -> int | None:
+    """A non-negative whole number up to ``limit`` (JSON 3.0 too), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    number = int(value)
+    return number if 0 <= number <= limit else None
+
+
+def _counts(entry: Any, keys: tuple[str, ...]) -> dict[str, int] | None:
+    if not isinstance(entry, dict) or not set(entry) <= set(keys):
+        return None
+    out: dict[str, int] = {}
+    for key, value in entry.items():
+        number = _count(value, PARADATA_LIMITS[key])
+        if number is None:
+            return None
+        out[key] = number
+    return out
+
+
+def read_paradata(value: Any) -> dict[str, Any] | None:
+    """The kiosk's paradata normalised (numbers only, bounded), or None when it is malformed."""
+    if not isinstance(value, dict) or value.get("v") != PARADATA_VERSION:
+        return None
+    if not set(value) <= {"v", "pages", "review"}:
+        return None
+    pages = value.get("pages", [])
+    if not isinstance(pages, list) or len(pages) > PARADATA_MAX_PAGES:
+        return None
+    out: dict[str, Any] = {"v": PARADATA_VERSION, "pages": []}
+    for entry in pages:
+        counted = _counts(entry, ("page", "ms", "taps", "visits"))
+        if counted is None or "page" not in counted:
+            return None
+        out["pages"].append(counted)
+    if "review" in value:
+        review = _counts(value["review"], ("ms", "taps", "visits"))
+        if review is None:
+            return None
+        out["review"] = review
+    return out
 
 
 def _bad_request(errors: list[ItemError]) -> tuple[Any, int]:
@@ -131,6 +189,10 @@ def submit_response():
     errors = _check_fields(body, campaign, kiosk.unit_code)
     if errors:
         return _bad_request(errors)
+    # Malformed paradata never costs the respondent's answers: the form is stored without it and the
+    # reply says so (a refusal would strand the form in the tablet's outbox, resent unchanged forever).
+    paradata = read_paradata(body["paradata"]) if body.get("paradata") is not None else None
+    ignored = body.get("paradata") is not None and paradata is None
 
     try:
         response, created = save_response(
@@ -147,6 +209,7 @@ def submit_response():
             group=body.get("group"),
             source="kiosk",
             kiosk=kiosk,
+            paradata=paradata,
         )
     except CampaignNotOpen:  # closed while the form was on its way
         session.rollback()
@@ -163,10 +226,26 @@ def submit_response():
             code="conflict",
             instance_id=exc.instance_id,
         )
+    extra = _paradata_ignored() if ignored and created else {}
     if created:
         reply = {"status": "created", "id": response.id, "instance_id": response.instance_id}
-        return jsonify(reply | ({"late": True} if response.late else {})), 201
+        return jsonify(reply | ({"late": True} if response.late else {}) | extra), 201
     return jsonify({"status": "duplicate", "id": response.id, "instance_id": response.instance_id}), 200
+
+
+def _paradata_ignored() -> dict[str, Any]:
+    """What a reply adds when the answers were stored but the paradata was not."""
+    return {
+        "paradata": "ignored",
+        "warnings": [
+            ItemError(
+                "paradata",
+                "malformed",
+                "Đã lưu câu trả lời; dữ liệu thời gian và số lần chạm không đúng dạng nên không được lưu.",
+                "the answers are stored; the paradata is malformed and was not stored",
+            ).to_dict()
+        ],
+    }
 
 
 def _not_open(campaign: Campaign) -> Response:
@@ -283,6 +362,8 @@ def kiosk_definition(token: str):
             "submit_url": "/api/v1/responses",
             "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
             "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
+            # The tablet sends per-page timings and taps only to a server that says it takes them.
+            "paradata": {"v": PARADATA_VERSION, "max_pages": PARADATA_MAX_PAGES},
         }
     )
 

@@ -208,6 +208,61 @@
     }
   }
 
+  // --------------------------------------------------------------------------------- paradata
+  // Time and taps per page, sent with the form only to a server whose definition says it takes them
+  // (def.paradata): an older server refuses unknown fields, and the answers matter more.
+
+  var PARADATA_MAX = { ms: 86400000, taps: 100000, visits: 10000 };
+
+  function paradataOn() {
+    return !!(def && def.paradata && def.paradata.v === 1);
+  }
+
+  // Close the timing of the page being looked at and open `key` (a section index, "review", or null).
+  function track(key) {
+    if (!paradataOn() || !state) return;
+    var p = state.paradata || (state.paradata = { pages: {}, open: null, since: 0 });
+    var now = Date.now();
+    if (p.open !== null && p.pages[p.open]) p.pages[p.open].ms += Math.max(0, now - p.since);
+    p.open = key;
+    p.since = now;
+    if (key !== null) {
+      var entry = p.pages[key] || (p.pages[key] = { ms: 0, taps: 0, visits: 0 });
+      entry.visits += 1;
+    }
+  }
+
+  function countTap() {
+    var p = state && state.paradata;
+    if (!paradataOn() || !p || p.open === null || !p.pages[p.open]) return;
+    p.pages[p.open].taps += 1;
+  }
+
+  function paradataPayload() {
+    var p = state.paradata;
+    if (!p) return null;
+    var pages = [];
+    var review = null;
+    Object.keys(p.pages).forEach(function (key) {
+      var e = p.pages[key];
+      var counts = {
+        ms: Math.min(PARADATA_MAX.ms, Math.round(e.ms)),
+        taps: Math.min(PARADATA_MAX.taps, e.taps),
+        visits: Math.min(PARADATA_MAX.visits, e.visits)
+      };
+      if (key === "review") {
+        review = counts;
+      } else {
+        counts.page = Number(key);
+        pages.push(counts);
+      }
+    });
+    pages.sort(function (a, b) { return a.page - b.page; });
+    var out = { v: 1, pages: pages.slice(0, def.paradata.max_pages || 200) };
+    if (review) out.review = review;
+    return out;
+  }
+
   // ----------------------------------------------------------------------------------- timers
 
   function clearTimer(name) {
@@ -387,6 +442,7 @@
     }
     screen = "section";
     state.page = section.code;
+    track(String(Q.sections.indexOf(section)));
     var main = frame({
       kind: "section",
       counter: TEXT.part(index + 1, sections.length),
@@ -755,6 +811,7 @@
   function showReview(fromHistory) {
     screen = "review";
     state.fromReview = false;
+    track("review");
     var sections = visibleSections();
     var main = frame({ kind: "review", counter: TEXT.reviewTitle, progress: (sections.length / (sections.length + 1)) * 100 });
     main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
@@ -812,7 +869,7 @@
         if (q.type === "today") answers[q.code] = localDate(now);
       });
     });
-    return {
+    var body = {
       instance_id: state.instanceId,
       kiosk_token: config.token,
       questionnaire: Q.id,
@@ -821,6 +878,12 @@
       started_at: state.startedAt,
       submitted_at: now.toISOString()
     };
+    if (paradataOn()) {
+      track(null);
+      var paradata = paradataPayload();
+      if (paradata) body.paradata = paradata;
+    }
+    return body;
   }
 
   function setSending(on) {
@@ -981,6 +1044,8 @@
       if (idleArmed() && !document.querySelector(".idle-warning")) touch();
     }, { passive: true, capture: true });
   });
+  // Paradata: every tap (or click) on a page of the form counts for that page.
+  window.addEventListener("pointerdown", countTap, { passive: true, capture: true });
   // Tablets: a double tap must not zoom the grid; selection state is mirrored on the label.
   document.addEventListener("change", function (event) {
     var input = event.target;
