@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import score as score_table
-from .options import SCORING_ERRORS, ScoringOptions, one_line, resolve, scoring_options
+from .options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_options
 
 
 @click.command("score")
@@ -28,8 +28,8 @@ def score(options: ScoringOptions, out: Path) -> None:
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (the output folder does not exist)")
     try:
-        arguments, _ = resolve(options)
-        result = score_table(**arguments)
+        scoring, _ = prepare(options)  # prints what was left out, and why
+        result = score_table(**scoring.arguments)
         result.write(out)
     except SCORING_ERRORS as exc:
         raise click.ClickException(one_line(exc)) from None

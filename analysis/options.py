@@ -8,6 +8,10 @@ download calls it with default options, so every path scores a campaign alike.
 A stored campaign belongs to the survey app, which this package never imports: the ``sipas`` group
 puts a loader on the click context (``ctx.obj["load_campaign"]``, see ``survey.cli``), and
 :func:`resolve` calls it for ``--campaign``.
+
+:func:`prepare` is what the commands call: :func:`resolve`, then :func:`analysis.quality.scorable`,
+which leaves flagged forms out with ``--exclude-flagged`` (flags never exclude by themselves), and the
+lines saying what was left out and why.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from questionnaires import Questionnaire, QuestionnaireError, load_questionnaire
 
 from .errors import ScoringError
 from .io import read_frame, read_margins, read_previous, read_responses
+from .quality import Scorable, scorable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +40,7 @@ __all__ = [
     "CampaignDesign",
     "ScoringOptions",
     "one_line",
+    "prepare",
     "resolve",
     "score_arguments",
     "scoring_options",
@@ -80,6 +86,14 @@ class CampaignDesign(Protocol):
     @property
     def notes(self) -> Sequence[str]: ...
 
+    # Read with getattr (a loader may not have them): the campaign's counts per unit of forms received
+    # and left out (survey.design.QUALITY_COLUMNS), and its stored integrity-check settings.
+    @property
+    def quality(self) -> pd.DataFrame | None: ...
+
+    @property
+    def integrity_settings(self) -> Mapping[str, Any] | None: ...
+
 
 # campaign id, database URL (None: the app's configuration) -> the campaign's design
 CampaignLoader = Callable[[int, str | None], CampaignDesign]
@@ -102,6 +116,7 @@ class ScoringOptions:
     margin_of_error: float | None = None  # None: the campaign's, else analysis.score's 0.05
     trim: tuple[float, float] | None = None
     rank_probability: bool = False
+    include_flagged: bool = True  # flags never exclude by themselves: --exclude-flagged asks for it
 
 
 def _trim_bounds(
@@ -173,6 +188,14 @@ _OPTIONS = (
     click.option(
         "--rank-probability", is_flag=True, help="Ước lượng xác suất thứ hạng (P(true rank within ±1))."
     ),
+    click.option(
+        "--include-flagged/--exclude-flagged",
+        "include_flagged",
+        default=True,
+        show_default=True,
+        help="Tính hay loại các phiếu bị kiểm tra tính xác thực đánh dấu (count or leave out the forms "
+        "that the integrity checks flag; by default flags never exclude a form).",
+    ),
 )
 _FIELDS = tuple(field.name for field in dataclasses.fields(ScoringOptions))
 
@@ -203,6 +226,24 @@ def resolve(options: ScoringOptions) -> tuple[dict[str, Any], CampaignDesign | N
         )
     design = _campaign_design(options) if options.campaign is not None else None
     return score_arguments(options, design), design
+
+
+def prepare(options: ScoringOptions, *, check: bool = False) -> tuple[Scorable, CampaignDesign | None]:
+    """Resolve the options, leave flagged forms out when asked, and print what was left out and why.
+
+    ``check`` runs the integrity checks even while flagged forms are kept (the report's quality sheet).
+    """
+    arguments, design = resolve(options)
+    result = scorable(
+        arguments,
+        quality=getattr(design, "quality", None),
+        integrity_settings=getattr(design, "integrity_settings", None),
+        include_flagged=options.include_flagged,
+        check=check,
+    )
+    for line in result.messages():
+        click.echo(line)
+    return result, design
 
 
 def _campaign_design(options: ScoringOptions) -> CampaignDesign:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 import analysis
-from analysis.options import SCORING_ERRORS, ScoringOptions, one_line, resolve, scoring_options
+from analysis.options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_options
 from questionnaires.files import atomic_write
 
 from .errors import ReportError
@@ -60,13 +60,16 @@ def report(
     no_figures: bool,
 ) -> None:
     """Lập báo cáo Excel xếp hạng các đơn vị (write the ranked Excel report)."""
+    from .quality import quality_arguments
     from .workbook import build_report
 
     if out.suffix.lower() != ".xlsx":
         raise click.UsageError(f"--out phải là tệp .xlsx (got {out.name})")
     try:
-        arguments, design = resolve(options)
+        scoring, design = prepare(options, check=True)  # prints what was left out, and why
+        arguments = scoring.arguments
         table = analysis.score(**arguments)
+        quality = quality_arguments(scoring)
         if design is not None:
             title = title or design.name
             period = period or design.period
@@ -83,6 +86,7 @@ def report(
                 period=period,
                 threshold=threshold,
                 pictures=not no_figures,
+                **quality,
             ),
         )
     except USER_ERRORS as exc:
@@ -112,7 +116,8 @@ def plot(options: ScoringOptions, threshold: float, title: str | None, kind: str
     if fmt is None:
         raise click.UsageError(f"--out phải là tệp .png hoặc .svg (got {out.name})")
     try:
-        arguments, _ = resolve(options)
+        scoring, _ = prepare(options)  # prints what was left out, and why
+        arguments = scoring.arguments
         table = analysis.score(**arguments)
         data = charts.plot(
             kind,

@@ -3,7 +3,10 @@
 Sheets, in order: ``Xếp hạng`` (ranking, CI, change, flags, native bar chart with CI error bars),
 ``Theo yếu tố`` (unit × element/field), ``Theo tiêu chí`` (unit × criterion heatmap), one sheet per unit
 (or one ``Từng đơn vị`` sheet of compact blocks when units are many), ``Phương pháp`` (what was computed,
-how, from what), and with the responses ``Dữ liệu`` and ``Mã hoá``.
+how, from what), and with the responses ``Dữ liệu`` and ``Mã hoá``. Given the data-quality tables,
+``Chất lượng dữ liệu`` (forms received and left out, flags by rule, sensitivity of the ranking to the
+flagged forms; :mod:`reports.quality`) follows ``Theo tiêu chí``, and the method sheet says what was
+left out.
 
 The workbook is written in xlsxwriter's ``constant_memory`` mode by default, so every sheet is written
 strictly row by row, top to bottom: the writers below never go back to an earlier row. Text always goes
@@ -48,8 +51,10 @@ SHEET_CRITERIA = "Theo tiêu chí"
 SHEET_FIGURES = "Biểu đồ"
 SHEET_UNITS = "Từng đơn vị"
 SHEET_METHOD = "Phương pháp"
+SHEET_QUALITY = "Chất lượng dữ liệu"  # reports.quality writes it; 18 characters, within Excel's 31
 FIXED_SHEETS = (
     SHEET_RANKING,
+    SHEET_QUALITY,
     SHEET_ELEMENTS,
     SHEET_CRITERIA,
     SHEET_FIGURES,
@@ -162,6 +167,9 @@ class _Formats:
         self.index_bold = fmt(border=1, num_format="0.00", bold=True)
         self.change = fmt(border=1, num_format="+0.00;-0.00;0.00")
         self.rank_change = fmt(border=1, align="center", num_format='"▲ "0;"▼ "0;"="')
+        # Places lost (+) or gained (-) without the flagged forms (the quality sheet): no arrows, whose
+        # direction on the ranking sheet means the opposite.
+        self.rank_shift = fmt(border=1, align="center", num_format="+0;-0;0")
         self.missing = fmt(border=1, align="center", font_color="#7F7F7F")
         self.flags = fmt(border=1, text_wrap=True, italic=True, font_color="#C00000", font_size=10)
         self.overall_label = fmt(border=1, bold=True, bg_color="#F2F2F2")
@@ -254,6 +262,11 @@ class _Context:
     generated: dt.datetime
     overall_label: str
     pictures: bool  # matplotlib figures (a few seconds); the native Excel chart is always there
+    # What the index leaves out (reason -> forms) and whether flagged forms count: stated on the method
+    # sheet when the caller gave the data-quality tables (has_quality).
+    left_out: Mapping[str, int] | None = None
+    include_flagged: bool = True
+    has_quality: bool = False
 
     @property
     def confidence(self) -> str:
@@ -290,8 +303,18 @@ def build_report(
     constant_memory: bool = True,
     pictures: bool = True,
     generated: dt.datetime | None = None,
+    quality: pd.DataFrame | None = None,
+    sensitivity: pd.DataFrame | None = None,
+    left_out: Mapping[str, int] | None = None,
+    include_flagged: bool = True,
+    quality_notes: Sequence[str] = (),
 ) -> list[str]:
-    """Write the ranked report workbook to a path or a binary stream; return the sheet names in order."""
+    """Write the ranked report workbook to a path or a binary stream; return the sheet names in order.
+
+    With ``quality`` (forms per unit: received, by source, rejected, late, flagged by rule, counted)
+    and/or ``sensitivity`` (``analysis.sensitivity``), the sheet ``Chất lượng dữ liệu`` follows the
+    criteria sheet and the method sheet states ``left_out`` (reason -> forms) and whether flagged forms count.
+    """
     if questionnaire.scoring is None:
         raise ReportError(
             bilingual(
@@ -324,6 +347,9 @@ def build_report(
         generated=generated or dt.datetime.now(),
         overall_label=nfc(overall_label),
         pictures=pictures,
+        left_out=dict(left_out) if left_out is not None else None,
+        include_flagged=include_flagged,
+        has_quality=quality is not None or sensitivity is not None,
     )
     if isinstance(out, str | PathLike):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -343,6 +369,20 @@ def build_report(
         _ranking_sheet(workbook, ctx, formats)
         _elements_sheet(workbook, ctx, formats)
         _criteria_sheet(workbook, ctx, formats)
+        if ctx.has_quality:
+            from .quality import write_quality_sheet
+
+            write_quality_sheet(
+                workbook,
+                ctx,
+                formats,
+                quality=quality,
+                sensitivity=sensitivity,
+                left_out=ctx.left_out,
+                include_flagged=include_flagged,
+                notes=[nfc(str(n)) for n in quality_notes],
+                name=SHEET_QUALITY,
+            )
         if pictures:
             _figures_sheet(workbook, ctx, formats)
         if len(units) <= per_unit_sheets_max:
@@ -1139,7 +1179,7 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
             ' Cột "Xác suất hạng đúng (± 1)": xác suất để hạng thật của đơn vị nằm trong hạng hiển thị ± 1,'
             " ước lượng bằng mô phỏng từ sai số của các chỉ số."
         )
-    return [
+    rows = [
         ("Bảng hỏi", f"{nfc(q.title.vi)} (mã {q.id}, phiên bản {q.version})"),
         ("Căn cứ", nfc(q.source) if q.source else "Không ghi trong bảng hỏi"),
         ("Cấu trúc chỉ số", _structure_text(s)),
@@ -1155,6 +1195,12 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
         ),
         ("Lập lúc", ctx.generated.strftime("%H:%M ngày %d/%m/%Y") + " bằng sipas-toolkit"),
     ]
+    if ctx.has_quality:
+        from .quality import left_out_text
+
+        text = left_out_text(ctx.left_out, ctx.include_flagged)
+        rows.insert(-1, ("Phiếu được tính", f'{text} Chi tiết theo đơn vị ở trang "{SHEET_QUALITY}".'))
+    return rows
 
 
 def _likert_labels(q: Questionnaire, codes: Sequence[str]) -> str:

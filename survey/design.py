@@ -2,30 +2,49 @@
 the admin report download.
 
 :func:`read_design` reads the campaign's frozen questionnaire, its responses table and its design
-(sampling frame, targets, unit names, margin of error) into a plain :class:`CampaignDesign`;
+(sampling frame, targets, unit names, margin of error) into a plain :class:`CampaignDesign`, with the
+per-unit counts of what was received and what the responses table leaves out (rejected, late, paper
+forms whose double entry is not settled), read in one transaction with the table so that they agree;
 :func:`sampling_frame` is the one rule that turns the stored frame cells and unit populations into the
 frame ``analysis.score`` weights by.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire
 
+from . import models
 from .campaigns import campaign_questionnaire
-from .models import Campaign, FrameCell
-from .storage import campaign_frame, engine_for
+from .models import Campaign, FrameCell, Response
+from .storage import SOURCES, campaign_frame, engine_for
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CampaignDesign", "FrameRow", "campaign_design", "read_design", "sampling_frame"]
+__all__ = [
+    "QUALITY_COLUMNS",
+    "CampaignDesign",
+    "FrameRow",
+    "campaign_design",
+    "quality_counts",
+    "read_design",
+    "sampling_frame",
+]
+
+# The per-unit counts of CampaignDesign.quality: forms received (stored responses plus paper serials
+# still waiting for their double entry), by source, and those the responses table leaves out.
+# "double_entry" is there only when the app keeps paper keyings (survey.models.PaperKeying).
+QUALITY_COLUMNS = ("received", *SOURCES, "rejected", "late", "double_entry", "scored")
+# A keying in one of these states has become the response it agreed on (survey.models.KEYING_STATES).
+_SETTLED_KEYINGS = ("matched", "resolved")
 
 # (unit, stratum or ""/None, population): one cell of a sampling frame as stored.
 FrameRow = tuple[str, str | None, int]
@@ -46,6 +65,10 @@ class CampaignDesign:
     units: list[str]  # every unit of the campaign, in its order (units without responses included)
     margin_of_error: float  # e of Slovin's n = N / (1 + N·e²), as the campaign was created with
     notes: tuple[str, ...] = ()  # why the frame was left out, for a command to print
+    # Per unit (index, every unit of the campaign): QUALITY_COLUMNS (see quality_counts); None: not read.
+    quality: pd.DataFrame | None = None
+    # The campaign's integrity-check settings as stored (IntegritySettings.to_dict); None: the defaults.
+    integrity_settings: Mapping[str, Any] | None = None
 
 
 def sampling_frame(
@@ -81,20 +104,101 @@ def sampling_frame(
     return None, ()
 
 
+def quality_counts(
+    session: Session, campaign_id: int, units: Sequence[str], responses: pd.DataFrame
+) -> pd.DataFrame:
+    """Count per unit the forms received, by source, rejected, late, awaiting double entry, and scored.
+
+    ``received`` = stored responses + paper serials keyed but not yet agreed by double entry (their
+    ``paper`` count too); ``rejected`` counts every rejected form, ``late`` the late ones not rejected,
+    so ``received - rejected - late - double_entry`` is what the responses table holds: ``scored``,
+    counted from ``responses`` itself. Units with nothing stored get zeros.
+    """
+    import pandas as pd  # here, not at the top: web workers that only store responses never load it
+
+    rejected = Response.review_state == "rejected"
+    rows = session.execute(
+        select(Response.unit_code, Response.source, rejected, Response.late, func.count())
+        .where(Response.campaign_id == campaign_id)
+        .group_by(Response.unit_code, Response.source, rejected, Response.late)
+    ).all()
+    extra = [u for u in dict.fromkeys(r[0] for r in rows) if u not in set(units)]
+    index = pd.Index([*units, *extra], name="unit")
+    counts = pd.DataFrame(0, index=index, columns=list(QUALITY_COLUMNS))
+    for unit, source, is_rejected, late, n in rows:
+        counts.loc[unit, "received"] += n
+        if source in SOURCES:
+            counts.loc[unit, source] += n
+        if is_rejected:
+            counts.loc[unit, "rejected"] += n
+        elif late:
+            counts.loc[unit, "late"] += n
+    pending = _unsettled_serials(session, campaign_id)
+    if pending is None:
+        counts = counts.drop(columns="double_entry")
+    else:
+        for unit, n in pending.items():
+            if unit not in counts.index:
+                counts.loc[unit] = 0
+            counts.loc[unit, ["received", "paper", "double_entry"]] += n
+    scored = responses["unit"].value_counts() if len(responses) else pd.Series(dtype=int)
+    counts["scored"] = scored.reindex(counts.index, fill_value=0).astype(int)
+    return counts.astype(int)
+
+
+def _unsettled_serials(session: Session, campaign_id: int) -> dict[str, int] | None:
+    """Paper serials per unit whose double entry has not agreed yet; None when the app keeps no keyings."""
+    keying = getattr(models, "PaperKeying", None)  # the paper-forms storage, when the schema has it
+    if keying is None:
+        return None
+    settled = func.max(case((keying.state.in_(_SETTLED_KEYINGS), 1), else_=0))
+    rows = session.execute(
+        select(keying.unit_code, keying.paper_serial, settled)
+        .where(keying.campaign_id == campaign_id)
+        .group_by(keying.unit_code, keying.paper_serial)
+    ).all()
+    out: dict[str, int] = {}
+    for unit, _, done in rows:
+        if not done:
+            out[unit] = out.get(unit, 0) + 1
+    return out
+
+
+@contextmanager
+def _snapshot(bind: Engine | Connection) -> Iterator[Connection]:
+    """One read transaction (a snapshot on PostgreSQL and SQLite's WAL), so counts and table agree."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            if connection.dialect.name == "sqlite":
+                # pysqlite opens no transaction for a SELECT: open one, so every statement reads the
+                # same WAL snapshot (a deferred BEGIN takes no lock).
+                connection.exec_driver_sql("BEGIN")
+            yield connection
+
+
 def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
     """Read a campaign's questionnaire, responses and design; CampaignError when there is no such campaign."""
-    responses = campaign_frame(bind, campaign_id)
-    with Session(bind) as session:
-        campaign = session.get(Campaign, campaign_id)
-        questionnaire = campaign_questionnaire(campaign)
-        units = list(campaign.units)
-        cells = session.execute(
-            select(FrameCell.unit_code, FrameCell.stratum, FrameCell.population)
-            .where(FrameCell.campaign_id == campaign_id)
-            .order_by(FrameCell.id)
-        ).all()
-        name, margin_of_error = campaign.name, campaign.margin_of_error
-        period = " – ".join(p for p in (campaign.period_start, campaign.period_end) if p) or None
+    with _snapshot(bind) as connection:
+        responses = campaign_frame(connection, campaign_id)
+        with Session(connection) as session:
+            campaign = session.get(Campaign, campaign_id)
+            questionnaire = campaign_questionnaire(campaign)
+            units = list(campaign.units)
+            cells = session.execute(
+                select(FrameCell.unit_code, FrameCell.stratum, FrameCell.population)
+                .where(FrameCell.campaign_id == campaign_id)
+                .order_by(FrameCell.id)
+            ).all()
+            name, margin_of_error = campaign.name, campaign.margin_of_error
+            period = " – ".join(p for p in (campaign.period_start, campaign.period_end) if p) or None
+            quality = quality_counts(session, campaign_id, [u.unit_code for u in units], responses)
+            # Stored by the campaign settings when the schema has them; None keeps the defaults.
+            integrity_settings = getattr(campaign, "integrity_settings", None)
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
     return CampaignDesign(
         campaign_id=campaign_id,
@@ -108,6 +212,8 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         units=[u.unit_code for u in units],
         margin_of_error=margin_of_error,
         notes=notes,
+        quality=quality,
+        integrity_settings=dict(integrity_settings) if integrity_settings else None,
     )
 
 

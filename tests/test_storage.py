@@ -310,8 +310,11 @@ def test_responses_frame_has_the_responses_table_layout_and_the_stored_values(
         *items,
         "questionnaire_version",
         "source",
+        "kiosk",
+        "enumerator",
         "started_at",
         "submitted_at",
+        "received_at",
     ]
     assert list(frame["response_id"]) == ids
     assert list(frame["unit"]) == ["xa-a", "xa-b"]

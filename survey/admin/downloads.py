@@ -48,14 +48,23 @@ def report(campaign_id: int):
     # Imported here: workers that only store responses never load pandas, scipy and xlsxwriter.
     from analysis import score
     from analysis.options import SCORING_ERRORS, ScoringOptions, score_arguments
+    from analysis.quality import scorable
     from reports.errors import ReportError
+    from reports.quality import quality_arguments
     from reports.workbook import build_report
 
     c = campaign_or_404(campaign_id)
     design = read_design(engine(), c.id)
     buffer = io.BytesIO()
     try:
-        arguments = score_arguments(ScoringOptions(campaign=c.id), design)
+        # As `sipas report --campaign`: flagged forms counted, the checks run for the quality sheet.
+        scoring = scorable(
+            score_arguments(ScoringOptions(campaign=c.id), design),
+            quality=design.quality,
+            integrity_settings=design.integrity_settings,
+            check=True,
+        )
+        arguments = scoring.arguments
         build_report(
             score(**arguments),
             design.questionnaire,
@@ -64,12 +73,13 @@ def report(campaign_id: int):
             responses=design.responses,
             title=design.name,
             period=design.period,
+            **quality_arguments(scoring),
         )
     except (*SCORING_ERRORS, ReportError) as exc:
         flash(f"Chưa lập được báo cáo: {exc}", "error")
         return redirect(url_for(".campaign", campaign_id=c.id))
     db = get_session()
-    audit(db, "report", {"campaign_id": c.id, "rows": len(design.responses)})
+    audit(db, "report", {"campaign_id": c.id, "rows": len(design.responses), "left_out": scoring.left_out})
     db.commit()
     buffer.seek(0)
     stamp = datetime.now(VIETNAM_TZ).strftime("%Y%m%d-%H%M")
