@@ -21,15 +21,24 @@ class Defaults:
     # Cookies and forms.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False  # set True (SIPAS_SESSION_COOKIE_SECURE=true) behind HTTPS
+    # Secure always when True; otherwise whenever the request is HTTPS (as seen through TRUSTED_PROXIES).
+    SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "sipas_session"
-    PERMANENT_SESSION_LIFETIME = 8 * 3600
-    WTF_CSRF_TIME_LIMIT = 8 * 3600
-    # Staff login protection.
+    # Staff sessions live in the database (survey.sessions): ended at the latest this long after login,
+    # or after this long without a request, whichever comes first.
+    SESSION_LIFETIME_SECONDS = 12 * 3600
+    SESSION_IDLE_SECONDS = 2 * 3600
+    PERMANENT_SESSION_LIFETIME = 12 * 3600
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    # Staff login protection: failures in a row before the account is locked, and for how long.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCKOUT_SECONDS = 15 * 60
-    # Failed logins per client address (any account) within LOGIN_RATE_WINDOW seconds, then 429.
+    # Login attempts (successful ones given back) per client address and per account name within
+    # LOGIN_RATE_WINDOW seconds, then 429; counted before the password check, shared by every host.
     LOGIN_RATE_LIMIT = 10
+    LOGIN_ACCOUNT_RATE_LIMIT = 20
     LOGIN_RATE_WINDOW = 5 * 60
+    # Where those counters live: None = the app database; "redis://host:6379/0" = Redis (pip extra "redis").
+    RATELIMIT_STORAGE: str | None = None
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     TRUSTED_PROXIES = 0

@@ -19,14 +19,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, has_request_context, redirect, request, session, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import get_session
+from .db import get_session, write_lock
 from .errors import UserError, json_error, wants_json
 from .models import ROLES, AuditEvent, User
-from .security import login_allowed, record_login_failure
+from .security import give_back_login_attempt, take_login_attempt
+from .sessions import end_user_sessions
 from .validation import has_control_characters
 
 __all__ = [
@@ -38,9 +39,12 @@ __all__ = [
     "current_user",
     "generate_password",
     "login_user",
+    "logout_everywhere",
     "logout_user",
     "role_required",
+    "set_active",
     "set_password",
+    "set_role",
 ]
 
 MIN_PASSWORD_LENGTH = 10
@@ -114,12 +118,34 @@ def create_user(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    """Replace the user's password and lift any lockout; flush, the caller commits."""
+    """Replace the user's password, lift any lockout and end all their sessions; flush, the caller commits."""
     _check_password(password)
     user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
+    end_user_sessions(session, user.id)
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Activate or deactivate an account; deactivating ends its sessions; flush, the caller commits."""
+    user.active = active
+    if active:
+        user.failed_logins = 0
+        user.locked_until = None
+    session.flush()
+    if not active:
+        end_user_sessions(session, user.id)
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    """Give the account another role and end its sessions; flush, the caller commits."""
+    if role not in ROLES:
+        raise UserError(f"vai trò {role!r} không hợp lệ; chọn một trong: {', '.join(ROLES)} (unknown role)")
+    if role != user.role:
+        user.role = role
+        session.flush()
+        end_user_sessions(session, user.id)
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
@@ -128,24 +154,69 @@ def is_locked(user: User, now: datetime | None = None) -> bool:
     return until is not None and until > (now or _now())
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the user when the name and password match an active, unlocked account; else None.
-
-    Counts failures: after ``LOGIN_MAX_FAILURES`` in a row the account is locked for
-    ``LOGIN_LOCKOUT_SECONDS`` (even the right password is refused meanwhile). Writes an audit event
-    for every attempt and commits, so that the count survives whatever the caller does next. Failures
-    also count against the client address (:mod:`survey.security`); an address over its limit is
-    refused without a password check.
-    """
-    max_failures = int(current_app.config.get("LOGIN_MAX_FAILURES", 5))
-    lockout = timedelta(seconds=int(current_app.config.get("LOGIN_LOCKOUT_SECONDS", 900)))
+def _normalised_name(username: str | None) -> str:
     name = (username or "").strip().lower()[:64]
     if has_control_characters(name):
         # Never a valid name (USERNAME_RE), and PostgreSQL refuses NUL in text: no lookup, a safe audit.
         name = "".join("\ufffd" if has_control_characters(ch) else ch for ch in name)
-    if not login_allowed():
-        audit(session, "login_rate_limited", {"username": name}, security=True)
+    return name
+
+
+def _count_attempt(session: Session, user: User, now: datetime) -> int | None:
+    """Count a password attempt on ``user`` in one atomic UPDATE; its number, or None while locked.
+
+    The count is taken before the password is checked, so parallel requests on any host see each
+    other's attempts: no more than ``LOGIN_MAX_FAILURES`` of them are ever checked.
+    """
+    unlocked = or_(User.locked_until.is_(None), User.locked_until <= now)
+    with write_lock(session):
+        count = session.execute(
+            update(User)
+            .where(User.id == user.id, unlocked)
+            .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar()
         session.commit()
+    return count
+
+
+def _refuse(
+    session: Session,
+    action: str,
+    detail: dict[str, Any],
+    user: User | None = None,
+    *,
+    lock_until: datetime | None = None,
+) -> None:
+    """Audit a refused login and commit; with ``lock_until``, lock the account (unless locked already)."""
+    with write_lock(session):
+        if user is not None and lock_until is not None:
+            now = _now()
+            session.execute(
+                update(User)
+                .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until <= now))
+                .values(locked_until=lock_until, failed_logins=0)
+                .execution_options(synchronize_session=False)
+            )
+        audit(session, action, detail, user=user, security=True)
+        session.commit()
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """Return the user when the name and password match an active, unlocked account; else None.
+
+    Counts failures atomically in the database: after ``LOGIN_MAX_FAILURES`` in a row the account is
+    locked for ``LOGIN_LOCKOUT_SECONDS`` on every host (even the right password is refused meanwhile).
+    Writes an audit event for every attempt and commits, so that the count survives whatever the caller
+    does next. Attempts also count against the client address and the account name
+    (:class:`survey.security.LoginLimits`); over a limit the attempt is refused without a password check.
+    """
+    max_failures = int(current_app.config.get("LOGIN_MAX_FAILURES", 5))
+    lockout = timedelta(seconds=int(current_app.config.get("LOGIN_LOCKOUT_SECONDS", 900)))
+    name = _normalised_name(username)
+    if has_request_context() and take_login_attempt(name):
+        _refuse(session, "login_rate_limited", {"username": name})
         return None
     user = None
     if USERNAME_RE.match(name):
@@ -153,64 +224,81 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     now = _now()
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
-        record_login_failure()
-        audit(session, "login_failed", {"username": name, "reason": "unknown_or_inactive"}, security=True)
-        session.commit()
+        _refuse(session, "login_failed", {"username": name, "reason": "unknown_or_inactive"})
         return None
-    if is_locked(user, now):
+    count = _count_attempt(session, user, now) if max_failures > 0 else 0
+    if count is None or (max_failures > 0 and count > max_failures):
+        # Locked, or other attempts in flight have used up the allowance: no password check at all.
         check_password_hash(_DUMMY_HASH, password or "")
-        record_login_failure()
-        audit(session, "login_refused_locked", {"username": user.username}, user=user, security=True)
-        session.commit()
+        until = now + lockout if count is not None else None
+        _refuse(session, "login_refused_locked", {"username": user.username}, user, lock_until=until)
         return None
     if not check_password_hash(user.password_hash, password or ""):
-        record_login_failure()
-        user.failed_logins = (user.failed_logins or 0) + 1
-        detail: dict[str, Any] = {"username": user.username, "failures": user.failed_logins}
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + lockout
-            user.failed_logins = 0
-            detail["locked_until"] = user.locked_until.isoformat()
-            audit(session, "login_locked", detail, user=user, security=True)
+        detail: dict[str, Any] = {"username": user.username, "failures": count}
+        if 0 < max_failures <= count:
+            detail["locked_until"] = (now + lockout).isoformat()
+            _refuse(session, "login_locked", detail, user, lock_until=now + lockout)
         else:
-            audit(session, "login_failed", detail, user=user, security=True)
-        session.commit()
+            _refuse(session, "login_failed", detail, user)
         return None
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    audit(session, "login", {"username": user.username}, user=user, security=True)
-    session.commit()
+    with write_lock(session):
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, locked_until=None, last_login_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        audit(session, "login", {"username": user.username}, user=user, security=True)
+        session.commit()
+    session.refresh(user)
+    if has_request_context():
+        give_back_login_attempt()
     return user
 
 
 def current_user() -> User | None:
-    """The logged-in, active user of this request (from ``session["user_id"]``), cached on ``g``."""
+    """The logged-in, active user of this request (from ``session["user_id"]``), cached on ``g``.
+
+    A session whose recorded role is no longer the account's is not logged in (the role changed).
+    """
     if "current_user" in g:
         return g.current_user
+    error = getattr(session, "load_error", None)
+    if error is not None:
+        raise error  # the session store is unreachable: the database error page (503), not a login page
     user = None
     user_id = session.get("user_id")
-    if isinstance(user_id, int):
+    if isinstance(user_id, int) and not isinstance(user_id, bool):
         found = get_session().get(User, user_id)
-        if found is not None and found.active:
+        role = session.get("role")
+        if found is not None and found.active and (role is None or role == found.role):
             user = found
     g.current_user = user
     return user
 
 
 def login_user(user: User) -> None:
-    """Start a fresh session for ``user`` (the old session, its CSRF token included, is discarded)."""
-    session.clear()  # a new cookie content: nothing from before the login carries over
+    """Start a fresh session for ``user``: a new id, nothing (no CSRF token) carried over from before."""
+    session.clear()
     session["user_id"] = user.id
     session["role"] = user.role
     session.permanent = True
+    session.rotate = True  # type: ignore[attr-defined]  # survey.sessions.ServerSession: a new id
     g.current_user = user
 
 
 def logout_user() -> None:
-    """End the session."""
+    """End this session (its row is deleted: refused on every host)."""
     session.clear()
     g.current_user = None
+
+
+def logout_everywhere(db: Session, user: User) -> int:
+    """End every session of ``user``, this one included; commit; the number ended."""
+    with write_lock(db):
+        ended = end_user_sessions(db, user.id)
+        db.commit()
+    return ended
 
 
 def role_required(*roles: str) -> Callable[[F], F]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import g, session
 from sqlalchemy import select
 
+import survey.users
 from survey.db import get_session, session_scope
 from survey.errors import UserError
 from survey.models import AuditEvent, User
@@ -208,3 +211,50 @@ def test_a_session_of_a_deleted_or_forged_user_is_not_logged_in(guarded):
 def test_unknown_roles_are_a_programming_error():
     with pytest.raises(ValueError):
         role_required("superuser")
+
+
+@pytest.mark.parametrize("threads", [16])
+def test_parallel_wrong_passwords_lock_the_account_with_at_most_the_limit_checked(
+    make_app, monkeypatch, database_url, threads
+):
+    """Before: the counter was read then written back, so all parallel guesses were checked, the count
+    ended far below the limit and the right password still logged in."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("races between connections: PostgreSQL (SQLite takes one writer at a time)")
+    app = make_app(LOGIN_MAX_FAILURES=5, LOGIN_RATE_LIMIT=1000, LOGIN_ACCOUNT_RATE_LIMIT=1000)
+    _user(app, "lan", "analyst")
+    with app.app_context(), session_scope() as s:
+        real_hash = s.scalars(select(User.password_hash)).one()
+    checked = []
+    original = survey.users.check_password_hash
+
+    def counting(stored: str, password: str) -> bool:
+        if stored == real_hash:
+            checked.append(password)
+        time.sleep(0.05)  # a slow hash keeps the requests in flight together
+        return original(stored, password)
+
+    monkeypatch.setattr(survey.users, "check_password_hash", counting)
+    start = threading.Barrier(threads)
+    results = []
+
+    def guess(i: int) -> None:
+        with app.test_request_context("/admin/login", environ_base={"REMOTE_ADDR": f"10.0.1.{i}"}):
+            start.wait()
+            results.append(authenticate(get_session(), "lan", f"sai-mat-khau-{i}"))
+
+    workers = [threading.Thread(target=guess, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert results == [None] * threads
+    assert len(checked) <= 5  # every attempt was counted before any password was checked
+    with app.test_request_context("/admin/login", environ_base={"REMOTE_ADDR": "10.0.2.1"}):
+        s = get_session()
+        user = s.scalars(select(User)).one()
+        assert user.locked_until is not None
+        assert authenticate(s, "lan", PASSWORD) is None  # the right password is refused while locked
+    assert PASSWORD not in checked
+    actions = [action for action, _ in _events(app)]
+    assert actions.count("login_locked") + actions.count("login_refused_locked") >= threads - 5

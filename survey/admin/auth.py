@@ -5,16 +5,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
-from ..users import audit, authenticate, current_user, login_user, logout_user
+from ..security import safe_redirect_target
+from ..users import audit, authenticate, current_user, login_user, logout_everywhere, logout_user
 from . import bp
 from .forms import LoginForm
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no //host) may be a redirect target after login."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
-        return target
-    return url_for(".dashboard")
+    """The page to go to after login: ``next`` when it is a path on this site, else the dashboard."""
+    return safe_redirect_target(target) or url_for(".dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -45,4 +44,18 @@ def logout():
         get_session().commit()
     logout_user()
     flash("Bạn đã đăng xuất.", "info")
+    return redirect(url_for(".login"))
+
+
+@bp.route("/logout/everywhere", methods=["POST"])
+def logout_all():
+    """End every session of the logged-in user, on every device and host."""
+    user = current_user()
+    if user is not None:
+        db = get_session()
+        ended = logout_everywhere(db, user)
+        audit(db, "logout_everywhere", {"username": user.username, "sessions": ended}, user=user)
+        db.commit()
+    logout_user()
+    flash("Bạn đã đăng xuất khỏi mọi thiết bị.", "info")
     return redirect(url_for(".login"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..db import get_session
 from ..errors import UserError
-from ..models import ROLES, User
-from ..users import audit, create_user, current_user, role_required, set_password
+from ..models import ROLES, StaffSession, User
+from ..sessions import end_user_sessions
+from ..users import audit, create_user, current_user, role_required, set_active, set_password
 from . import bp
 from .forms import ConfirmForm, PasswordResetForm, UserCreateForm
 from .shared import ROLE_LABELS
@@ -34,6 +37,13 @@ def users():
             flash(f"Đã tạo tài khoản {user.username} ({ROLE_LABELS[user.role]}).", "success")
             return redirect(url_for(".users"))
     accounts = db.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    sessions = dict(
+        db.execute(
+            select(StaffSession.user_id, func.count())
+            .where(StaffSession.expires_at > datetime.now(UTC))
+            .group_by(StaffSession.user_id)
+        ).all()
+    )
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
@@ -43,6 +53,7 @@ def users():
             error=error,
             confirm_form=ConfirmForm(),
             roles=ROLES,
+            sessions=sessions,
         ),
         status,
     )
@@ -62,10 +73,7 @@ def user_active(user_id: int):
         if not make_active and me is not None and user.id == me.id:
             flash("Không thể tự khóa tài khoản đang đăng nhập.", "error")
             return redirect(url_for(".users"))
-        user.active = make_active
-        if make_active:
-            user.failed_logins = 0
-            user.locked_until = None
+        set_active(db, user, make_active)
         audit(db, "user_activated" if make_active else "user_deactivated", {"username": user.username})
         db.commit()
         flash(f"Đã {'mở lại' if make_active else 'khóa'} tài khoản {user.username}.", "success")
@@ -94,3 +102,20 @@ def user_password(user_id: int):
             return redirect(url_for(".users"))
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_password.html", form=form, account=user, error=error), status
+
+
+@bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+@role_required("admin")
+def user_sessions_end(user_id: int):
+    """End every session of an account ("Đăng xuất khỏi mọi thiết bị"), on every host."""
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        ended = end_user_sessions(db, user.id)
+        audit(db, "sessions_ended", {"username": user.username, "sessions": ended})
+        db.commit()
+        flash(f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên).", "success")
+    return redirect(url_for(".users"))
