@@ -26,6 +26,16 @@ from sqlalchemy.orm import Session
 from .errors import SurveyError
 from .users import MIN_PASSWORD_LENGTH
 
+# The form-level rules of analysis.integrity, spelt out: importing it here loads pandas for every command.
+FORM_RULE_CODES = (
+    "speeding",
+    "straight_lining",
+    "burst_kiosk",
+    "burst_enumerator",
+    "off_hours",
+    "near_duplicate",
+    "late_keying",
+)
 DATABASE_OPTION_HELP = (
     "Database URL (default: $SIPAS_DATABASE_URL, else the SQLite file in the instance folder)."
 )
@@ -285,6 +295,11 @@ def campaign() -> None:
 @click.option(
     "--draft", is_flag=True, help="Tạo dạng bản nháp: chưa thu phiếu cho đến `sipas campaign open`."
 )
+@click.option(
+    "--double-entry",
+    is_flag=True,
+    help="Nhập phiếu giấy hai lần: mỗi số phiếu do hai người nhập, chỉ tính khi hai lần khớp.",
+)
 @database_option
 def campaign_create(
     questionnaire: str,
@@ -296,6 +311,7 @@ def campaign_create(
     targets: Path | None,
     margin: float,
     draft: bool,
+    double_entry: bool,
     database_url: str | None,
 ) -> None:
     """Create a campaign: a questionnaire (frozen now), a period, units with targets; open unless --draft."""
@@ -323,11 +339,17 @@ def campaign_create(
             targets=target_numbers,
             margin_of_error=margin,
             draft=draft,
+            double_entry=double_entry,
         )
         cli_audit(
             session,
             "campaign_created",
-            {"campaign_id": created.id, "name": created.name, "status": created.status},
+            {
+                "campaign_id": created.id,
+                "name": created.name,
+                "status": created.status,
+                "double_entry": created.double_entry,
+            },
         )
         total = sum(u.target or 0 for u in created.units)
         summary = (
@@ -335,6 +357,7 @@ def campaign_create(
             f"({created.questionnaire_id} {created.questionnaire_version}), {len(created.units)} đơn vị"
             + (f", tổng chỉ tiêu {total} phiếu" if total else "")
             + (" — bản nháp, chưa thu phiếu (draft)" if draft else "")
+            + (" — nhập phiếu giấy hai lần (double entry)" if double_entry else "")
         )
     click.echo(summary)
 
@@ -414,6 +437,72 @@ def campaign_reopen(campaign_id: int, reason: str | None, database_url: str | No
     _change_status(
         database_url, campaign_id, lambda session, found: reopen_campaign(session, found, None, reason)
     )
+
+
+@campaign.command("integrity")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@click.option("--rule", type=click.Choice(FORM_RULE_CODES), help="Chỉ in cờ của một phép kiểm tra.")
+@database_option
+def campaign_integrity(campaign_id: int, rule: str | None, database_url: str | None) -> None:
+    """Print the integrity flags of a campaign's forms: response id, unit, rule and evidence."""
+    from .integrity import campaign_flags
+
+    with app_session(database_url) as (_, session):
+        found = _campaign(session, campaign_id)
+        result = campaign_flags(session, found)
+        lines = [f"Kiểm tra chất lượng — đợt #{found.id} ({found.name})"]
+        lines += ["\t".join(("Mã phiếu", "Đơn vị", "Cờ", "Bằng chứng"))]
+        shown = [line for line in result.lines if rule is None or line.rule == rule]
+        lines += [f"{f.response_id}\t{f.unit}\t{f.rule}\t{f.evidence}" for f in shown]
+        report = result.report
+        for unit, row_rule, evidence in report.unit_flags.itertuples(index=False, name=None):
+            lines.append(f"—\t{unit}\t{row_rule}\t{evidence}")
+        flagged = len({f.response_id for f in shown})
+        lines.append(
+            f"{flagged} phiếu có cờ trên {int(report.counts['forms'].sum())} phiếu được tính "
+            f"({flagged} flagged forms). Cờ không tự loại phiếu: người xem xét quyết định bằng "
+            "`sipas responses review|exclude` (flags never exclude a form by themselves)."
+        )
+        lines += [f"Không chạy {s.rule}: {s.reason}" for s in report.skipped]
+        lines += [f"Ghi chú: {note}" for note in report.notes]
+    click.echo("\n".join(lines))
+
+
+@campaign.command("settings")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
+@click.option(
+    "--integrity",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Đổi một cài đặt kiểm tra chất lượng (lặp lại được); VALUE 'default' trả về mặc định. "
+    "Không có: in các cài đặt hiện tại.",
+)
+@database_option
+def campaign_settings(campaign_id: int, assignments: tuple[str, ...], database_url: str | None) -> None:
+    """Show or change a campaign's integrity-check settings (every change is audited)."""
+    from .integrity import DEFAULTS, SETTINGS, SettingError, change_settings, format_value, parse_assignments
+    from .integrity import settings_for as integrity_settings
+
+    with app_session(database_url) as (_, session):
+        found = _campaign(session, campaign_id)
+        lines: list[str] = []
+        if assignments:
+            try:
+                made = change_settings(found, parse_assignments(assignments))
+            except SettingError as exc:
+                raise click.ClickException(str(exc)) from None
+            if made.changes:
+                cli_audit(session, made.action, made.to_audit())
+            lines.append(f"Đã đổi {len(made.changes)} cài đặt (changed {len(made.changes)} settings).")
+        current = integrity_settings(found)
+        for name in SETTINGS:
+            value = getattr(current, name)
+            mark = "" if value == getattr(DEFAULTS, name) else "\t(đã đổi; mặc định " + format_value(
+                name, getattr(DEFAULTS, name)
+            ) + ")"
+            lines.append(f"{name} = {format_value(name, value)}{mark}")
+    click.echo("\n".join(lines))
 
 
 def _change_status(database_url: str | None, campaign_id: int, change: Callable[[Session, Any], Any]) -> None:

@@ -92,6 +92,11 @@ class Campaign(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reopened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reopen_reason: Mapped[str | None] = mapped_column(Text)
+    # Each paper serial keyed twice by two users; it counts once they agree (survey.double_entry).
+    double_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Integrity checks (survey.integrity): the settings changed from analysis.integrity's documented
+    # defaults, {name: value}; None or {}: every default.
+    integrity_settings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     units: Mapped[list[CampaignUnit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
@@ -160,7 +165,11 @@ class Response(Base):
     """
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_campaign_unit", "campaign_id", "unit_code"),)
+    __table_args__ = (
+        Index("ix_responses_campaign_unit", "campaign_id", "unit_code"),
+        # NULL serials are distinct on SQLite and PostgreSQL alike: only real serials are bound.
+        UniqueConstraint("campaign_id", "unit_code", "paper_serial", name="uq_responses_paper_serial"),
+    )
 
     def __init__(self, **kwargs: Any):
         # The submission path inserts every column explicitly (ON CONFLICT DO NOTHING), so a
@@ -193,6 +202,12 @@ class Response(Base):
     review_reason: Mapped[str | None] = mapped_column(Text)
     # The answers after the latest correction; None while the submitted answers stand.
     current_answers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Paper forms: the serial printed or written on the form, and the items marked "để trống / không
+    # đọc được" (blank or illegible): missing answers, never codes in ``answers``. None: none marked.
+    paper_serial: Mapped[str | None] = mapped_column(String(32))
+    blank_items: Mapped[list[str] | None] = mapped_column(JSONType)
+    # Kiosk paradata (survey.api): {"pages": [{"page", "ms", "taps"}, …]}, numbers only; None: none sent.
+    paradata: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     revisions: Mapped[list[ResponseRevision]] = relationship(
         back_populates="response", cascade="all, delete-orphan", order_by="ResponseRevision.number"
@@ -218,6 +233,38 @@ class ResponseRevision(Base):
     response: Mapped[Response] = relationship(back_populates="revisions")
 
 
+KEYING_STATES = ("pending", "different", "matched", "resolved")
+
+
+class PaperKeying(Base):
+    """One keying of a paper serial in a double-entry campaign; it becomes a response only by agreement.
+
+    ``pending``: the first keying, waiting for another user's; ``different``: two keyings that differ,
+    waiting for a reviewer; ``matched``/``resolved``: the serial counts as ``response_id``.
+    """
+
+    __tablename__ = "paper_keyings"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "unit_code", "paper_serial", "user_id", name="uq_paper_keyings_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    paper_serial: Mapped[str] = mapped_column(String(32))
+    instance_id: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the date on paper
+    stratum: Mapped[str | None] = mapped_column(String(64))
+    respondent_group: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    blank_items: Mapped[list[str] | None] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id", ondelete="SET NULL"))
+
+
 class AuditEvent(Base):
     """Who did what and when: logins, exports, setting changes."""
 
@@ -230,3 +277,29 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     remote_addr: Mapped[str | None] = mapped_column(Text)  # kept only for security events (logins)
+
+
+class StaffSession(Base):
+    """A logged-in staff session: the cookie holds a random id, this row its SHA-256 and the data."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's id
+    # No foreign key: a session row is disposable, and tests may name a user that does not exist.
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    data: Mapped[str] = mapped_column(Text)  # Flask's tagged JSON of the session dict
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    absolute_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # min(absolute expiry, last seen + idle lifetime): one indexed column to refuse and purge by.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class RateLimitCounter(Base):
+    """A fixed-window counter (login attempts per address or account), shared by every app host."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -32,7 +32,7 @@ from .errors import ItemError, SurveyError
 from .models import REVIEW_STATES, AuditEvent, Campaign, CampaignUnit, Kiosk, Response, ResponseRevision, User
 from .storage import SOURCES, normalise_instance_id
 from .users import audit
-from .validation import has_control_characters, respondent_group, validate_answers
+from .validation import check_blank_items, has_control_characters, respondent_group, validate_answers
 from .web import VIETNAM_TZ
 
 __all__ = [
@@ -159,6 +159,8 @@ class ResponseFilter:
     since: date | None = None  # submitted (else received) on or after this day, Vietnam time
     until: date | None = None  # … on or before this day
     text: str | None = None  # in the free-text answers (comments) and the review reason
+    # Only these instance ids (e.g. the forms an integrity check flagged); None: no such restriction.
+    response_ids: frozenset[str] | None = None
 
     def check(self) -> None:
         """Raise ReviewError for a source, state or date range that cannot match anything sensible."""
@@ -191,6 +193,7 @@ class ResponseRow:
     revisions: int
     entered_by: str | None
     counter: str | None
+    paper_serial: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ def _filtered(campaign_id: int, filters: ResponseFilter, user: User | None) -> S
         query = query.where(Response.source == filters.source)
     if filters.state:
         query = query.where(Response.review_state == filters.state)
+    if filters.response_ids is not None:
+        query = query.where(Response.instance_id.in_(sorted(filters.response_ids)))
     if filters.since:
         query = query.where(_when() >= _vn_start(filters.since))
     if filters.until:
@@ -321,6 +326,7 @@ def _rows(session: Session, campaign: Campaign, ids: list[int]) -> list[Response
                 revisions=counts.get(r.id, 0),
                 entered_by=username,
                 counter=counter,
+                paper_serial=r.paper_serial,
             )
         )
     return rows
@@ -482,6 +488,28 @@ def _changes(
     return changes
 
 
+BLANK_MARK = "(để trống / không đọc được)"  # how a change log shows an item marked blank on paper
+
+
+def _blank_changes(
+    questionnaire: Questionnaire, changes: list[dict[str, Any]], before: set[str], after: set[str]
+) -> list[dict[str, Any]]:
+    """The changes with the blank marks shown, and a change for each item whose mark alone changed."""
+    by_item = {c["item"]: c for c in changes}
+    out = []
+    for q in questionnaire.questions():
+        change = by_item.get(q.code)
+        if change is None and (q.code in before) == (q.code in after):
+            continue
+        change = dict(change or {"item": q.code, "old": None, "new": None})
+        if q.code in before and change["old"] is None:
+            change["old"] = BLANK_MARK
+        if q.code in after and change["new"] is None:
+            change["new"] = BLANK_MARK
+        out.append(change)
+    return out
+
+
 def revise(
     session: Session,
     response: Response,
@@ -491,8 +519,12 @@ def revise(
     user: User | None = None,
     via: Mapping[str, Any] | None = None,
     based_on: int | None = None,
+    blank: Sequence[str] | None = None,
 ) -> ResponseRevision:
     """Store a correction of ``response`` as its next revision; commit. The submitted answers stay.
+
+    ``blank`` (paper forms): the items now marked blank or illegible; None keeps the marks as they are
+    (less any item that now has an answer). A changed mark is a change of its item.
 
     The new answers are checked against the campaign's frozen questionnaire like a submission;
     the stratum and respondent group follow the corrected answers when the questionnaire asks them.
@@ -505,11 +537,17 @@ def revise(
     questionnaire = campaign_questionnaire(campaign)
     group_item = questionnaire.role_item(Role.GROUP)
     given = None if group_item is not None else response.respondent_group
-    normalised, errors = validate_answers(questionnaire, answers, group=given)
+    if blank is not None and response.source != "paper":
+        raise ReviewError("chỉ phiếu giấy mới đánh dấu câu để trống được (only paper forms have blank marks)")
+    marks_given = [c for c in (response.blank_items or []) if c not in answers] if blank is None else blank
+    normalised, errors = validate_answers(questionnaire, answers, group=given, blank=marks_given)
+    marks, mark_errors = check_blank_items(questionnaire, normalised, marks_given, group=given)
+    errors = [*errors, *mark_errors]
     if errors:
         raise InvalidCorrection(errors)
     old = current_answers(response)
     changes = _changes(questionnaire, old, normalised)
+    changes = _blank_changes(questionnaire, changes, set(response.blank_items or []), set(marks))
     if not changes:
         raise ReviewError("không có câu trả lời nào thay đổi; không lưu bản sửa (nothing changed)")
     latest = latest_revision(session, response)
@@ -532,6 +570,7 @@ def revise(
     with write_lock(session):
         session.add(revision)
         response.current_answers = normalised
+        response.blank_items = marks or None
         stratum_item = questionnaire.role_item(Role.STRATUM)
         if stratum_item is not None:
             response.stratum = normalised.get(stratum_item.code)

@@ -21,12 +21,13 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire, QuestionType, Role
@@ -34,7 +35,7 @@ from questionnaires import Questionnaire, QuestionType, Role
 from .db import write_lock
 from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
 from .models import Campaign, CampaignUnit, Kiosk, Response, User
-from .validation import parse_timestamp, respondent_group, validate_answers
+from .validation import check_blank_items, parse_timestamp, respondent_group, validate_answers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,22 +43,51 @@ if TYPE_CHECKING:
 __all__ = [
     "EXTRA_COLUMNS",
     "SOURCES",
+    "build_response",
     "campaign_frame",
     "content_hash",
     "engine_for",
     "normalise_instance_id",
+    "normalise_serial",
     "responses_frame",
     "save_response",
+    "store_response",
 ]
 
 SOURCES = ("kiosk", "api", "paper")
 # Columns the responses table carries after the items (provenance, for analysts and audits).
-EXTRA_COLUMNS = ("questionnaire_version", "source", "started_at", "submitted_at")
+# kiosk: the tablet link's id and counter ("12 (Quầy 1)"), enumerator: the username of who keyed a paper
+# form, received_at: when the server stored it (UTC); the integrity checks read them (analysis.integrity).
+EXTRA_COLUMNS = (
+    "questionnaire_version",
+    "source",
+    "kiosk",
+    "enumerator",
+    "started_at",
+    "submitted_at",
+    "received_at",
+)
 _CHUNK = 1000
 # How stale a kiosk's "last seen" may get before a response refreshes it (staff see minutes).
 KIOSK_SEEN_RESOLUTION = timedelta(seconds=60)
 # A code sent by a client (stratum): short, printable, nothing a database or a page could trip on.
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# A paper serial (số phiếu) as printed or written: letters, digits and - / . _, at most 32 characters.
+_SERIAL_RE = re.compile(r"[0-9A-Z][0-9A-Z/._-]{0,31}")
+
+
+def normalise_serial(value: Any) -> str | None:
+    """Return a paper serial stripped and upper-cased (None when empty); raise ValueError when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("Số phiếu phải là chữ hoặc số.")
+    text = value.strip().upper()
+    if not text:
+        return None
+    if not _SERIAL_RE.fullmatch(text):
+        raise ValueError("Số phiếu chỉ gồm chữ, số và các dấu - / . _ (không dấu cách), tối đa 32 ký tự.")
+    return text
 
 
 def normalise_instance_id(value: Any) -> str:
@@ -93,8 +123,14 @@ def content_hash(
     answers: Mapping[str, Any],
     started_at: datetime | None,
     submitted_at: datetime | None,
+    paper_serial: str | None = None,
+    blank_items: list[str] | None = None,
 ) -> str:
-    """The sha256 (hex) of the canonical JSON of a response's content (keys sorted, UTF-8, UTC times)."""
+    """The sha256 (hex) of the canonical JSON of a response's content (keys sorted, UTF-8, UTC times).
+
+    A paper serial and items marked blank are part of the content when present (and absent from the
+    canonical text otherwise, so that hashes stored before they existed still match).
+    """
     canonical = {
         "questionnaire": questionnaire_id,
         "version": version,
@@ -105,6 +141,10 @@ def content_hash(
         "started_at": _iso(started_at),
         "submitted_at": _iso(submitted_at),
     }
+    if paper_serial is not None:
+        canonical["paper_serial"] = paper_serial
+    if blank_items:
+        canonical["blank_items"] = list(blank_items)
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -142,8 +182,59 @@ def save_response(
     source: str,
     kiosk: Kiosk | None = None,
     entered_by: User | int | None = None,
+    paper_serial: str | None = None,
+    blank_items: Collection[str] | None = None,
+    paradata: Mapping[str, Any] | None = None,
 ) -> tuple[Response, bool]:
     """Validate and store one response; return ``(response, created)``. Commits the session.
+
+    ``paradata`` (kiosk forms): how the form was filled, already checked by the API; not part of the
+    content hash, so a copy resent with or without it is the same response.
+
+    :func:`build_response` validates (its rules below), :func:`store_response` stores.
+    """
+    response = build_response(
+        session,
+        campaign=campaign,
+        unit_code=unit_code,
+        instance_id=instance_id,
+        answers=answers,
+        questionnaire_id=questionnaire_id,
+        version=version,
+        started_at=started_at,
+        submitted_at=submitted_at,
+        stratum=stratum,
+        group=group,
+        source=source,
+        kiosk=kiosk,
+        entered_by=entered_by,
+        paper_serial=paper_serial,
+        blank_items=blank_items,
+    )
+    response.paradata = dict(paradata) if paradata else None
+    return store_response(session, response, kiosk)
+
+
+def build_response(
+    session: Session,
+    *,
+    campaign: Campaign,
+    unit_code: str,
+    instance_id: str,
+    answers: Mapping[str, Any],
+    questionnaire_id: str,
+    version: str,
+    started_at: datetime | str | None,
+    submitted_at: datetime | str | None,
+    stratum: str | None = None,
+    group: str | None = None,
+    source: str,
+    kiosk: Kiosk | None = None,
+    entered_by: User | int | None = None,
+    paper_serial: str | None = None,
+    blank_items: Collection[str] | None = None,
+) -> Response:
+    """Validate one response and return it unsaved (``id`` None); nothing is written.
 
     Raises :class:`ValidationFailed` (nothing stored) when the answers or the submission fields are
     invalid: questionnaire/version not the campaign's, a unit outside the campaign (or not the
@@ -157,6 +248,9 @@ def save_response(
     except for a kiosk form filled (its own ``submitted_at``) before the campaign closed: that one is
     stored with ``late=True``, kept apart from progress and scoring, so nothing a respondent filled in
     is lost.
+
+    Paper forms only (``source="paper"``): ``paper_serial``, unique per campaign and unit, and
+    ``blank_items``, the items marked blank or illegible (they satisfy ``required`` and stay missing).
     """
     from .campaigns import (  # campaigns imports storage for the demo data
         CampaignNotOpen,
@@ -186,6 +280,13 @@ def save_response(
         )
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")  # a programming error
+    if source != "paper" and (paper_serial is not None or blank_items):
+        raise ValueError("only paper forms have a serial or items marked blank")  # a programming error
+    try:
+        serial = normalise_serial(paper_serial)
+    except ValueError as exc:
+        serial = None
+        errors.append(ItemError("paper_serial", "wrong_type", str(exc), "malformed paper serial"))
     if kiosk is not None:
         # A kiosk is only ever created for a unit of its campaign (create_kiosk checks).
         if kiosk.campaign_id != campaign.id or kiosk.unit_code != unit_code:
@@ -216,8 +317,12 @@ def save_response(
             raise CampaignNotOpen(campaign)
 
     questionnaire = campaign_questionnaire(campaign)
-    normalised, item_errors = validate_answers(questionnaire, answers, group=group)
+    normalised, item_errors = validate_answers(questionnaire, answers, group=group, blank=blank_items or ())
     errors.extend(item_errors)
+    blank, blank_errors = check_blank_items(questionnaire, normalised, blank_items, group=group)
+    errors.extend(blank_errors)
+    if serial is not None:
+        errors.extend(_serial_taken(session, campaign, unit_code, serial, iid))
     if stratum is None:
         item = questionnaire.role_item(Role.STRATUM)
         stratum = normalised.get(item.code) if item is not None else None
@@ -250,8 +355,10 @@ def save_response(
         answers=normalised,
         started_at=started,
         submitted_at=submitted,
+        paper_serial=serial,
+        blank_items=blank,
     )
-    response = Response(
+    return Response(
         instance_id=iid,
         campaign_id=campaign.id,
         questionnaire_id=questionnaire_id,
@@ -268,17 +375,47 @@ def save_response(
         submitted_at=submitted,
         received_at=datetime.now(UTC),
         late=late,
+        paper_serial=serial,
+        blank_items=blank or None,
     )
+
+
+def store_response(
+    session: Session,
+    response: Response,
+    kiosk: Kiosk | None = None,
+    *,
+    on_insert: Callable[[int], None] | None = None,
+) -> tuple[Response, bool]:
+    """Store a response from :func:`build_response`; return ``(response, created)``. Commits the session.
+
+    ``on_insert(id)`` runs after the insert and before the commit, only when the row is new: what it
+    changes is committed with the response, in one transaction.
+    """
+    iid, digest = response.instance_id, response.content_hash
     # One statement decides, in the database: INSERT … ON CONFLICT (instance_id) DO NOTHING RETURNING
     # id stores the first copy and leaves a retry (or a copy racing it) untouched, on SQLite and on
     # PostgreSQL alike, without a look-up first and without an IntegrityError to recover from.
     values = {key: getattr(response, key) for key in _RESPONSE_COLUMNS}
     with write_lock(session):
-        new_id = session.execute(_insert_unless_stored(session), values).scalar_one_or_none()
+        try:
+            new_id = session.execute(_insert_unless_stored(session), values).scalar_one_or_none()
+        except IntegrityError:
+            # Only the serial can clash here (the instance id never raises): a paper form with the same
+            # serial, stored by someone else since the check in build_response.
+            session.rollback()
+            if response.paper_serial is None:
+                raise
+            raise ValidationFailed(
+                _serial_taken(session, response.campaign_id, response.unit_code, response.paper_serial, iid)
+                or [_serial_error(response.unit_code, response.paper_serial)]
+            ) from None
         if new_id is not None and kiosk is not None and _stale(kiosk.last_seen_at, response.received_at):
             # Written with the response, or not at all; and only to the minute staff see, so that a
             # busy tablet does not rewrite its kiosk row with every form.
             kiosk.last_seen_at = response.received_at
+        if new_id is not None and on_insert is not None:
+            on_insert(new_id)
         session.commit()
     if new_id is None:
         existing = session.scalars(select(Response).where(Response.instance_id == iid)).one_or_none()
@@ -326,6 +463,31 @@ def _same_or_conflict(existing: Response, digest: str, iid: str) -> Response:
     return existing
 
 
+def _serial_error(unit_code: str, serial: str) -> ItemError:
+    return ItemError(
+        "paper_serial",
+        "duplicate_serial",
+        f"Số phiếu {serial} của đơn vị {unit_code} đã được nhập rồi: xin kiểm tra lại số trên phiếu.",
+        f"paper serial {serial} of unit {unit_code} is already stored",
+    )
+
+
+def _serial_taken(
+    session: Session, campaign: Campaign | int, unit_code: str, serial: str, iid: str
+) -> list[ItemError]:
+    """The error for a serial already stored in this campaign and unit by another form (none: [])."""
+    campaign_id = campaign if isinstance(campaign, int) else campaign.id
+    other = session.scalar(
+        select(Response.instance_id).where(
+            Response.campaign_id == campaign_id,
+            Response.unit_code == unit_code,
+            Response.paper_serial == serial,
+            Response.instance_id != iid,
+        )
+    )
+    return [] if other is None else [_serial_error(unit_code, serial)]
+
+
 def _campaign_has_unit(session: Session, campaign: Campaign, unit_code: Any) -> bool:
     if not isinstance(unit_code, str):
         return False
@@ -345,7 +507,8 @@ def responses_frame(campaign_id: int, database_url: str | None = None) -> pd.Dat
     questionnaire has such a role or any response carries one), one column per answerable item in
     questionnaire order (single choice: the code as text; multiple: codes joined by spaces; integer:
     nullable Int64; decimal: float; text/date: text; blank = no answer), then ``questionnaire_version``,
-    ``source``, ``started_at`` and ``submitted_at`` (UTC timestamps). Rows are read in chunks, so a large
+    ``source``, ``kiosk`` (id and counter), ``enumerator`` (who keyed a paper form), ``started_at``,
+    ``submitted_at`` and ``received_at`` (UTC timestamps). Rows are read in chunks, so a large
     campaign never sits in memory as ORM objects. ``database_url=None`` uses the app's configuration
     (``SIPAS_DATABASE_URL`` or the instance SQLite database), inside or outside a request.
     """
@@ -406,7 +569,13 @@ def campaign_frame(
                 Response.source,
                 Response.started_at,
                 Response.submitted_at,
+                Response.received_at,
+                Response.kiosk_id,
+                Kiosk.counter.label("kiosk_counter"),
+                User.username.label("enumerator"),
             )
+            .outerjoin(Kiosk, Kiosk.id == Response.kiosk_id)
+            .outerjoin(User, User.id == Response.entered_by)
             # A rejected response is kept for the record but never counted (survey.review).
             .where(Response.campaign_id == campaign_id, Response.review_state != "rejected")
             .where(true() if include_late else Response.late.is_(False))
@@ -458,6 +627,10 @@ def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFr
         data["source"].append(row.source)
         data["started_at"].append(_utc(row.started_at))
         data["submitted_at"].append(_utc(row.submitted_at))
+        data["received_at"].append(_utc(row.received_at))
+        data["kiosk"].append(_kiosk_name(row.kiosk_id, row.kiosk_counter, pool))
+        enumerator = row.enumerator
+        data["enumerator"].append(None if enumerator is None else pool.setdefault(enumerator, enumerator))
 
     columns: dict[str, Any] = {}
     roles = {q.role for q in questionnaire.questions() if q.role is not None}
@@ -480,11 +653,21 @@ def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFr
             columns[q.code] = pd.Series(values, dtype=object)
     columns["questionnaire_version"] = pd.Series(data["questionnaire_version"], dtype=object)
     columns["source"] = pd.Series(data["source"], dtype=object)
-    for name in ("started_at", "submitted_at"):
+    columns["kiosk"] = pd.Series(data["kiosk"], dtype=object)
+    columns["enumerator"] = pd.Series(data["enumerator"], dtype=object)
+    for name in ("started_at", "submitted_at", "received_at"):
         columns[name] = pd.to_datetime(pd.Series(data[name], dtype=object), utc=True)
     frame = pd.DataFrame(columns)
     frame.index = pd.RangeIndex(len(frame))
     return frame
+
+
+def _kiosk_name(kiosk_id: int | None, counter: str | None, pool: dict[str, str]) -> str | None:
+    """A kiosk as the responses table names it: its id (unique in the database) and its counter."""
+    if kiosk_id is None:
+        return None
+    name = f"{kiosk_id} ({counter})" if counter else str(kiosk_id)
+    return pool.setdefault(name, name)
 
 
 def _utc(stamp: datetime | None) -> datetime | None:

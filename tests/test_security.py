@@ -8,22 +8,24 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import full_answers, submission
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from questionnaires import load_questionnaire
 from survey import create_app
 from survey.campaigns import create_campaign, create_kiosk
 from survey.cli import cli
 from survey.db import session_scope
-from survey.models import AuditEvent, Campaign, Kiosk, Response, User
-from survey.security import ConfigurationError, LoginRateLimiter
+from survey.models import AuditEvent, Campaign, Kiosk, RateLimitCounter, Response, User
+from survey.security import ConfigurationError, DatabaseCounterStore, LoginLimits, safe_redirect_target
 from survey.storage import save_response
 from survey.users import authenticate, create_user
 
@@ -41,6 +43,9 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.dashboard": STAFF,
     "admin.campaign": STAFF,
     "admin.entry": STAFF,  # enumerators key paper forms; analysts and admins may too
+    "admin.double_entry": ANALYSTS,  # reviewers resolve differing keyings
+    "admin.double_entry_resolve": ANALYSTS,
+    "admin.double_entry_setting": ANALYSTS,
     "admin.campaign_new": ANALYSTS,
     "admin.kiosk_create": ANALYSTS,
     "admin.kiosk_revoke": ANALYSTS,
@@ -58,12 +63,17 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.response_review": ANALYSTS,
     "admin.responses_bulk": ANALYSTS,
     "admin.responses_revisions": ANALYSTS,
+    # Integrity flags and their settings: analysts and admins only (the graded office must not see flags).
+    "admin.integrity": ANALYSTS,
+    "admin.integrity_settings": ANALYSTS,
     "admin.users": ADMINS,
     "admin.user_active": ADMINS,
     "admin.user_password": ADMINS,
+    "admin.user_sessions_end": ADMINS,  # "log out everywhere" for another account
     "api.campaign_progress": STAFF,
 }
-PUBLIC = {"admin.login", "admin.logout"}
+# Logging out (of this session, or of every session of oneself) needs no role: anonymous, it does nothing.
+PUBLIC = {"admin.login", "admin.logout", "admin.logout_all"}
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -116,6 +126,7 @@ class World:
             "token": self.token,
             "filename": "css/app.css",
             "response_ref": self.response_ref,
+            "keying_id": 1,  # no such keying: the resolution page says so and changes nothing
         }
         return {name: known[name] for name in rule.arguments}
 
@@ -369,8 +380,8 @@ def test_security_headers_on_error_pages_when_the_database_is_down(make_app):
         WTF_CSRF_ENABLED=False,
     )
     client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["user_id"] = 1
+    # A cookie that names a server-side session: looking it up needs the database.
+    client.set_cookie("sipas_session", app.session_interface.signed_id(app, "any-session-id"))
     for url in ("/admin/", "/k/abc", "/healthz"):
         reply = client.get(url)
         assert reply.status_code == 503, url
@@ -422,44 +433,42 @@ def test_https_seen_through_a_trusted_proxy(make_app):
 
 
 # ------------------------------------------------------------------------------ login rate limiting
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_the_rate_limiter_is_a_sliding_window_per_address():
-    clock = FakeClock()
-    limiter = LoginRateLimiter(limit=3, window=60, clock=clock)
-    for seconds in (0, 10, 20):
-        clock.now = 1000 + seconds
-        assert limiter.retry_after("10.0.0.1") == 0
-        limiter.record_failure("10.0.0.1")
-    assert limiter.failures("10.0.0.1") == 3
-    assert limiter.retry_after("10.0.0.1") == 40  # the first failure leaves the window at 1060
-    assert limiter.retry_after("10.0.0.2") == 0  # another address is not affected
-    clock.now = 1059.5
-    assert limiter.retry_after("10.0.0.1") == 1
-    clock.now = 1060
-    assert limiter.retry_after("10.0.0.1") == 0 and limiter.failures("10.0.0.1") == 2
-    clock.now = 2000
-    assert limiter.failures("10.0.0.1") == 0
+def test_the_database_counter_is_a_fixed_window_per_key(app):
+    store = DatabaseCounterStore(app.extensions["sipas.engine"])
+    assert [store.incr("a", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("b", 60) == 1  # another key is not affected
+    assert store.incr("a", 60, -1) == 2  # a successful login gives its attempt back
+    assert 55 < store.get_expiry("a") - time.time() <= 60
+    assert abs(store.get_expiry("never") - time.time()) < 5
+    # A window that has ended starts again at the amount, with a new expiry.
+    with app.app_context(), session_scope() as session:
+        session.execute(update(RateLimitCounter).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert store.incr("a", 60) == 1
+    assert store.purge() == 1  # "b" had ended too; "a" has a fresh window
+    with app.app_context(), session_scope() as session:
+        assert session.scalars(select(RateLimitCounter.key)).all() == ["a"]
 
 
-def test_the_rate_limiter_forgets_the_oldest_addresses_first():
-    clock = FakeClock()
-    limiter = LoginRateLimiter(limit=2, window=60, max_addresses=3, clock=clock)
-    for address in ("a", "b", "c"):
-        limiter.record_failure(address)
-        limiter.record_failure(address)
-    limiter.record_failure("a")  # "a" was seen last now; "b" is the oldest
-    limiter.record_failure("d")
-    assert [limiter.failures(x) for x in "abcd"] == [2, 0, 2, 1]
-    disabled = LoginRateLimiter(limit=0, window=60, clock=clock)
-    disabled.record_failure("a")
-    assert disabled.retry_after("a") == 0
+def test_login_limits_count_before_the_check_per_address_and_per_account(app):
+    limits = LoginLimits(DatabaseCounterStore(app.extensions["sipas.engine"]), 3, 2, 300)
+    assert [limits.acquire("10.0.0.1", "lan") for _ in range(2)] == [0, 0]
+    assert 0 < limits.acquire("10.0.0.2", "lan") <= 300  # the account's limit, from any address
+    assert limits.acquire("10.0.0.1", "minh") == 0  # third attempt from 10.0.0.1
+    assert limits.acquire("10.0.0.1", "hoa") > 0  # the address's limit, for any account
+    assert limits.acquire("10.0.0.3", "hoa") == 0
+    limits.release("10.0.0.3", "hoa")
+    assert limits.acquire("10.0.0.3", "hoa") == 0  # given back: the count stayed at 1
+
+
+def test_two_hosts_on_one_database_share_the_address_limit(make_app):
+    host_a = World(make_app(WTF_CSRF_ENABLED=False, LOGIN_RATE_LIMIT=4, LOGIN_MAX_FAILURES=100)).app
+    host_b = make_app(WTF_CSRF_ENABLED=False, LOGIN_RATE_LIMIT=4, LOGIN_MAX_FAILURES=100)
+    attacker = {"environ_base": {"REMOTE_ADDR": "198.51.100.7"}}
+    codes = [
+        _login_reply(host, "admin-1", "sai-mat-khau-roi", **attacker).status_code
+        for host in (host_a, host_b) * 4
+    ]
+    assert codes == [401] * 4 + [429] * 4  # before: each host (each worker) counted only its own
 
 
 def test_too_many_failed_logins_from_one_address_get_429(make_app):
@@ -706,6 +715,9 @@ def test_staff_pages_audit_logins_exports_and_every_setting_change(world):
         password=PASSWORD,
         confirm=PASSWORD,
     )
+    settings_url = f"/admin/campaigns/{campaign}/integrity/settings"
+    integrity = step("POST", settings_url, 302, "integrity_settings_changed", burst_forms="6")
+    assert integrity["changes"]["burst_forms"] == {"old": 5, "new": 6}
     assert step("GET", f"/admin/campaigns/{campaign}/responses.csv", 200, "export")["format"] == "csv"
     assert step("GET", f"/admin/campaigns/{campaign}/responses.xlsx", 200, "export")["format"] == "xlsx"
     step("POST", "/admin/logout", 302, "logout")
@@ -746,6 +758,12 @@ def test_commands_audit_every_setting_change_and_export(world, database_url, tmp
     ]
     _, events = sipas("kiosk", "revoke", "--id", str(events[0][2]["kiosk_id"]))
     assert [(e[0], e[2]["unit"]) for e in events] == [("kiosk_revoked", "tra-xuan")]
+    _, events = sipas(
+        "campaign", "settings", "--campaign", str(world.campaign_id), "--integrity", "burst_forms=7"
+    )
+    assert [(e[0], e[2]["changes"], e[2]["via"]) for e in events] == [
+        ("integrity_settings_changed", {"burst_forms": {"old": 5, "new": 7}}, "cli")
+    ]
     _, events = sipas("export", "--campaign", str(world.campaign_id), "--out", str(tmp_path / "out.csv"))
     assert [(e[0], e[2]["format"], e[2]["campaign_id"]) for e in events] == [
         ("export", "csv", world.campaign_id)
@@ -761,3 +779,101 @@ def test_a_unique_instance_never_leaks_into_another_request(world):
     with world.app.app_context(), session_scope() as session:
         stored = session.scalars(select(Response).where(Response.instance_id == body["instance_id"])).one()
         assert stored.entered_by is None and stored.source == "kiosk"
+
+
+# ------------------------------------------------------------------------------ redirects after login
+# `next` as an attacker puts it in a link (the raw query string), each a known open-redirect trick.
+HOSTILE_NEXT = [
+    "/%09/evil.example/phish",  # before: Location //evil.example/phish (the tab dropped)
+    "/%0d/x",  # before: a 500 (CR in a header)
+    "/%0a/x",
+    "/admin/%0d%0aSet-Cookie:%20x=1",
+    "//evil.example",
+    "///evil.example",
+    "/%5Cevil.example",  # /\evil.example
+    "%5C%5Cevil.example",
+    "/%5C/evil.example",
+    "/%2F/evil.example",  # //evil.example once decoded
+    "/%252F%252Fevil.example",  # twice encoded
+    "/%25%32%66/evil.example",
+    "/%EF%BC%8Fevil.example",  # full-width solidus
+    "/%E2%88%95evil.example",  # division slash
+    "/%E2%81%84evil.example",  # fraction slash
+    "/%E2%80%8B/evil.example",  # zero-width space
+    "%E3%80%80//evil.example",  # ideographic space first
+    "%20//evil.example",  # a leading space
+    "%20/admin/",
+    "https://evil.example/",
+    "http:/evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt%3Aalert(1)",
+    "data:text/html,x",
+    "evil.example",
+    "/" + "a" * 3000,
+    "",
+]
+SAFE_NEXT = [
+    ("/admin/campaigns/1", "/admin/campaigns/1"),
+    ("/admin/responses%3Fcampaign%3D1%26page%3D2", "/admin/responses?campaign=1&page=2"),
+]
+
+
+@pytest.mark.parametrize("raw", HOSTILE_NEXT)
+def test_login_never_redirects_off_site(world, raw):
+    reply = world.app.test_client().post(
+        f"/admin/login?next={raw}", data={"username": "admin-1", "password": PASSWORD}
+    )
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    assert reply.headers["Location"] == "/admin/"
+    # Logged in already, the login page redirects the same way.
+    again = world.client("admin").get(f"/admin/login?next={raw}")
+    assert again.status_code == 302 and again.headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize("raw, location", SAFE_NEXT)
+def test_login_goes_on_to_a_page_of_this_site(world, raw, location):
+    reply = world.app.test_client().post(
+        f"/admin/login?next={raw}", data={"username": "admin-1", "password": PASSWORD}
+    )
+    assert reply.status_code == 302 and reply.headers["Location"] == location
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/\t/evil", "/\\evil", "\\\\evil", " /x", "/\uff0fevil", "/\u2215evil", "//x", "/%2f/x", None, 7],
+)
+def test_safe_redirect_target_refuses_what_a_browser_could_read_as_another_site(target):
+    assert safe_redirect_target(target) is None
+
+
+def _redis_url() -> str:
+    url = os.environ.get("SIPAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    redis = pytest.importorskip("redis", reason="the optional extra sipas-toolkit[redis] is not installed")
+    pytest.importorskip("limits")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is unreachable at {url}: {exc}")
+    return url
+
+
+def test_two_hosts_share_the_address_limit_in_redis(make_app, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the counters are in Redis: one database backend is enough")
+    url = _redis_url()
+    config = {"WTF_CSRF_ENABLED": False, "LOGIN_RATE_LIMIT": 3, "RATELIMIT_STORAGE": url}
+    host_a = World(make_app(**config)).app
+    host_b = make_app(**config)
+    attacker = {"environ_base": {"REMOTE_ADDR": f"198.51.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}}
+    codes = [
+        _login_reply(host, f"khong-co-{uuid.uuid4().hex[:6]}", "sai", **attacker).status_code
+        for host in (host_a, host_b) * 3
+    ]
+    assert codes == [401] * 3 + [429] * 3
+    with host_a.app_context(), session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(RateLimitCounter)) == 0  # not in the database
+
+
+def test_an_unknown_rate_limit_store_is_a_clear_configuration_error(make_app):
+    with pytest.raises(ConfigurationError, match="SIPAS_RATELIMIT_STORAGE"):
+        make_app(RATELIMIT_STORAGE="memcached://127.0.0.1:11211")

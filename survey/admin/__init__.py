@@ -44,4 +44,14 @@ def init_app(app: Flask) -> None:
 
 
 # The route modules add their views to bp, so they are imported once it exists.
-from . import auth, campaigns, downloads, entry, kiosks, responses, users  # noqa: E402, F401 - registers the routes
+from . import (  # noqa: E402, F401 - registers the routes
+    auth,
+    campaigns,
+    double_entry,
+    downloads,
+    entry,
+    integrity,
+    kiosks,
+    responses,
+    users,
+)

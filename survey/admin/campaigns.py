@@ -29,6 +29,7 @@ from ..campaigns import (
     reopen_campaign,
 )
 from ..db import get_session
+from ..double_entry import waiting
 from ..errors import CampaignError
 from ..forms import select_choices
 from ..models import Campaign, Kiosk, User
@@ -38,6 +39,7 @@ from .forms import (
     CampaignForm,
     CloseCampaignForm,
     ConfirmForm,
+    DoubleEntrySettingForm,
     IntegerInput,
     KioskForm,
     ReopenCampaignForm,
@@ -141,11 +143,17 @@ def campaign_new():
                 margin_of_error=float(form.margin_of_error.data),
                 created_by=current_user(),
                 draft=bool(form.draft.data),
+                double_entry=bool(form.double_entry.data),
             )
             audit(
                 db,
                 "campaign_created",
-                {"campaign_id": campaign.id, "name": campaign.name, "status": campaign.status},
+                {
+                    "campaign_id": campaign.id,
+                    "name": campaign.name,
+                    "status": campaign.status,
+                    "double_entry": campaign.double_entry,
+                },
             )
             db.commit()
         except CampaignError as exc:
@@ -200,6 +208,8 @@ def _campaign_page(
         late_count=late_count,
         late=late,
         late_shown=LATE_SHOWN,
+        keyings=waiting(db, c),
+        double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
     ), status

@@ -36,8 +36,10 @@ __all__ = [
     "CampaignForm",
     "CloseCampaignForm",
     "ConfirmForm",
+    "DoubleEntrySettingForm",
     "IntegerInput",
     "KioskForm",
+    "ResolveKeyingsForm",
     "LoginForm",
     "PasswordResetForm",
     "ReopenCampaignForm",
@@ -165,6 +167,11 @@ class CampaignForm(FlaskForm):
         "Lưu dạng bản nháp",
         description="Chưa thu phiếu cho đến khi bấm “Mở đợt khảo sát”. Bỏ trống: thu phiếu ngay.",
     )
+    double_entry = BooleanField(
+        "Nhập phiếu giấy hai lần",
+        description="Mỗi phiếu giấy (theo số phiếu) do hai người khác nhau nhập; phiếu chỉ được tính khi "
+        "hai lần nhập khớp nhau hoặc người duyệt đã đối chiếu.",
+    )
 
 
 class KioskForm(FlaskForm):
@@ -286,4 +293,20 @@ class ReopenCampaignForm(FlaskForm):
         "Lý do mở lại",
         validators=[DataRequired("Cần ghi lý do mở lại đợt khảo sát."), _REASON_LENGTH],
         render_kw={"rows": 2, "placeholder": "Ví dụ: xã Trà Giang chưa đủ phiếu, gia hạn một tuần"},
+    )
+
+
+class DoubleEntrySettingForm(FlaskForm):
+    """Turn double entry of paper forms on or off for a campaign."""
+
+    double_entry = BooleanField("Nhập phiếu giấy hai lần")
+
+
+class ResolveKeyingsForm(FlaskForm):
+    """Resolve two differing keyings of a serial: the choices per item come with the page, the reason here."""
+
+    reason = TextAreaField(
+        "Lý do đối chiếu",
+        validators=[DataRequired("Cần ghi lý do đối chiếu (ví dụ: đã xem lại phiếu giấy)."), _REASON_LENGTH],
+        render_kw={"rows": 2, "placeholder": "Ví dụ: đã xem lại phiếu giấy số 0012"},
     )

@@ -9,6 +9,7 @@ set no review state (see :mod:`survey.review`). Every change is post/redirect/ge
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -42,6 +43,7 @@ from ..users import current_user, role_required
 from . import bp
 from .entry import ENTRY_MESSAGES, entry_groups
 from .forms import BulkReviewForm, ResponseFilterForm, ReviewForm, correction_form
+from .integrity import FlagView, flag_view
 from .shared import campaign_or_404
 
 PER_PAGE = 50
@@ -96,6 +98,12 @@ def responses(campaign_id: int):
         [("", "Tất cả")] + [(u.unit_code, u.unit_name) for u in campaign.units]
     )
     filters = _filters(form)
+    # Integrity flags: for analysts and admins only (the office being graded must not see them).
+    flags = flag_view(campaign, request.args.get("flag", "")) if may_review(current_user()) else FlagView()
+    if filters is not None and flags.error is None and flags.ids is not None:
+        filters = replace(filters, response_ids=flags.ids)
+    elif flags.error and flags.chosen:
+        filters = None
     page = request.args.get("page", 1, type=int) or 1
     result = None
     if filters is not None:
@@ -117,13 +125,20 @@ def responses(campaign_id: int):
             may_review=may_review(current_user()),
             state_labels=STATE_LABELS,
             source_labels=SOURCE_LABELS,
+            flags=flags,
         ),
         200 if result is not None else 422,
     )
 
 
 def _detail_page(response: Response, review_form: ReviewForm, status: int = 200):
+    from ..integrity import paradata_pages  # loads pandas: only when a page needs it
+
     info = detail(get_session(), response, current_user())
+    view = flag_view(info.campaign) if may_review(current_user()) else None  # flags: analysts only
+    questionnaire = campaign_questionnaire(info.campaign)
+    marked = set(response.blank_items or [])
+    blank_lines = [(q.code, q.label.vi) for q in questionnaire.questions() if q.code in marked]
     return (
         render_template(
             "admin/responses_detail.html",
@@ -134,6 +149,10 @@ def _detail_page(response: Response, review_form: ReviewForm, status: int = 200)
             may_review=may_review(current_user()),
             state_labels=STATE_LABELS,
             source_labels=SOURCE_LABELS,
+            blank_lines=blank_lines,
+            flags=view.by_response.get(response.instance_id, []) if view is not None else None,
+            flags_error=view.error if view is not None else None,
+            page_timings=paradata_pages(questionnaire, response.paradata),
         ),
         status,
     )
@@ -192,7 +211,11 @@ def response_edit(response_ref: str):
     else:
         form = form_class(formdata=None, data=_form_data(form_class, current_answers(response)))
         form.correction_base.data = str(latest_revision(db, response))
-    for name in ("entry_unit", "entry_date", "entry_instance_id"):  # where and when are not corrected here
+        form.entry_blank.data = list(response.blank_items or [])
+    # Where, when and which serial are not corrected here.
+    paper = response.source == "paper"  # only a paper form has items marked blank
+    hidden = ("entry_unit", "entry_date", "entry_serial", "entry_instance_id")
+    for name in hidden if paper else (*hidden, "entry_blank"):
         del form[name]
     leftover: list[str] = []
     if form.validate_on_submit():
@@ -205,6 +228,7 @@ def response_edit(response_ref: str):
                 form.correction_reason.data,
                 user=current_user(),
                 based_on=int(base) if base and base.isdigit() else None,
+                blank=form.blank_items() if paper else None,
             )
         except InvalidCorrection as exc:
             db.rollback()
