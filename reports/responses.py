@@ -43,6 +43,18 @@ LEADING_COLUMNS: dict[str, tuple[str, str]] = {
     "stratum": ("Tầng chọn mẫu (ví dụ: lĩnh vực thủ tục)", "Sampling stratum"),
     "group": ("Nhóm người trả lời", "Respondent group"),
 }
+# Columns the survey app adds after the items (provenance), with their codebook description.
+METADATA_COLUMNS: dict[str, tuple[str, str]] = {
+    "questionnaire_version": ("Phiên bản phiếu khảo sát", "Questionnaire version"),
+    "source": ("Nguồn phiếu: kiosk (máy tính bảng), api (điện thoại), paper (phiếu giấy)", "Source"),
+    "started_at": ("Thời điểm bắt đầu trả lời (UTC)", "Started at (UTC)"),
+    "submitted_at": ("Thời điểm gửi, hoặc ngày ghi trên phiếu giấy (UTC)", "Submitted, or paper date (UTC)"),
+    "received_at": ("Thời điểm máy chủ nhận phiếu (UTC)", "Received by the server at (UTC)"),
+    "kiosk": ("Máy trạm (số và quầy)", "Kiosk (id and counter)"),
+    "enumerator": ("Người nhập phiếu giấy", "Who keyed the paper form"),
+    "paper_serial": ("Số phiếu giấy", "Paper form serial number"),
+    "late": ("1: phiếu đến sau khi đợt khảo sát đã đóng (không tính điểm)", "1: arrived after closing"),
+}
 REQUIRED_COLUMNS = ("response_id", "unit")
 
 TYPE_LABELS_VI: dict[QuestionType, str] = {
@@ -362,6 +374,10 @@ def codebook_rows(questionnaire: Questionnaire, column_names: Sequence[str]) -> 
                     yield (name, "", vi, en, "Mã", g.code, g.label.vi, g.label.en or "")
             else:
                 yield (name, "", vi, en, "Mã", "", "", "")
+            continue
+        if name in METADATA_COLUMNS:
+            vi, en = METADATA_COLUMNS[name]
+            yield (name, "", vi, en, "", "", "", "")
             continue
         question = _question(questionnaire, name)
         if question is None:

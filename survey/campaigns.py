@@ -642,7 +642,7 @@ def _percent(responses: int, target: int | None) -> float | None:
 
 
 def progress(session: Session, campaign: Campaign) -> Progress:
-    """Responses per unit against target, in the campaign's unit order (one grouped query, late left out)."""
+    """Responses per unit against target, in the campaign's unit order (late and rejected ones left out)."""
     count = func.count(Response.id)
     last = func.max(Response.received_at)
     rows = session.execute(
@@ -658,7 +658,8 @@ def progress(session: Session, campaign: Campaign) -> Progress:
             Response,
             (Response.campaign_id == CampaignUnit.campaign_id)
             & (Response.unit_code == CampaignUnit.unit_code)
-            & Response.late.is_(False),  # late forms are kept apart (late_responses)
+            & Response.late.is_(False)  # late forms are kept apart (late_responses)
+            & (Response.review_state != "rejected"),  # a rejected form does not count towards the target
         )
         .where(CampaignUnit.campaign_id == campaign.id)
         .group_by(

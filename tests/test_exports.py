@@ -129,6 +129,9 @@ def test_xlsx_export_keeps_values_and_writes_formulas_as_text(app, stored_campai
     codebook = pd.read_excel(out, sheet_name="Mã hoá", dtype=str)
     assert "Người dân, tổ chức" in set(codebook["Nhãn lựa chọn"])
     assert {"tiep_can_1", "y_kien_khac"} <= set(codebook["Mã câu hỏi"])
+    described = codebook.drop_duplicates("Mã câu hỏi").set_index("Mã câu hỏi")["Nội dung câu hỏi"]
+    assert described["source"].startswith("Nguồn phiếu")
+    assert described["received_at"] == "Thời điểm máy chủ nhận phiếu (UTC)"
 
 
 def test_exports_are_audited(app, stored_campaign, tmp_path):

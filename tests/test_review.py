@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 import analysis
 from questionnaires import load_questionnaire
+from survey.campaigns import progress
 from survey.cli import cli
 from survey.db import alembic_config, make_engine, session_scope, upgrade
 from survey.models import AuditEvent, Base, Campaign, Response, ResponseRevision
@@ -389,8 +390,13 @@ def test_an_excluded_form_leaves_the_index_as_if_never_stored(app, make_campaign
     ) == pytest.approx(50)
 
     with app.app_context(), session_scope() as session:
+        # Nor does it count towards the commune's target on the progress table.
+        counted = {u.unit_code: u.responses for u in progress(session, session.get(Campaign, kept)).units}
+        assert counted["tra-xuan"] == 2 and counted["tra-bui"] == 2
         restore(session, find_response(session, iids[2]))
         assert campaign_frame(session.get_bind(), kept).equals(before)
+        counted = {u.unit_code: u.responses for u in progress(session, session.get(Campaign, kept)).units}
+        assert counted["tra-xuan"] == 3
 
 
 def test_a_corrected_answer_changes_the_index_to_the_hand_worked_value(app, make_campaign):

@@ -169,6 +169,12 @@ def test_log_out_everywhere_for_another_account_and_for_oneself(hosts):
     assert admin.post("/admin/logout/everywhere").status_code == 302
     assert not _logged_in(admin) and not _logged_in(admin_elsewhere)
     assert _logged_in(analyst)
+    # Every staff member has the button for their own sessions in the page header.
+    header = analyst.get("/admin/").get_data(as_text=True)
+    assert 'action="/admin/logout/everywhere"' in header and "Đăng xuất mọi thiết bị" in header
+    second_device = _login(second)
+    assert analyst.post("/admin/logout/everywhere").status_code == 302
+    assert not _logged_in(analyst) and not _logged_in(second_device)
 
 
 def _age(app, **delta):
