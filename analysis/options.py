@@ -86,13 +86,16 @@ class CampaignDesign(Protocol):
     @property
     def notes(self) -> Sequence[str]: ...
 
-    # Read with getattr (a loader may not have them): the campaign's counts per unit of forms received
-    # and left out (survey.design.QUALITY_COLUMNS), and its stored integrity-check settings.
+    # The campaign's counts per unit of forms received and left out (survey.design.QUALITY_COLUMNS),
+    # its stored integrity-check settings, and where its data collection stands (for the report).
     @property
     def quality(self) -> pd.DataFrame | None: ...
 
     @property
     def integrity_settings(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def status(self) -> str | None: ...
 
 
 # campaign id, database URL (None: the app's configuration) -> the campaign's design
@@ -236,8 +239,8 @@ def prepare(options: ScoringOptions, *, check: bool = False) -> tuple[Scorable, 
     arguments, design = resolve(options)
     result = scorable(
         arguments,
-        quality=getattr(design, "quality", None),
-        integrity_settings=getattr(design, "integrity_settings", None),
+        quality=design.quality if design is not None else None,
+        integrity_settings=design.integrity_settings if design is not None else None,
         include_flagged=options.include_flagged,
         check=check,
     )

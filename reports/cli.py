@@ -70,9 +70,11 @@ def report(
         arguments = scoring.arguments
         table = analysis.score(**arguments)
         quality = quality_arguments(scoring)
+        status = None
         if design is not None:
             title = title or design.name
             period = period or design.period
+            status = design.status
         sheets = _write(
             out,
             lambda path: build_report(
@@ -86,6 +88,7 @@ def report(
                 period=period,
                 threshold=threshold,
                 pictures=not no_figures,
+                status=status,
                 **quality,
             ),
         )

@@ -267,6 +267,8 @@ class _Context:
     left_out: Mapping[str, int] | None = None
     include_flagged: bool = True
     has_quality: bool = False
+    # Where the data collection stands (e.g. closed on a date), in a sentence given by the caller.
+    status: str | None = None
 
     @property
     def confidence(self) -> str:
@@ -308,8 +310,12 @@ def build_report(
     left_out: Mapping[str, int] | None = None,
     include_flagged: bool = True,
     quality_notes: Sequence[str] = (),
+    status: str | None = None,
 ) -> list[str]:
     """Write the ranked report workbook to a path or a binary stream; return the sheet names in order.
+
+    ``status`` is a sentence on where the data collection stands (open, or closed on a date); the
+    ranking sheet's heading and the method sheet state it.
 
     With ``quality`` (forms per unit: received, by source, rejected, late, flagged by rule, counted)
     and/or ``sensitivity`` (``analysis.sensitivity``), the sheet ``Chất lượng dữ liệu`` follows the
@@ -350,6 +356,7 @@ def build_report(
         left_out=dict(left_out) if left_out is not None else None,
         include_flagged=include_flagged,
         has_quality=quality is not None or sensitivity is not None,
+        status=nfc(status) if status else None,
     )
     if isinstance(out, str | PathLike):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -426,6 +433,9 @@ def _official_heading(sh: _Sheet, ctx: _Context, last_col: int) -> int:
     row = 4
     if ctx.period:
         sh.merge(row, 0, last_col, f"Kỳ đánh giá: {ctx.period}", f.subtitle)
+        row += 1
+    if ctx.status:
+        sh.merge(row, 0, last_col, ctx.status, f.subtitle)
         row += 1
     return row
 
@@ -1195,6 +1205,8 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
         ),
         ("Lập lúc", ctx.generated.strftime("%H:%M ngày %d/%m/%Y") + " bằng sipas-toolkit"),
     ]
+    if ctx.status:
+        rows.insert(0, ("Trạng thái đợt khảo sát", ctx.status))
     if ctx.has_quality:
         from .quality import left_out_text
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, case, func, select
@@ -21,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire
 
-from . import models
 from .campaigns import campaign_questionnaire
-from .models import Campaign, FrameCell, Response
+from .models import Campaign, FrameCell, PaperKeying, Response
 from .storage import SOURCES, campaign_frame, engine_for
+from .web import vi_datetime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,7 @@ __all__ = [
 
 # The per-unit counts of CampaignDesign.quality: forms received (stored responses plus paper serials
 # still waiting for their double entry), by source, and those the responses table leaves out.
-# "double_entry" is there only when the app keeps paper keyings (survey.models.PaperKeying).
+# "double_entry": paper serials keyed once, or twice with differences (survey.models.PaperKeying).
 QUALITY_COLUMNS = ("received", *SOURCES, "rejected", "late", "double_entry", "scored")
 # A keying in one of these states has become the response it agreed on (survey.models.KEYING_STATES).
 _SETTLED_KEYINGS = ("matched", "resolved")
@@ -69,6 +70,8 @@ class CampaignDesign:
     quality: pd.DataFrame | None = None
     # The campaign's integrity-check settings as stored (IntegritySettings.to_dict); None: the defaults.
     integrity_settings: Mapping[str, Any] | None = None
+    # Where the campaign stands (open, closed on a date, draft), in a sentence for the report.
+    status: str | None = None
 
 
 def sampling_frame(
@@ -133,24 +136,18 @@ def quality_counts(
             counts.loc[unit, "rejected"] += n
         elif late:
             counts.loc[unit, "late"] += n
-    pending = _unsettled_serials(session, campaign_id)
-    if pending is None:
-        counts = counts.drop(columns="double_entry")
-    else:
-        for unit, n in pending.items():
-            if unit not in counts.index:
-                counts.loc[unit] = 0
-            counts.loc[unit, ["received", "paper", "double_entry"]] += n
+    for unit, n in _unsettled_serials(session, campaign_id).items():
+        if unit not in counts.index:
+            counts.loc[unit] = 0
+        counts.loc[unit, ["received", "paper", "double_entry"]] += n
     scored = responses["unit"].value_counts() if len(responses) else pd.Series(dtype=int)
     counts["scored"] = scored.reindex(counts.index, fill_value=0).astype(int)
     return counts.astype(int)
 
 
-def _unsettled_serials(session: Session, campaign_id: int) -> dict[str, int] | None:
-    """Paper serials per unit whose double entry has not agreed yet; None when the app keeps no keyings."""
-    keying = getattr(models, "PaperKeying", None)  # the paper-forms storage, when the schema has it
-    if keying is None:
-        return None
+def _unsettled_serials(session: Session, campaign_id: int) -> dict[str, int]:
+    """Paper serials per unit whose double entry has not agreed yet."""
+    keying = PaperKeying
     settled = func.max(case((keying.state.in_(_SETTLED_KEYINGS), 1), else_=0))
     rows = session.execute(
         select(keying.unit_code, keying.paper_serial, settled)
@@ -197,8 +194,8 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
             name, margin_of_error = campaign.name, campaign.margin_of_error
             period = " – ".join(p for p in (campaign.period_start, campaign.period_end) if p) or None
             quality = quality_counts(session, campaign_id, [u.unit_code for u in units], responses)
-            # Stored by the campaign settings when the schema has them; None keeps the defaults.
-            integrity_settings = getattr(campaign, "integrity_settings", None)
+            integrity_settings = campaign.integrity_settings  # None keeps the defaults
+            status = status_text(campaign)
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
     return CampaignDesign(
         campaign_id=campaign_id,
@@ -214,7 +211,19 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         notes=notes,
         quality=quality,
         integrity_settings=dict(integrity_settings) if integrity_settings else None,
+        status=status,
     )
+
+
+def status_text(campaign: Campaign) -> str:
+    """Say where the campaign stands, with the date it closed, for the report's cover and method sheet."""
+    if campaign.status == "closed":
+        closed = f" ngày {vi_datetime(campaign.closed_at, '%d/%m/%Y')}" if campaign.closed_at else ""
+        return f"Đợt khảo sát đã kết thúc{closed}; số liệu là kết quả cuối cùng của đợt."
+    if campaign.status == "draft":
+        return "Đợt khảo sát chưa bắt đầu thu phiếu (bản nháp); số liệu chỉ để thử."
+    now = vi_datetime(datetime.now(UTC), "%d/%m/%Y %H:%M")
+    return f"Đợt khảo sát đang thu phiếu (số liệu tạm tính đến {now}); kết quả có thể còn thay đổi."
 
 
 def campaign_design(campaign_id: int, database_url: str | None = None) -> CampaignDesign:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 from questionnaires import load_questionnaire
 from reports.workbook import SHEET_RANKING
-from survey.campaigns import create_campaign
+from survey.campaigns import close_campaign, create_campaign
 from survey.cli import cli
 from survey.db import session_scope
 from survey.models import Campaign
@@ -106,11 +107,12 @@ def _from_json(path) -> dict[str, tuple]:
     return {u["unit"]: (u["index"], u["ci_low"], u["ci_high"], u["rank"]) for u in units}
 
 
-def _from_workbook(source) -> tuple[dict[str, tuple], tuple[str, str]]:
-    """Index, CI low and high, and rank per unit code from the ranking sheet; the title and the period."""
+def _from_workbook(source) -> tuple[dict[str, tuple], tuple[str, str, str]]:
+    """Index, CI low and high, and rank per unit code from the ranking sheet; title, period and status."""
     book = openpyxl.load_workbook(source)
     rows = [list(row) for row in book[SHEET_RANKING].iter_rows(values_only=True)]
     period = next(c for row in rows for c in row if isinstance(c, str) and c.startswith("Kỳ đánh giá"))
+    status = next(c for row in rows for c in row if isinstance(c, str) and c.startswith("Đợt khảo sát "))
     head = next(i for i, row in enumerate(rows) if row and row[0] == "Hạng")
     header = rows[head]
     rank, index, low, high, code = (header.index(name) for name in RANKING_COLUMNS)
@@ -120,10 +122,10 @@ def _from_workbook(source) -> tuple[dict[str, tuple], tuple[str, str]]:
         for row in rows[head + 1 :]
         if len(row) > code and row[code] in unit_codes
     }
-    return values, (book.properties.title, period)
+    return values, (book.properties.title, period, status)
 
 
-def _download(app, campaign_id: int) -> tuple[dict[str, tuple], tuple[str, str]]:
+def _download(app, campaign_id: int) -> tuple[dict[str, tuple], tuple[str, str, str]]:
     with app.app_context(), session_scope() as session:
         create_user(session, "chuyen_vien", PASSWORD, "analyst")
     client = app.test_client()
@@ -157,8 +159,26 @@ def test_score_report_and_the_admin_download_agree(staff_app, database_url, tmp_
     reported, heading = _from_workbook(tmp_path / "bao-cao.xlsx")
     downloaded, downloaded_heading = _download(staff_app, int(campaign_id))
     assert reported == same(scored) and downloaded == same(scored)
-    # The campaign's name and period head both workbooks.
-    assert heading == downloaded_heading == (f"SIPAS 2024 — {frame}", "Kỳ đánh giá: 2024-01-01 – 2024-06-30")
+    # The campaign's name, period and state head both workbooks.
+    assert heading[:2] == (f"SIPAS 2024 — {frame}", "Kỳ đánh giá: 2024-01-01 – 2024-06-30")
+    assert heading[2].startswith("Đợt khảo sát đang thu phiếu (số liệu tạm tính đến ")
+    assert downloaded_heading[:2] == heading[:2] and downloaded_heading[2].startswith(heading[2][:45])
+
+
+def test_the_report_of_a_closed_campaign_says_when_it_closed(staff_app, database_url, tmp_path):
+    campaign_id = _campaign(staff_app, "stratified")
+    with staff_app.app_context(), session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        close_campaign(session, campaign)
+        campaign.closed_at = datetime(2024, 6, 30, 10, 0, tzinfo=UTC)  # 17:00 in Vietnam
+    source = ["--campaign", str(campaign_id), "--database-url", database_url]
+    _sipas("report", *source, "--no-figures", "-o", str(tmp_path / "bao-cao.xlsx"))
+    _, heading = _from_workbook(tmp_path / "bao-cao.xlsx")
+    closed = "Đợt khảo sát đã kết thúc ngày 30/06/2024; số liệu là kết quả cuối cùng của đợt."
+    assert heading[2] == closed
+    method = openpyxl.load_workbook(tmp_path / "bao-cao.xlsx")["Phương pháp"]
+    rows = {row[0]: row[1] for row in method.iter_rows(values_only=True) if row and row[0]}
+    assert rows["Trạng thái đợt khảo sát"] == closed
 
 
 def test_score_and_report_agree_with_margins(staff_app, database_url, tmp_path):

@@ -48,6 +48,9 @@ class Design:
     name: str = "Đợt thử"
     period: str | None = "2024-01-01 – 2024-06-30"
     notes: tuple[str, ...] = ("thiếu N của một đơn vị",)
+    quality: pd.DataFrame | None = None
+    integrity_settings: dict | None = None
+    status: str | None = None
 
 
 @pytest.fixture(scope="module")

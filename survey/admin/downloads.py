@@ -73,6 +73,7 @@ def report(campaign_id: int):
             responses=design.responses,
             title=design.name,
             period=design.period,
+            status=design.status,
             **quality_arguments(scoring),
         )
     except (*SCORING_ERRORS, ReportError) as exc:
