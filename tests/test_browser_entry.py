@@ -1,19 +1,23 @@
 """Fast paper entry in headless Chromium: a whole paper form keyed with the keyboard only (one key per
-answer, x/0 for "blank / illegible", Backspace to go back, Ctrl+Enter to save), stored as keyed."""
+answer, x/0 for "blank / illegible", Backspace to go back, Ctrl+Enter to save), stored as keyed; and
+a keyed form reviewed by an analyst (rejected with a reason, then restored)."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from browser_helpers import CHROMIUM, CHROMIUM_ARGS, playwright_api
+from conftest import full_answers
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from survey.campaigns import create_campaign
+from survey.campaigns import campaign_questionnaire, create_campaign
 from survey.db import session_scope
-from survey.models import Response, User
+from survey.models import AuditEvent, Campaign, Response, User
+from survey.storage import campaign_frame, save_response
 from survey.users import create_user
 
 pytestmark = [
@@ -152,4 +156,70 @@ def test_a_paper_form_is_keyed_with_the_keyboard_only_and_stored_as_keyed(browse
             "tra-xuan",
         )
     assert not problems, problems
+    context.close()
+
+
+def test_an_analyst_reviews_a_keyed_form_in_the_browser(browser, site):
+    """List -> detail -> reject without a reason (refused, nothing changes) -> with one -> restore."""
+    app = site["app"]
+    with app.app_context(), session_scope(app) as session:
+        create_user(session, "phan_tich", PASSWORD, "analyst", "Trần Thị Duyệt")
+        campaign = session.get(Campaign, site["campaign_id"])
+        form = full_answers(campaign_questionnaire(campaign))
+        stored, _ = save_response(
+            session,
+            campaign=campaign,
+            unit_code="tra-bui",
+            instance_id=str(uuid.uuid4()),
+            answers=form,
+            questionnaire_id=campaign.questionnaire_id,
+            version=campaign.questionnaire_version,
+            started_at=None,
+            submitted_at=None,
+            source="paper",
+        )
+        instance_id = stored.instance_id
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"{site['base']}/admin/login")
+    page.fill("#username", "phan_tich")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Xin chào Trần Thị Duyệt")
+
+    page.goto(f"{site['base']}/admin/campaigns/{site['campaign_id']}/responses")
+    page.click(f"a:has-text('{instance_id[:8]}')")
+    page.wait_for_selector("text=Thông tin phiếu")
+    assert instance_id in page.inner_text("main")
+
+    page.select_option("#state", "rejected")
+    page.click("text=Lưu trạng thái")
+    page.wait_for_selector("text=Cần ghi lý do khi loại phiếu.")
+    with app.app_context(), session_scope(app) as session:
+        assert session.scalars(select(Response)).one().review_state == "received"
+
+    page.select_option("#state", "rejected")
+    page.fill("#reason", "Cán bộ xã tự điền thay người dân")
+    page.click("text=Lưu trạng thái")
+    page.wait_for_load_state()
+    with app.app_context(), session_scope(app) as session:
+        row = session.scalars(select(Response)).one()
+        assert (row.review_state, row.review_reason) == ("rejected", "Cán bộ xã tự điền thay người dân")
+        events = session.scalars(select(AuditEvent.action).where(AuditEvent.username == "phan_tich")).all()
+        assert events.count("response_excluded") == 1
+        assert campaign_frame(session.get_bind(), site["campaign_id"]).empty  # no longer scored
+
+    page.select_option("#state", "received")
+    page.click("text=Lưu trạng thái")
+    page.wait_for_load_state()
+    with app.app_context(), session_scope(app) as session:
+        assert session.scalars(select(Response)).one().review_state == "received"
+        assert len(campaign_frame(session.get_bind(), site["campaign_id"])) == 1
+        events = session.scalars(select(AuditEvent.action).where(AuditEvent.username == "phan_tich")).all()
+        assert events.count("response_restored") == 1
+    # The refused rejection answers 422 on purpose; Chromium logs every 4xx page as a console error.
+    assert [p for p in problems if "status of 422" not in p] == [], problems
     context.close()
