@@ -110,10 +110,17 @@ def number_text(value: float) -> str:
     return repr(float(value))
 
 
+def _ascii_float(text: str) -> float:
+    """``float(text)`` for ASCII text only: other digits (``"١٢٠"``) and ``"1_0"`` raise ValueError."""
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"not an ASCII number: {text!r}")
+    return float(text)
+
+
 def _int_text(s: str) -> str | None:
     """Integer text of a numeric-looking string (``"04"``, ``"4.0"``, ``"+4"``), else None."""
     try:
-        v = float(s)
+        v = _ascii_float(s)
     except ValueError:
         return None
     if math.isfinite(v) and v.is_integer():
@@ -763,7 +770,11 @@ def _encode_number(series: pd.Series, q: Question, rows: RowNames) -> tuple[Item
                 lut[j] = np.nan
                 continue
             try:
-                v = float(text.replace(",", ".")) if text.count(",") == 1 and "." not in text else float(text)
+                v = (
+                    _ascii_float(text.replace(",", "."))
+                    if text.count(",") == 1 and "." not in text
+                    else _ascii_float(text)
+                )
             except ValueError:
                 v = math.nan
                 bad_lut[j] = True

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from questionnaires.numbers import NumberFormatError, parse_number
+
 from .data import GROUP, STRATUM, ItemColumn, ResponseData, bilingual, canonical_text, number_text, text_codes
 from .errors import ScoringError
 from .variance import fpc_factor
@@ -55,8 +57,7 @@ def sampling_frame(frame: pd.DataFrame) -> Frame:
     ):
         populations = raw_population.to_numpy(dtype=float, na_value=np.nan)
     else:
-        texts = [canonical_text(v) for v in raw_population.tolist()]
-        populations = np.array([_to_float(t) for t in texts], dtype=float)
+        populations = np.array([_to_float(v) for v in raw_population.tolist()], dtype=float)
     bad_population = ~np.isfinite(populations) | (populations < 0)
     problems: list[str] = []
     for pos in np.flatnonzero((unit_codes < 0) | (stratum_codes < 0) | bad_population)[:20].tolist():
@@ -98,12 +99,15 @@ def sampling_frame(frame: pd.DataFrame) -> Frame:
     return Frame(cells, by_stratum, order)
 
 
-def _to_float(text: str | None) -> float:
+def _to_float(value: object) -> float:
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_):
+        return float(value)
+    text = canonical_text(value)
     if text is None:
         return math.nan
-    try:
-        return float(text)
-    except ValueError:
+    try:  # the rules of the file readers (analysis.io), for a table handed to score() directly
+        return parse_number(text)
+    except NumberFormatError:
         return math.nan
 
 
@@ -569,7 +573,7 @@ def _margin_rows(
         row = int(margins.index[pos]) if numbered else pos + 1
         variable = canonical_text(cols["variable"].iat[pos])
         category = canonical_text(cols["category"].iat[pos])
-        population = _to_float(canonical_text(cols["population"].iat[pos]))
+        population = _to_float(cols["population"].iat[pos])
         unit = canonical_text(cols["unit"].iat[pos]) if per_unit else None
         if variable is None or category is None:
             problems.append(

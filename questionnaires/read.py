@@ -12,17 +12,28 @@ from typing import Any
 import yaml
 
 from .errors import ErrorCode, QuestionnaireError
+from .numbers import format_count
 from .xlsform import read_xlsform
 
 __all__ = ["DEFINITION_SUFFIXES", "read", "read_yaml"]
 
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".xlsx")
+# A YAML definition or unit list: the shipped ones are under 100 KB; checked before the file is read.
+MAX_YAML_BYTES = 10_000_000
 
 
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file into plain data; a file that is not valid YAML raises INVALID_FILE."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise QuestionnaireError(
+                ErrorCode.INVALID_FILE,
+                f"tệp lớn {format_count(size)} byte, quá giới hạn {format_count(MAX_YAML_BYTES)} byte "
+                f"(file larger than the limit of {MAX_YAML_BYTES:,} bytes)",
+                str(path),
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QuestionnaireError(ErrorCode.INVALID_FILE, "file not found", str(path)) from None

@@ -47,6 +47,7 @@ from typing import Any
 from .errors import ErrorCode, QuestionnaireError
 from .files import atomic_write
 from .model import Label, Level, Question, Questionnaire, QuestionType, ScoreNode
+from .numbers import format_count
 
 __all__ = ["read_xlsform", "write_xlsform", "LANGUAGE_NAMES"]
 
@@ -93,6 +94,12 @@ _END_GROUP = ("end_group", "end group")
 _LEVEL_CHILD_KEY = {"field": "fields", "element": "elements", "criterion": "criteria"}
 _SPLIT = re.compile(r"[\s,;]+")
 
+# Limits checked before a workbook is parsed: the longest shipped form has a few hundred rows and
+# weighs ~30 KB, so these leave ample room while a hostile file is refused in well under a second.
+MAX_XLSFORM_BYTES = 10_000_000
+MAX_XLSFORM_UNPACKED_BYTES = 200_000_000  # the parts of the .xlsx archive, unpacked (a zip bomb)
+MAX_SHEET_ROWS = 20_000  # rows per sheet, counting blank formatted rows
+
 
 # ============================================================================================== read
 class _Sheet:
@@ -121,6 +128,7 @@ def _read_workbook(path: Path) -> dict[str, list[tuple[int, tuple]]]:
     file = str(path)
     if not path.exists():
         raise QuestionnaireError(ErrorCode.INVALID_FILE, "file not found", file)
+    _check_size(path)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about workbook features it does not read (styles, data validation);
@@ -130,8 +138,7 @@ def _read_workbook(path: Path) -> dict[str, list[tuple[int, tuple]]]:
             try:
                 out: dict[str, list[tuple[int, tuple]]] = {}
                 for ws in wb.worksheets:
-                    rows = [(i, tuple(r)) for i, r in enumerate(ws.iter_rows(values_only=True), start=1)]
-                    out[ws.title.strip().lower()] = rows
+                    out[ws.title.strip().lower()] = _sheet_rows(ws, file)
             finally:
                 wb.close()
     except (
@@ -150,6 +157,60 @@ def _read_workbook(path: Path) -> dict[str, list[tuple[int, tuple]]]:
             ErrorCode.INVALID_FILE, f"not a readable Excel .xlsx workbook ({detail})", file
         ) from None
     return out
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a workbook larger than MAX_XLSFORM_BYTES, or unpacking to more, before opening it."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise QuestionnaireError(ErrorCode.INVALID_FILE, f"cannot read file: {exc}", str(path)) from None
+    if size > MAX_XLSFORM_BYTES:
+        raise QuestionnaireError(
+            ErrorCode.INVALID_FILE,
+            f"tệp lớn {format_count(size)} byte, quá giới hạn {format_count(MAX_XLSFORM_BYTES)} byte "
+            "của một phiếu XLSForm "
+            f"(file larger than the XLSForm limit of {MAX_XLSFORM_BYTES:,} bytes)",
+            str(path),
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not an archive: openpyxl's own message follows
+    if unpacked > MAX_XLSFORM_UNPACKED_BYTES:
+        raise QuestionnaireError(
+            ErrorCode.INVALID_FILE,
+            f"nội dung giải nén {format_count(unpacked)} byte, quá giới hạn "
+            f"{format_count(MAX_XLSFORM_UNPACKED_BYTES)} byte (the workbook unpacks to more than the limit "
+            f"of {MAX_XLSFORM_UNPACKED_BYTES:,} bytes)",
+            str(path),
+        )
+
+
+def _sheet_rows(ws: Any, file: str) -> list[tuple[int, tuple]]:
+    """The rows of one read-only worksheet; more than MAX_SHEET_ROWS is refused as soon as it is seen."""
+    where = f"sheet {ws.title}"
+    declared = ws.max_row  # from the sheet's <dimension>, when the writer recorded one
+    if isinstance(declared, int) and declared > MAX_SHEET_ROWS:
+        raise _too_many_rows(file, where, declared)
+    rows: list[tuple[int, tuple]] = []
+    for i, r in enumerate(ws.iter_rows(values_only=True), start=1):
+        if i > MAX_SHEET_ROWS:
+            raise _too_many_rows(file, where, None)
+        rows.append((i, tuple(r)))
+    return rows
+
+
+def _too_many_rows(file: str, where: str, rows: int | None) -> QuestionnaireError:
+    count = f"{format_count(rows)} dòng" if rows is not None else "nhiều dòng"
+    return QuestionnaireError(
+        ErrorCode.INVALID_FILE,
+        f"{count}, quá giới hạn {format_count(MAX_SHEET_ROWS)} dòng mỗi trang tính "
+        f"(more than the limit of {MAX_SHEET_ROWS:,} rows per sheet)",
+        file,
+        where,
+    )
 
 
 def _cell_text(value: Any) -> str | None:

@@ -38,6 +38,7 @@ from questionnaires import (
     load_units,
     to_dict,
 )
+from questionnaires.numbers import NumberFormatError, format_count, parse_count
 
 from .errors import CampaignError
 from .models import Campaign, CampaignUnit, FrameCell, Kiosk, Response, User
@@ -45,6 +46,7 @@ from .validation import has_control_characters
 from .web import VIETNAM_TZ
 
 __all__ = [
+    "MAX_UNIT_NUMBER",
     "STATUSES",
     "STATUS_LABELS",
     "CampaignNotOpen",
@@ -68,6 +70,13 @@ __all__ = [
     "revoke_kiosk",
     "slovin_target",
 ]
+
+
+# The largest N or target a campaign unit takes. A local choice, not a rule of Quyết định 1383: the
+# largest service population of one unit we expect (a province-level service of a big city) with room
+# to spare; raise it here if a unit serves more. It must stay below 2_147_483_647, the largest value of
+# the 32-bit Integer columns campaign_units.population/target and frame_cells.population on PostgreSQL.
+MAX_UNIT_NUMBER = 10_000_000
 
 
 def slovin_target(population: int, margin_of_error: float = 0.05) -> int:
@@ -103,10 +112,18 @@ def _count(value: Any, what: str) -> int:
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str):
+        try:
+            number = parse_count(value, MAX_UNIT_NUMBER)
+        except NumberFormatError as exc:
+            raise CampaignError(f"{what}: {exc}") from None
     if number is None or number < 0:
         raise CampaignError(f"{what}: cần một số nguyên ≥ 0 (expected a whole number >= 0), not {value!r}")
+    if number > MAX_UNIT_NUMBER:
+        raise CampaignError(
+            f"{what}: {number} lớn hơn giới hạn {format_count(MAX_UNIT_NUMBER)} "
+            f"(larger than the limit {MAX_UNIT_NUMBER}, survey.campaigns.MAX_UNIT_NUMBER)"
+        )
     return number
 
 
