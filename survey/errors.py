@@ -73,6 +73,17 @@ class DuplicateConflict(SurveyError):
         )
 
 
+class InstanceInOtherCampaign(DuplicateConflict):
+    """An instance id that is already stored in another campaign: never "the same response" here."""
+
+    def __init__(self, instance_id: str, existing: StoredResponse | None = None):
+        super().__init__(instance_id, existing)
+        self.args = (
+            f"mã phiếu {instance_id} đã được lưu ở một đợt khảo sát khác "
+            f"(instance id {instance_id} is already stored in another campaign)",
+        )
+
+
 class CampaignError(SurveyError):
     """A campaign, unit, kiosk or target that cannot be created or used as asked."""
 

@@ -44,8 +44,10 @@ __all__ = [
     "format_of",
 ]
 
+# The media types of the downloads. Werkzeug adds "; charset=utf-8" to a text/* type itself, so the
+# CSV type names no charset here (naming it too sent "charset=utf-8; charset=utf-8").
 FORMATS: dict[str, str] = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 

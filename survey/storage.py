@@ -3,7 +3,11 @@
 Idempotency: the client generates an ``instance_id`` (a UUID) for each filled form and may send it any
 number of times (flaky Wi-Fi, an offline queue). The first copy is stored; a later copy with the same
 *content hash* is answered "duplicate" and nothing changes; a copy with different content is a
-:class:`~survey.errors.DuplicateConflict`. The hash covers what the respondent said and where:
+:class:`~survey.errors.DuplicateConflict`, and a copy for another campaign than the stored one is an
+:class:`~survey.errors.InstanceInOtherCampaign` (a conflict too: the instance id is unique in the whole
+database, as ODK's instanceID is a UUID meant to name one filled form anywhere, and the review pages,
+paper keyings and audits name a response by it alone; so the copy is refused, never "duplicate", and
+the tablet keeps it for staff). The hash covers what the respondent said and where:
 questionnaire id, version, unit, stratum, respondent group, the normalised answers, ``started_at`` and
 ``submitted_at`` (see :func:`content_hash`). It leaves out how the copy travelled (source, kiosk, the
 staff member who keyed it, the time it was received), so a retry through another path is still the
@@ -33,9 +37,16 @@ from sqlalchemy.orm import Session
 from questionnaires import Questionnaire, QuestionType, Role
 
 from .db import write_lock
-from .errors import CampaignError, DuplicateConflict, ItemError, ValidationFailed
+from .errors import CampaignError, DuplicateConflict, InstanceInOtherCampaign, ItemError, ValidationFailed
 from .models import Campaign, CampaignUnit, Kiosk, Response, User
-from .validation import check_blank_items, parse_timestamp, respondent_group, validate_answers
+from .validation import (
+    TimestampOutOfRange,
+    check_blank_items,
+    parse_timestamp,
+    respondent_group,
+    timestamp_range_text,
+    validate_answers,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,6 +165,10 @@ def _stamp(field: str, value: Any, errors: list[ItemError]) -> datetime | None:
         return None
     try:
         return parse_timestamp(value)
+    except TimestampOutOfRange:
+        vi, en = timestamp_range_text()
+        errors.append(ItemError(field, "out_of_range", f"'{field}' phải {vi}.", f"{field} must be {en}"))
+        return None
     except ValueError:
         errors.append(
             ItemError(
@@ -421,7 +436,7 @@ def store_response(
         existing = session.scalars(select(Response).where(Response.instance_id == iid)).one_or_none()
         if existing is None:  # stored a moment ago and gone again: nothing a retry should paper over
             raise RuntimeError(f"response {iid} conflicted on insert but is not stored")
-        return _same_or_conflict(existing, digest, iid), False
+        return _same_or_conflict(existing, response.campaign_id, digest, iid), False
     response.id = new_id
     return response, True
 
@@ -457,7 +472,12 @@ def _stale(seen: datetime | None, now: datetime) -> bool:
     return now - seen >= KIOSK_SEEN_RESOLUTION
 
 
-def _same_or_conflict(existing: Response, digest: str, iid: str) -> Response:
+def _same_or_conflict(existing: Response, campaign_id: int, digest: str, iid: str) -> Response:
+    """The stored copy when it is this response; a conflict when it differs or is another campaign's."""
+    if existing.campaign_id != campaign_id:
+        # The content hash leaves the campaign out, so without this a copy posted to campaign 4 of a
+        # form stored in campaign 1 would be "duplicate" and the tablet would drop a form never stored.
+        raise InstanceInOtherCampaign(iid, existing)
     if existing.content_hash != digest:
         raise DuplicateConflict(iid, existing)
     return existing

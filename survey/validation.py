@@ -3,9 +3,14 @@
 :func:`validate_answers` checks a dict of answers against a questionnaire and returns the answers
 *normalised* (what is stored) with a list of :class:`~survey.errors.ItemError`. The rules, in order:
 
+0. **Bounded work.** More answer keys than the questionnaire could ever use (:func:`max_answer_keys`)
+   -> one ``too_many_items`` error and nothing else is looked at; callers that answer a client list at
+   most :data:`MAX_ERRORS` errors (:func:`cap_errors`), and every value echoed in a message is
+   shortened (:func:`shorten`), so a small hostile body never costs a large answer.
 1. **Known items only.** A key that is not an item code -> ``unknown_item``. Notes cannot be answered
    (``not_answerable``). Metadata filled by the device are accepted: ``start``/``end`` as ISO
-   timestamps (normalised to ISO 8601 with offset), ``today`` as an ISO date.
+   timestamps (normalised to ISO 8601 with offset), ``today`` as an ISO date; all three within
+   :data:`EARLIEST_TIMESTAMP` and :data:`FUTURE_TOLERANCE` after now (``out_of_range`` otherwise).
 2. **Type.** ``single``: a code of the question's choice list; ``4`` and ``"4"`` are the same answer and
    are stored as the string ``"4"`` (``invalid_code`` when not in the list). ``multiple``: a list of
    codes (a space-separated string is accepted, as ODK sends it), no repeats (``duplicate_code``),
@@ -39,7 +44,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from questionnaires import (
@@ -55,13 +60,21 @@ from questionnaires import (
 from .errors import ItemError
 
 __all__ = [
+    "EARLIEST_TIMESTAMP",
+    "FUTURE_TOLERANCE",
     "ItemError",
+    "MAX_ERRORS",
     "TEXT_MAX_LENGTH",
+    "TimestampOutOfRange",
+    "cap_errors",
     "check_blank_items",
     "has_control_characters",
+    "max_answer_keys",
     "validate_answers",
     "parse_timestamp",
     "respondent_group",
+    "shorten",
+    "timestamp_range_text",
 ]
 
 TEXT_MAX_LENGTH = 4000
@@ -71,6 +84,53 @@ _DEC_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 _GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The error list a client is sent: the first MAX_ERRORS errors, then one entry saying how many more.
+MAX_ERRORS = 50
+# A value echoed in a message (an unknown key, a wrong code) is cut to this many characters.
+SHOWN_LENGTH = 80
+# The times a device may report (started_at, submitted_at, start/end, today): a local choice, not a
+# standard. Nothing of this survey was filled before 2000, and a tablet clock may run a little ahead
+# (time zones, a clock set by hand) but not by more than a day. Outside this range the clock is wrong
+# and the form is refused with a clear 400, instead of a year-1 or year-9999 time reaching the database.
+# The earliest is 1 January 2000 in the earliest time zone (UTC+14), so that it is that day anywhere:
+# a paper form dated 2000-01-01 is Vietnamese midnight, 1999-12-31 17:00 UTC.
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class TimestampOutOfRange(ValueError):
+    """A well-formed timestamp outside :data:`EARLIEST_TIMESTAMP` … now + :data:`FUTURE_TOLERANCE`."""
+
+
+def shorten(value: Any, limit: int = SHOWN_LENGTH) -> str:
+    """Return ``str(value)`` cut to ``limit`` characters (with "…"), for echoing input in a message."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def max_answer_keys(questionnaire: Questionnaire) -> int:
+    """The most answer keys a submission may carry: 4 × the questionnaire's items + 50.
+
+    Far more than any honest client sends (each item at most once, plus a few stale or misspelt keys),
+    and small enough that checking them all costs next to nothing.
+    """
+    return 4 * sum(1 for _ in questionnaire.questions()) + 50
+
+
+def cap_errors(errors: list[ItemError], limit: int = MAX_ERRORS) -> list[ItemError]:
+    """Return the first ``limit`` errors, and one last entry "… và N lỗi khác" when there are more."""
+    if len(errors) <= limit:
+        return list(errors)
+    more = len(errors) - limit
+    return [
+        *errors[:limit],
+        ItemError(
+            None,
+            "more_errors",
+            f"… và {more} lỗi khác (chỉ liệt kê {limit} lỗi đầu tiên).",
+            f"… and {more} more errors (only the first {limit} are listed)",
+        ),
+    ]
 
 
 class _Bad(Exception):
@@ -101,16 +161,31 @@ def validate_answers(
                 "answers must be a JSON object {item code: value}",
             )
         ]
+    most = max_answer_keys(questionnaire)
+    if len(answers) > most:
+        # Refused before any key is looked at: a body like this is not a form, and listing each key
+        # would turn a small request into a large answer.
+        return {}, [
+            ItemError(
+                "answers",
+                "too_many_items",
+                f"Phiếu gửi lên có {len(answers)} câu trả lời, nhiều hơn mức tối đa {most} của phiếu "
+                f"{questionnaire.id} {questionnaire.version}; không câu nào được xét.",
+                f"answers has {len(answers)} keys, more than the {most} questionnaire "
+                f"{questionnaire.id} {questionnaire.version} allows; none was checked",
+            )
+        ]
     questions = {q.code: q for q in questionnaire.questions()}
     values: dict[str, Any] = {}
     for key, raw in answers.items():
         if not isinstance(key, str) or key not in questions:
+            shown = shorten(key)
             errors.append(
                 ItemError(
-                    str(key),
+                    shown,
                     "unknown_item",
-                    f"Câu hỏi '{key}' không có trong phiếu {questionnaire.id} {questionnaire.version}.",
-                    f"item {key!r} is not in questionnaire {questionnaire.id} {questionnaire.version}",
+                    f"Câu hỏi '{shown}' không có trong phiếu {questionnaire.id} {questionnaire.version}.",
+                    f"item {shown!r} is not in questionnaire {questionnaire.id} {questionnaire.version}",
                 )
             )
             continue
@@ -194,10 +269,10 @@ def check_blank_items(
         if question is None or not question.type.is_answerable:
             errors.append(
                 ItemError(
-                    str(code),
+                    shorten(code),
                     "unknown_item",
-                    f"Câu '{code}' không có trong phiếu nên không đánh dấu để trống được.",
-                    f"item {code!r} cannot be marked blank",
+                    f"Câu '{shorten(code)}' không có trong phiếu nên không đánh dấu để trống được.",
+                    f"item {shorten(code)!r} cannot be marked blank",
                 )
             )
         elif code in kept:
@@ -231,8 +306,12 @@ def has_control_characters(text: str, allowed: frozenset[str] | set[str] = froze
     return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in text)
 
 
-def parse_timestamp(value: Any) -> datetime:
-    """Parse an ISO 8601 timestamp (``Z`` or offset; naive = UTC) into an aware UTC datetime."""
+def parse_timestamp(value: Any, *, now: datetime | None = None) -> datetime:
+    """Parse an ISO 8601 timestamp (``Z`` or offset; naive = UTC) into an aware UTC datetime.
+
+    Raises ``ValueError`` for anything else, and :class:`TimestampOutOfRange` (a ``ValueError``) for a
+    time before :data:`EARLIEST_TIMESTAMP` or more than :data:`FUTURE_TOLERANCE` after ``now``.
+    """
     if isinstance(value, datetime):
         stamp = value
     elif isinstance(value, str) and 10 <= len(value.strip()) <= 40 and value.strip().isprintable():
@@ -243,14 +322,31 @@ def parse_timestamp(value: Any) -> datetime:
         try:
             stamp = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+            raise ValueError(f"not an ISO 8601 timestamp: {shorten(value)!r}") from None
         if not re.match(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+            raise ValueError(f"not an ISO 8601 timestamp: {shorten(value)!r}")
     else:
-        raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+        raise ValueError(f"not an ISO 8601 timestamp: {shorten(value)!r}")
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC)
+    try:
+        stamp = stamp.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise TimestampOutOfRange(f"timestamp out of range: {shorten(value)!r}") from None
+    latest = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+    if not EARLIEST_TIMESTAMP <= stamp <= latest:
+        raise TimestampOutOfRange(f"timestamp out of range: {shorten(value)!r}")
+    return stamp
+
+
+def timestamp_range_text() -> tuple[str, str]:
+    """The accepted range of device times, in Vietnamese and in English, for error messages."""
+    days = FUTURE_TOLERANCE.days
+    earliest = EARLIEST_TIMESTAMP.date().isoformat()
+    return (
+        f"từ {earliest} đến không quá {days} ngày sau thời điểm hiện tại; đồng hồ của máy có thể bị sai",
+        f"between {earliest} and {days} day(s) after now; the device's clock may be wrong",
+    )
 
 
 # --------------------------------------------------------------------------------------- internals
@@ -274,8 +370,9 @@ def _given_group(
             ItemError(
                 "group",
                 "invalid_code",
-                f"Nhóm người trả lời '{group}' không có trong phiếu (có: {', '.join(sorted(declared))}).",
-                f"respondent group {group!r} is not declared (known: {', '.join(sorted(declared))})",
+                f"Nhóm người trả lời '{shorten(group)}' không có trong phiếu "
+                f"(có: {', '.join(sorted(declared))}).",
+                f"respondent group {shorten(group)!r} is not declared (known: {', '.join(sorted(declared))})",
             )
         )
         return None
@@ -285,8 +382,8 @@ def _given_group(
             ItemError(
                 item.code,
                 "mismatch",
-                f"Nhóm người trả lời '{group}' khác với câu trả lời '{values[item.code]}'.",
-                f"respondent group {group!r} differs from the answer {values[item.code]!r}",
+                f"Nhóm người trả lời '{shorten(group)}' khác với câu trả lời '{values[item.code]}'.",
+                f"respondent group {shorten(group)!r} differs from the answer {values[item.code]!r}",
             )
         )
     return group
@@ -310,13 +407,21 @@ def _normalise(questionnaire: Questionnaire, question: Question, raw: Any) -> An
     if qtype in (QuestionType.START, QuestionType.END):
         try:
             return parse_timestamp(raw).isoformat()
+        except TimestampOutOfRange:
+            raise _out_of_range(question) from None
         except ValueError:
             raise _Bad(
                 "wrong_type",
                 f"Câu '{question.code}' cần thời điểm dạng ISO 8601.",
                 "expected an ISO 8601 timestamp",
             ) from None
-    if qtype in (QuestionType.TODAY, QuestionType.DATE):
+    if qtype is QuestionType.TODAY:
+        day = _date(question, raw)
+        latest = (datetime.now(UTC) + FUTURE_TOLERANCE).date()
+        if not EARLIEST_TIMESTAMP.date() <= date.fromisoformat(day) <= latest:
+            raise _out_of_range(question)
+        return day
+    if qtype is QuestionType.DATE:
         return _date(question, raw)
     if qtype is QuestionType.SINGLE:
         code = _code(raw)
@@ -335,6 +440,11 @@ def _normalise(questionnaire: Questionnaire, question: Question, raw: Any) -> An
     if qtype is QuestionType.TEXT:
         return _text(question, raw)
     raise AssertionError(qtype)  # pragma: no cover - QuestionType has no other member
+
+
+def _out_of_range(question: Question) -> _Bad:
+    vi, en = timestamp_range_text()
+    return _Bad("out_of_range", f"Thời điểm ở câu '{question.code}' phải {vi}.", f"the time must be {en}")
 
 
 def _code(raw: Any) -> str | None:
@@ -356,8 +466,8 @@ def _check_code(questionnaire: Questionnaire, question: Question, code: str) -> 
         shown = ", ".join(codes[:12]) + (" …" if len(codes) > 12 else "")
         raise _Bad(
             "invalid_code",
-            f"Mã '{code}' không thuộc các lựa chọn của câu '{question.code}' ({shown}).",
-            f"code {code!r} is not one of the choices ({shown})",
+            f"Mã '{shorten(code)}' không thuộc các lựa chọn của câu '{question.code}' ({shown}).",
+            f"code {shorten(code)!r} is not one of the choices ({shown})",
         )
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from conftest import full_answers, submission
+from conftest import assign_enumerators, full_answers, submission
 from sqlalchemy import func, select
 
 from questionnaires import load_questionnaire
@@ -265,6 +265,38 @@ def test_same_instance_same_content_is_duplicate_other_content_is_conflict(app, 
     assert stored(app, body["instance_id"]).answers["tiep_can_1"] == body["answers"]["tiep_can_1"]
 
 
+def test_an_instance_id_of_another_campaign_is_409_and_kept_on_the_tablet(app, client, make_campaign):
+    """A copy for campaign B of a form stored in campaign A is refused (409), not "duplicate" (200).
+
+    The instance id is unique in the whole database (an ODK-style UUID names one filled form), so the
+    copy cannot be stored in B; answering "duplicate" would make the tablet drop a form B never got.
+    The kiosk's outbox moves a 409 to "cần xử lý" for staff (survey/static/kiosk/submit.js).
+    """
+    _, first = make_campaign("sipas-2017")
+    _, second = make_campaign("sipas-2017", name="Đợt 2")
+    body = _valid(first["tra-xuan"])
+    assert post(client, body).status_code == 201
+    copy = dict(body, kiosk_token=second["tra-xuan"])
+    for _ in range(2):  # and its retry: the same answer, nothing stored
+        reply = post(client, copy)
+        assert reply.status_code == 409, reply.get_json()
+        data = reply.get_json()
+        assert data["error"] == "instance_id_other_campaign"
+        assert data["instance_id"] == body["instance_id"]
+        assert "đợt khảo sát khác" in data["message"] and "another campaign" in data["message_en"]
+    assert post(client, body).status_code == 200  # in its own campaign it is still a duplicate
+    assert count_responses(app) == 1
+    with app.app_context(), session_scope() as session:
+        from survey.models import Campaign
+
+        row = session.scalars(select(Response)).one()
+        assert session.get(Campaign, row.campaign_id).name != "Đợt 2"
+    # Different content in the other campaign is the same refusal: the campaign decides first.
+    changed = json.loads(json.dumps(copy))
+    changed["answers"]["tiep_can_1"] = "1"
+    assert post(client, changed).get_json()["error"] == "instance_id_other_campaign"
+
+
 # ------------------------------------------------------------------------------------------- tokens
 def test_missing_token_is_401_unknown_or_revoked_is_403(app, client, make_campaign):
     from survey.campaigns import revoke_kiosk
@@ -329,7 +361,9 @@ def test_unreachable_database_is_503_json_and_healthz_says_so(make_app):
     data = reply.get_json()
     assert data["error"] == "database_unavailable" and "Cơ sở dữ liệu" in data["message"]
     assert b"Traceback" not in reply.data
-    assert client.get("/healthz").status_code == 503
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["error"] == "database_unavailable"
+    assert health.headers["Retry-After"] and b"Traceback" not in health.data
 
 
 def test_read_only_database_is_503_and_nothing_half_written(
@@ -396,6 +430,9 @@ def test_progress_needs_a_login_and_counts_per_unit(app, client, make_campaign):
     assert anonymous.status_code == 401 and anonymous.is_json
 
     _login(client, app, "enumerator")
+    refused = client.get(f"/api/v1/campaigns/{campaign_id}/progress")  # not assigned to the campaign yet
+    assert refused.status_code == 403 and "phân công" in refused.get_json()["message"]
+    assign_enumerators(app, campaign_id)
     reply = client.get(f"/api/v1/campaigns/{campaign_id}/progress")
     assert reply.status_code == 200
     data = reply.get_json()

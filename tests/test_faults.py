@@ -382,7 +382,10 @@ def test_a_read_only_database_answers_503_and_writes_nothing(app, make_app, make
     client = read_only.test_client()
     for _ in range(2):  # and again: the pool is not left in a broken state
         _assert_clear_503(client.post("/api/v1/responses", json=body))
-    assert client.get("/healthz").status_code == 200  # reading still works
+    health = client.get("/healthz")  # it answers reads, but a host that cannot store a form is not healthy
+    assert health.status_code == 503 and health.headers["Retry-After"]
+    assert health.get_json()["error"] == "database_read_only"
+    assert "chỉ cho phép đọc" in health.get_json()["message"]
     page = client.get(f"/k/{tokens['tra-xuan']}")  # the kiosk page records "last seen": a write
     assert page.status_code in (200, 503) and b"Traceback" not in page.data
     assert _count(app) == 0 and _kiosk_seen(app) is None
@@ -426,6 +429,9 @@ def test_a_full_disk_answers_503_and_writes_nothing(app, make_app, make_campaign
     with app.app_context(), session_scope() as session:
         ids = set(session.scalars(select(Response.instance_id)))
     assert ids.isdisjoint(b["instance_id"] for b in refused)
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.headers["Retry-After"]
+    assert health.get_json()["error"] == "database_full" and "đã đầy" in health.get_json()["message"]
     entry = full.test_client()
     with entry.session_transaction() as sess:
         sess["user_id"] = 1  # nobody: still a clean answer, not a traceback
@@ -434,6 +440,46 @@ def test_a_full_disk_answers_503_and_writes_nothing(app, make_app, make_campaign
     for body in refused:
         assert app.test_client().post("/api/v1/responses", json=body).status_code == 201
     assert _count(app) == len(bodies)
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_healthz_says_full_before_the_disk_is(make_app, database_url):
+    """Less free space beside the SQLite file than HEALTHZ_MIN_FREE_BYTES is "full" (a real ENOSPC only
+    shows when WAL frames are written, which a rolled-back probe never does)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's disk is the server's, not this host's")
+    reply = make_app(HEALTHZ_MIN_FREE_BYTES=2**62).test_client().get("/healthz")
+    assert reply.status_code == 503 and reply.get_json()["error"] == "database_full"
+    assert make_app(HEALTHZ_MIN_FREE_BYTES=0).test_client().get("/healthz").status_code == 200
+
+
+def test_healthz_says_busy_when_another_program_holds_the_write_lock(app, database_url, monkeypatch):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    import sqlite3
+
+    import survey.api
+
+    monkeypatch.setattr(survey.api, "HEALTHZ_BUSY_MS", 50)
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # e.g. a restore or a command that writes for a long time
+        reply = app.test_client().get("/healthz")
+        assert reply.status_code == 503 and reply.get_json()["error"] == "database_busy"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert app.test_client().get("/healthz").status_code == 200
+    with app.extensions["sipas.engine"].connect() as conn:  # the probe's busy timeout was put back
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_healthz_writes_nothing(app):
+    from sqlalchemy import inspect
+
+    for _ in range(3):
+        assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+    assert "_sipas_healthz_probe" not in inspect(app.extensions["sipas.engine"]).get_table_names()
 
 
 def test_a_database_that_goes_away_gives_503_pages_not_tracebacks(make_app):

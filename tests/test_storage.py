@@ -147,6 +147,14 @@ def test_metadata_may_be_set_by_the_device_but_notes_cannot_be_answered():
         ("ly_do", "required"),  # required_if: q = 2
         ("ngay", "wrong_type"),
     ]
+    # The device's clock is checked (2000-01-01 to a day ahead); a date the respondent gives is not.
+    _, errors = validate_answers(
+        q, {"bat_dau": "0001-01-01T00:00:00+07:00", "hom_nay": "9999-12-31", "ngay": "0001-01-01", "q": 1}
+    )
+    assert codes(errors) == [("bat_dau", "out_of_range"), ("hom_nay", "out_of_range")]
+    assert all("2000-01-01" in e.message for e in errors)
+    _, errors = validate_answers(q, {"hom_nay": "1999-12-31", "q": 1})
+    assert codes(errors) == [("hom_nay", "out_of_range")]
 
 
 def test_answers_to_questions_that_are_not_relevant_are_dropped_in_cascade():
@@ -252,6 +260,30 @@ def test_save_response_is_idempotent_and_detects_conflicts(app, make_campaign):
         with pytest.raises(DuplicateConflict):
             _save(session, campaign, answers, iid, unit_code="tra-giang")
         assert session.scalar(select(func.count(Response.id))) == 1
+
+
+@pytest.mark.db
+def test_an_instance_id_stored_in_one_campaign_is_a_conflict_in_another(app, make_campaign):
+    """Same instance id, same content, another campaign: never "duplicate", and nothing stored twice."""
+    from survey.errors import InstanceInOtherCampaign
+
+    first_id, _ = make_campaign("sipas-2017")
+    other_id, _ = make_campaign("sipas-2017", name="Đợt 2")
+    answers = full_answers(SIPAS_2017)
+    iid = str(uuid.uuid4())
+    with app.app_context(), session_scope() as session:
+        first, other = session.get(Campaign, first_id), session.get(Campaign, other_id)
+        stored, created = _save(session, first, answers, iid)
+        assert created
+        with pytest.raises(InstanceInOtherCampaign) as info:
+            _save(session, other, answers, iid.upper())
+        assert isinstance(info.value, DuplicateConflict)  # callers that know only conflicts still refuse
+        assert info.value.instance_id == iid and info.value.existing.campaign_id == first_id
+        assert "another campaign" in str(info.value)
+        again, created = _save(session, first, answers, iid)  # its own campaign: still a duplicate
+        assert not created and again.id == stored.id
+        rows = session.execute(select(Response.campaign_id, Response.instance_id)).all()
+        assert rows == [(first_id, iid)]
 
 
 @pytest.mark.db
