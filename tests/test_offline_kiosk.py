@@ -337,6 +337,7 @@ def test_forms_the_server_refuses_are_kept_for_staff_never_dropped(browser, site
     assert [c["instance_id"] for c in copies] == [conflicting["instance_id"], broken]
     assert copies[0]["payload"]["answers"] == conflicting["payload"]["answers"]
     assert copies[1]["last_error"]["status"] == 400 and all("kiosk_token" not in c["payload"] for c in copies)
+    assert copies[0]["last_error"]["code"] == "conflict"  # the server's stable code, for the administrator
 
     # Clearing needs the PIN again and says what would be lost; a wrong PIN clears nothing.
     page.tap("#k-clear")
@@ -421,12 +422,22 @@ def test_an_origin_without_https_says_offline_mode_is_off_and_still_works_online
         assert page.evaluate("() => window.isSecureContext") is False
         page.wait_for_selector("html[data-offline=unavailable]", state="attached")
         assert "Không có chế độ ngoại tuyến" in page.inner_text("#k-staff")
-        assert page.evaluate("() => crypto.subtle === undefined")  # the PIN is checked by our SHA-256
+        assert page.evaluate("() => crypto.subtle === undefined")  # no Web Crypto: the PIN cannot be checked
 
-        _open_panel(page)
-        warning = page.inner_text("#k-offline-warning")
-        assert warning.startswith("Chế độ ngoại tuyến không hoạt động vì trang không chạy qua HTTPS")
-        page.tap("#k-staff-close")
+        # A PIN is set, and it cannot be checked here: the staff panel stays locked and says why.
+        assert page.evaluate("() => SipasStaff.pinCheckable()") is False
+        assert page.evaluate(f"() => SipasStaff.checkPin('{PIN}')") is False
+        page.tap("#k-staff")
+        page.wait_for_selector("#k-pin-locked")
+        assert page.inner_text("#k-pin-error").startswith(
+            "Bảng điều khiển cán bộ đang khoá: trang không chạy qua HTTPS nên trình duyệt không kiểm tra"
+        )
+        assert page.inner_text("#k-pin-offline").startswith(
+            "Chế độ ngoại tuyến không hoạt động vì trang không chạy qua HTTPS"
+        )
+        assert page.query_selector("#k-pin-input") is None and page.query_selector("#k-panel") is None
+        page.tap("#k-pin-cancel")
+        page.wait_for_selector("#k-pin", state="detached")
 
         answers = fill_sipas_2017(page, 3)
         submit_and_thank(page)
@@ -448,10 +459,12 @@ def test_the_pin_is_checked_on_the_tablet_against_a_salted_hash(browser, site):
     algorithm, iterations, salt, digest = record.split("$")
     assert algorithm == "pbkdf2-sha256"
     assert hashlib.pbkdf2_hmac("sha256", PIN.encode(), bytes.fromhex(salt), int(iterations)).hex() == digest
-    # Our SHA-256/PBKDF2 (for pages without WebCrypto) agrees with Python's.
-    for password, rounds in (("0000", 1), ("246810", 2), ("123456789012", 1000)):
-        ours = page.evaluate("([p, s, n]) => SipasStaff.pbkdf2Fallback(p, s, n)", [password, salt, rounds])
+    # The tablet's check (the browser's Web Crypto: 127.0.0.1 is a secure origin) agrees with Python's.
+    assert page.evaluate("() => window.isSecureContext && SipasStaff.pinCheckable()") is True
+    for password, rounds in (("0000", 1), ("246810", 2), ("123456789012", 1000), (PIN, int(iterations))):
+        ours = page.evaluate("([p, s, n]) => SipasStaff.pbkdf2(p, s, n)", [password, salt, rounds])
         assert ours == hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), rounds).hex()
+    assert page.evaluate("() => typeof SipasStaff.pbkdf2Fallback") == "undefined"  # no hand-written crypto
     assert page.evaluate("(pin) => SipasStaff.checkPin(pin)", PIN) is True
     assert page.evaluate("() => SipasStaff.checkPin('135790')") is False
 

@@ -10,8 +10,10 @@
  * - persistent storage requested from the browser, and a warning before leaving with unsent forms.
  *
  * The page carries the PIN only as "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>" (data-staff-pin);
- * a typed PIN is checked with WebCrypto, or with the small SHA-256 below where WebCrypto is missing
- * (pages not served over HTTPS).
+ * a typed PIN is checked with the browser's Web Crypto (crypto.subtle PBKDF2). The PIN keeps respondents
+ * out of the staff panel; it is not a secret (the hash is in the page). Web Crypto exists only on a
+ * secure origin (HTTPS, or localhost / 127.0.0.1): on plain HTTP a PIN cannot be checked, so the panel
+ * stays locked and says why, while the respondent's form works as usual. Without a PIN it opens as always.
  */
 (function (root) {
   "use strict";
@@ -68,6 +70,10 @@
     pinWrong: "Mã PIN không đúng.",
     pinLocked: function (s) { return "Nhập sai quá nhiều lần. Xin thử lại sau " + s + " giây."; },
     pinChecking: "Đang kiểm tra…",
+    pinNeedsHttps: "Bảng điều khiển cán bộ đang khoá: trang không chạy qua HTTPS nên trình duyệt không kiểm tra " +
+      "được mã PIN. Người dân vẫn điền và gửi phiếu bình thường. Xin báo cán bộ kỹ thuật cấu hình HTTPS cho " +
+      "máy chủ (xem docs/deployment.md, mục 1 và 6).",
+    pinFailed: "Trình duyệt không kiểm tra được mã PIN. Xin tải lại trang rồi thử lại.",
     open: "Mở",
     cancel: "Huỷ",
     close: "Đóng",
@@ -183,115 +189,28 @@
     return new TextEncoder().encode(text);
   }
 
-  var K = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
-  ];
-
-  // SHA-256 of a byte array (FIPS 180-4), for browsers without WebCrypto (pages over plain HTTP).
-  function sha256(bytes) {
-    var h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-    var length = bytes.length;
-    var total = ((length + 9 + 63) >> 6) << 6;
-    var m = new Uint8Array(total);
-    m.set(bytes);
-    m[length] = 0x80;
-    var bits = length * 8;
-    m[total - 4] = (bits >>> 24) & 255;
-    m[total - 3] = (bits >>> 16) & 255;
-    m[total - 2] = (bits >>> 8) & 255;
-    m[total - 1] = bits & 255;
-    m[total - 5] = Math.floor(length / 0x20000000) & 255;
-    var w = new Array(64);
-    for (var offset = 0; offset < total; offset += 64) {
-      for (var t = 0; t < 16; t += 1) {
-        var i = offset + t * 4;
-        w[t] = (m[i] << 24) | (m[i + 1] << 16) | (m[i + 2] << 8) | m[i + 3];
-      }
-      for (t = 16; t < 64; t += 1) {
-        var x = w[t - 15];
-        var y = w[t - 2];
-        var s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-        var s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-        w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
-      }
-      var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-      for (t = 0; t < 64; t += 1) {
-        var S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-        var t1 = (k + S1 + ((e & f) ^ (~e & g)) + K[t] + w[t]) | 0;
-        var S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-        var t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-        k = g;
-        g = f;
-        f = e;
-        e = (d + t1) | 0;
-        d = c;
-        c = b;
-        b = a;
-        a = (t1 + t2) | 0;
-      }
-      h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0; h[3] = (h[3] + d) | 0;
-      h[4] = (h[4] + e) | 0; h[5] = (h[5] + f) | 0; h[6] = (h[6] + g) | 0; h[7] = (h[7] + k) | 0;
-    }
-    var out = new Uint8Array(32);
-    for (var j = 0; j < 8; j += 1) {
-      out[j * 4] = (h[j] >>> 24) & 255;
-      out[j * 4 + 1] = (h[j] >>> 16) & 255;
-      out[j * 4 + 2] = (h[j] >>> 8) & 255;
-      out[j * 4 + 3] = h[j] & 255;
-    }
-    return out;
+  function subtleCrypto() {
+    return (root.crypto && root.crypto.subtle) || null;
   }
 
-  function concat(a, b) {
-    var out = new Uint8Array(a.length + b.length);
-    out.set(a);
-    out.set(b, a.length);
-    return out;
+  // Whether a typed PIN can be checked here: no PIN set, or Web Crypto (a secure origin).
+  function pinCheckable() {
+    return !config.pin || subtleCrypto() !== null;
   }
 
-  function hmacSha256(key, data) {
-    if (key.length > 64) key = sha256(key);
-    var inner = new Uint8Array(64);
-    var outer = new Uint8Array(64);
-    for (var i = 0; i < 64; i += 1) {
-      var byte = i < key.length ? key[i] : 0;
-      inner[i] = byte ^ 0x36;
-      outer[i] = byte ^ 0x5c;
-    }
-    return sha256(concat(outer, sha256(concat(inner, data))));
-  }
-
-  // PBKDF2-HMAC-SHA256 with a 32-byte result (RFC 8018), the same as Python's hashlib.pbkdf2_hmac.
-  function pbkdf2Fallback(password, salt, iterations) {
-    var u = hmacSha256(password, concat(salt, new Uint8Array([0, 0, 0, 1])));
-    var result = u.slice();
-    for (var i = 1; i < iterations; i += 1) {
-      u = hmacSha256(password, u);
-      for (var j = 0; j < 32; j += 1) result[j] ^= u[j];
-    }
-    return Promise.resolve(result);
-  }
-
+  // PBKDF2-HMAC-SHA256 with a 32-byte result, as Python's hashlib.pbkdf2_hmac; rejects without Web Crypto.
   function pbkdf2(password, salt, iterations) {
-    var subtle = root.crypto && root.crypto.subtle;
-    if (!subtle) return pbkdf2Fallback(password, salt, iterations);
+    var subtle = subtleCrypto();
+    if (!subtle) return Promise.reject(new Error("Web Crypto is not available (the page is not on HTTPS)"));
     return subtle.importKey("raw", password, "PBKDF2", false, ["deriveBits"]).then(function (key) {
       return subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt: salt, iterations: iterations }, key, 256);
-    }).then(function (bits) { return new Uint8Array(bits); }, function () {
-      return pbkdf2Fallback(password, salt, iterations);
-    });
+    }).then(function (bits) { return new Uint8Array(bits); });
   }
 
   // Constant-time comparison is not needed on the tablet itself, but costs nothing.
   function checkPin(typed) {
     if (!config.pin) return Promise.resolve(true);
+    if (!pinCheckable()) return Promise.resolve(false); // no Web Crypto: the panel stays locked
     var text = String(typed || "").trim();
     if (!/^[0-9]{4,12}$/.test(text)) return Promise.resolve(false);
     return pbkdf2(utf8(text), hexToBytes(config.pin.salt), config.pin.iterations).then(function (bytes) {
@@ -338,6 +257,8 @@
       }
       savePinLock(lock);
       return { ok: false, message: TEXT.pinWrong };
+    }, function () {
+      return { ok: false, message: TEXT.pinFailed }; // the browser refused the check: not a wrong PIN
     });
   }
 
@@ -526,6 +447,10 @@
       return;
     }
     if (document.getElementById("k-pin")) return;
+    if (!pinCheckable()) {
+      lockedNotice();
+      return;
+    }
     var input = el("input", {
       type: "password", id: "k-pin-input", className: "input k-pin__input", inputmode: "numeric",
       autocomplete: "off", maxlength: "12", "aria-describedby": "k-pin-error"
@@ -558,6 +483,21 @@
     ]);
     box = overlay("k-pin", "k-pin-title", [form]);
     input.focus();
+  }
+
+  // A PIN is set but cannot be checked on this page (no Web Crypto without HTTPS): say so, stay locked.
+  function lockedNotice() {
+    var box;
+    var form = el("div", { className: "k-pin", id: "k-pin-locked" }, [
+      el("h2", { id: "k-pin-title", text: TEXT.pinTitle }),
+      el("p", { className: "k-pin__error", id: "k-pin-error", role: "alert", text: TEXT.pinNeedsHttps }),
+      el("p", { id: "k-pin-offline", text: offline.reason || "" }),
+      el("div", { className: "k-overlay__actions" }, [
+        el("button", { type: "button", className: "btn btn--primary", id: "k-pin-cancel", text: TEXT.close, onclick: function () { closeOverlay(box); } })
+      ])
+    ]);
+    box = overlay("k-pin", "k-pin-title", [form]);
+    document.getElementById("k-pin-cancel").focus();
   }
 
   // ------------------------------------------------------------------------------ staff panel
@@ -845,8 +785,10 @@
       if (panel) renderPanel();
     },
     checkPin: checkPin,
-    pbkdf2Fallback: function (password, saltHex, iterations) {
-      return pbkdf2Fallback(utf8(password), hexToBytes(saltHex), iterations).then(bytesToHex);
+    pinCheckable: pinCheckable,
+    // The PIN hash as the tablet computes it (Web Crypto), hex: tests compare it with Python's hashlib.
+    pbkdf2: function (password, saltHex, iterations) {
+      return pbkdf2(utf8(password), hexToBytes(saltHex), iterations).then(bytesToHex);
     },
     refresh: refresh
   };

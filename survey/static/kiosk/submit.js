@@ -185,7 +185,7 @@
     if (status === 401 || status === 403) {
       return {
         kind: "forbidden",
-        error: { kind: "forbidden", status: status, message: message || TEXT.forbidden, code: body.code || null }
+        error: { kind: "forbidden", status: status, message: message || TEXT.forbidden, code: body.error || null }
       };
     }
     var errors = Array.isArray(body.errors) ? body.errors.map(function (e) {
@@ -195,7 +195,7 @@
     var fallback = kind === "conflict" ? TEXT.conflict : (kind === "invalid" ? TEXT.invalid : TEXT.rejected(status));
     return {
       kind: "attention",
-      error: { kind: kind, status: status, message: message || fallback, errors: errors, code: body.code || null }
+      error: { kind: kind, status: status, message: message || fallback, errors: errors, code: body.error || null }
     };
   }
 
