@@ -15,22 +15,38 @@ are answered in JSON by :mod:`survey.errors`.
      "paradata": {"v": 1, "pages": [{"page": 0, "ms": 41200, "taps": 9, "visits": 1}, …]}}
 
 Answers: 201 ``{"status": "created", "id", "instance_id"}``; 200 ``{"status": "duplicate", …}`` for
-the same instance id with the same content; 409 for the same instance id with other content; 401
+the same instance id with the same content; 409 for the same instance id with other content
+(``conflict``) or already stored in another campaign (``instance_id_other_campaign``: the instance id
+is unique in the whole database, so the copy is refused and the tablet keeps it for staff); 401
 without a token (body ``kiosk_token`` or header ``Authorization: Bearer …``); 403 for an unknown or
 revoked token or a campaign that does not take forms (``campaign_closed``, ``campaign_not_open``); 413
 for a body over ``MAX_CONTENT_LENGTH``. A tablet's queued form filled before the campaign closed (its own
 ``submitted_at``) but arriving after is stored as late: 201 with ``"late": true``. Malformed
 ``paradata`` (see :func:`read_paradata`) does not cost the answers: they are stored without it, 201 with
 ``"paradata": "ignored"`` and a warning.
+
+A 400 lists at most :data:`~survey.validation.MAX_ERRORS` errors, then one ``more_errors`` entry
+("… và N lỗi khác"), with ``errors_total``; more answer keys than the questionnaire could use, or more
+than that many unknown fields, is one error (``too_many_items``, ``too_many_fields``). Times outside
+2000-01-01 … a day after now are ``out_of_range``.
+
+``GET /healthz``: 200 ``{"status": "ok"}`` when the database can take a write (tried and rolled back);
+503 with ``error`` ``database_read_only``, ``database_full``, ``database_busy`` or
+``database_unavailable`` and ``Retry-After`` otherwise, so a load balancer takes the host out.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from .assignments import NOT_ASSIGNED_CAMPAIGN, visible_campaign_ids
 from .campaigns import (
     CampaignNotOpen,
     accepts_responses,
@@ -40,12 +56,20 @@ from .campaigns import (
     progress,
     refusal,
 )
-from .db import get_session
-from .errors import DuplicateConflict, ItemError, ValidationFailed, json_error
+from .db import get_session, write_lock
+from .errors import (
+    RETRY_AFTER_SECONDS,
+    DuplicateConflict,
+    InstanceInOtherCampaign,
+    ItemError,
+    ValidationFailed,
+    database_unavailable,
+    json_error,
+)
 from .models import Campaign, CampaignUnit
 from .storage import normalise_instance_id, save_response
-from .users import role_required
-from .validation import parse_timestamp
+from .users import current_user, role_required
+from .validation import MAX_ERRORS, cap_errors, parse_timestamp, shorten
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -121,7 +145,9 @@ def read_paradata(value: Any) -> dict[str, Any] | None:
 
 
 def _bad_request(errors: list[ItemError]) -> tuple[Any, int]:
-    return jsonify({"status": "invalid", "errors": [e.to_dict() for e in errors]}), 400
+    """The 400 answer: at most MAX_ERRORS errors, a last "… và N lỗi khác" entry, and the total."""
+    shown = [e.to_dict() for e in cap_errors(errors)]
+    return jsonify({"status": "invalid", "errors": shown, "errors_total": len(errors)}), 400
 
 
 def _field_error(item: str | None, code: str, vi: str, en: str) -> tuple[Any, int]:
@@ -217,6 +243,17 @@ def submit_response():
     except ValidationFailed as exc:
         session.rollback()
         return _bad_request(exc.errors)
+    except InstanceInOtherCampaign as exc:
+        session.rollback()
+        return json_error(
+            409,
+            "Mã phiếu này đã được lưu ở một đợt khảo sát khác, nên không được lưu vào đợt này. "
+            "Phiếu vẫn được giữ trên máy; xin báo cán bộ phụ trách.",
+            f"instance id {exc.instance_id} is already stored in another campaign; "
+            "it was not stored in this one",
+            code="instance_id_other_campaign",
+            instance_id=exc.instance_id,
+        )
     except DuplicateConflict as exc:
         session.rollback()
         return json_error(
@@ -267,9 +304,22 @@ def _filled_before_closing(campaign: Campaign, submitted_at: Any) -> bool:
 def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> list[ItemError]:
     """The submission's envelope (everything but the answers themselves) as per-field errors."""
     errors: list[ItemError] = []
-    for key in sorted(set(body) - FIELDS, key=str):
+    unknown = set(body) - FIELDS
+    if len(unknown) > MAX_ERRORS:  # not a kiosk's typo: one error, not one per key
+        return [
+            ItemError(
+                None,
+                "too_many_fields",
+                f"Nội dung gửi lên có {len(unknown)} trường không được hỗ trợ; phiếu không được xét.",
+                f"the body has {len(unknown)} unknown fields; it was not checked",
+            )
+        ]
+    for key in sorted(unknown, key=str):
+        shown = shorten(key)
         errors.append(
-            ItemError(key, "unknown_field", f"Trường '{key}' không được hỗ trợ.", f"unknown field {key!r}")
+            ItemError(
+                shown, "unknown_field", f"Trường '{shown}' không được hỗ trợ.", f"unknown field {shown!r}"
+            )
         )
     for key in REQUIRED_FIELDS:
         if body.get(key) is None:
@@ -314,7 +364,8 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
                 "questionnaire",
                 "wrong_questionnaire",
                 "Phiếu trên máy đã cũ hoặc không đúng đợt khảo sát; xin tải lại trang.",
-                f"questionnaire {body['questionnaire']} {body['version']} is not this campaign's "
+                f"questionnaire {shorten(body['questionnaire'])} {shorten(body['version'])} "
+                "is not this campaign's "
                 f"({campaign.questionnaire_id} {campaign.questionnaire_version})",
             )
         )
@@ -324,8 +375,8 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
             ItemError(
                 "unit",
                 "wrong_unit",
-                f"Máy trạm này thuộc đơn vị {unit_code}, không phải {unit}.",
-                f"this kiosk belongs to unit {unit_code}, not {unit}",
+                f"Máy trạm này thuộc đơn vị {unit_code}, không phải {shorten(unit)}.",
+                f"this kiosk belongs to unit {unit_code}, not {shorten(unit)}",
             )
         )
     return errors
@@ -376,6 +427,9 @@ def campaign_progress(campaign_id: int):
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return json_error(404, "Không có đợt khảo sát này.", f"no campaign with id {campaign_id}")
+    visible = visible_campaign_ids(session, current_user())  # an enumerator: their assigned campaigns
+    if visible is not None and campaign.id not in visible:
+        return json_error(403, NOT_ASSIGNED_CAMPAIGN, "you are not assigned to this campaign")
     result = progress(session, campaign)
     return jsonify(
         {
@@ -390,10 +444,107 @@ def campaign_progress(campaign_id: int):
     )
 
 
+# /healthz: a host is healthy when its database takes a write, not merely when it answers a read (a
+# full disk or a read-only database answers SELECT 1 and refuses every form). The write is tried and
+# rolled back, so the check leaves nothing behind. What it costs: one statvfs, and on SQLite the write
+# lock for a moment; on PostgreSQL one query.
+HEALTHZ_MIN_FREE_BYTES = 16 * 1024 * 1024  # SQLite: less free space than this beside the file is "full"
+HEALTHZ_BUSY_MS = 5000  # SQLite: how long the probe waits for another writer before it says "busy"
+_PROBE_TABLE = "_sipas_healthz_probe"  # created inside the probe's transaction, never committed
+HEALTH_PROBLEMS: dict[str, tuple[str, str]] = {
+    "database_read_only": (
+        "Cơ sở dữ liệu chỉ cho phép đọc: phiếu gửi lên lúc này sẽ không được lưu.",
+        "the database is read-only: no form can be stored now",
+    ),
+    "database_full": (
+        "Ổ đĩa của cơ sở dữ liệu đã đầy: phiếu gửi lên lúc này sẽ không được lưu.",
+        "the database's disk is full: no form can be stored now",
+    ),
+    "database_busy": (
+        "Cơ sở dữ liệu đang bị một chương trình khác giữ khóa ghi quá lâu.",
+        "another program has held the database's write lock for too long",
+    ),
+    "database_unavailable": (
+        "Không kết nối được cơ sở dữ liệu.",
+        "the database cannot be reached",
+    ),
+}
+
+
 def healthz() -> Response:
-    """Answer 200 when the database answers a trivial query (survey.errors answers 503 when it cannot)."""
-    get_session().execute(text("SELECT 1"))
-    return jsonify({"status": "ok"})
+    """Answer 200 when the database can take a write; 503 with the reason (``error``) otherwise."""
+    session = get_session()
+    try:
+        problem = _write_problem(session)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        problem = _problem_of(exc)
+        if problem is None:
+            raise  # not an outage: survey.errors answers it as any other database error
+    if problem is None:
+        return jsonify({"status": "ok"})
+    vi, en = HEALTH_PROBLEMS[problem]
+    current_app.logger.warning("healthz: %s", en)
+    reply = json_error(503, vi, en, code=problem, check="write")
+    reply.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return reply
+
+
+def _write_problem(session: Session) -> str | None:
+    """Why the database cannot take a write now (a key of HEALTH_PROBLEMS), or None when it can."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        if _low_on_disk(engine.url.database):
+            return "database_full"
+        with write_lock(session), engine.connect() as conn:
+            before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {HEALTHZ_BUSY_MS}")
+            try:
+                # BEGIN IMMEDIATE takes the write lock (refused when read-only or held too long); a new
+                # table needs a free page (refused when the file may not grow: SQLITE_FULL).
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql(f"CREATE TABLE {_PROBE_TABLE} (probe INTEGER)")
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
+        return None
+    if dialect == "postgresql":
+        read_only, recovering = session.execute(
+            text("SELECT current_setting('transaction_read_only'), pg_is_in_recovery()")
+        ).one()
+        session.rollback()
+        return "database_read_only" if read_only == "on" or recovering else None
+    session.execute(text("SELECT 1"))
+    return None
+
+
+def _low_on_disk(database: str | None) -> bool:
+    """Whether the folder of a SQLite file has less than HEALTHZ_MIN_FREE_BYTES free."""
+    if not database or database == ":memory:":
+        return False
+    path = Path(database.removeprefix("file:")).parent
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return False  # the probe's write says what is wrong with a folder that cannot be read
+    minimum = current_app.config.get("HEALTHZ_MIN_FREE_BYTES", HEALTHZ_MIN_FREE_BYTES)
+    return stat.f_bavail * stat.f_frsize < int(minimum)
+
+
+def _problem_of(exc: SQLAlchemyError) -> str | None:
+    """The HEALTH_PROBLEMS key of a database error from the probe, None when it is no outage."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    text_of = str(orig or exc).lower()
+    if sqlstate == "25006" or "readonly" in text_of or "read-only" in text_of:
+        return "database_read_only"
+    if sqlstate in ("53100", "53000") or "disk is full" in text_of or "disk full" in text_of:
+        return "database_full"
+    if "database is locked" in text_of:
+        return "database_busy"
+    return "database_unavailable" if database_unavailable(exc) else None
 
 
 def init_app(app: Flask) -> None:

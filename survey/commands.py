@@ -36,6 +36,7 @@ FORM_RULE_CODES = (
     "near_duplicate",
     "late_keying",
 )
+MAX_UNIT_FILE_BYTES = 5_000_000  # a --populations/--targets CSV: a few thousand units are ~100 KB
 DATABASE_OPTION_HELP = (
     "Database URL (default: $SIPAS_DATABASE_URL, else the SQLite file in the instance folder)."
 )
@@ -225,16 +226,64 @@ def user_list(database_url: str | None) -> None:
             click.echo("Chưa có tài khoản nào (no accounts yet): sipas user create --username … --role admin")
 
 
+@user.command("assign")
+@click.option("--username", required=True, help="Tên đăng nhập của điều tra viên.")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Mã số đợt khảo sát.")
+@click.option(
+    "--unit",
+    "units",
+    multiple=True,
+    help="Mã xã, thị trấn (lặp lại cho nhiều đơn vị). Bỏ trống: mọi đơn vị của đợt khảo sát.",
+)
+@click.option("--none", "remove", is_flag=True, help="Thôi phân công đợt khảo sát này.")
+@database_option
+def user_assign(
+    username: str, campaign_id: int, units: tuple[str, ...], remove: bool, database_url: str | None
+) -> None:
+    """Assign an enumerator to the units of a campaign (replacing their units there); audited."""
+    from .assignments import assign
+    from .models import Campaign, User
+
+    if remove and units:
+        raise click.UsageError("--none và --unit không dùng cùng nhau (--none and --unit exclude each other)")
+    with app_session(database_url) as (_, session):
+        account = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower()))
+        account = account.one_or_none()
+        if account is None:
+            raise click.ClickException(f"không có tài khoản {username!r} (no such account)")
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise click.ClickException(f"không có đợt khảo sát {campaign_id} (no such campaign)")
+        wanted: list[str] | None = [] if remove else (list(units) if units else None)
+        change = assign(session, account, campaign, wanted)
+        cli_audit(session, "user_assigned", change.to_audit())
+        name = account.username
+    shown = ", ".join(change.after) if change.after else "không còn đơn vị nào (none)"
+    click.echo(f"Đã phân công / assigned: {name}, đợt {campaign_id}: {shown}")
+
+
 # -------------------------------------------------------------------------------------- campaigns
 def read_unit_numbers(
     path: Path, what: str, units: set[str] | frozenset[str] = frozenset()
 ) -> dict[str, int]:
-    """Read ``unit,number`` rows from a CSV file; errors name file and row.
+    """Read ``unit,number`` rows from a CSV file; errors name file, row and column.
 
     The first row is a header when its number is not a number and its first cell is not one of
-    ``units`` (so ``tra-xuan,nhiều`` on line 1 is an error, not a header).
+    ``units`` (so ``tra-xuan,nhiều`` on line 1 is an error, not a header). Numbers follow
+    :mod:`questionnaires.numbers` (``1.234``, ``1 234``; ASCII digits only) and lie between 0 and
+    :data:`survey.campaigns.MAX_UNIT_NUMBER`; the file is at most :data:`MAX_UNIT_FILE_BYTES`.
     """
+    from questionnaires.numbers import NumberFormatError, format_count, parse_count
+
+    from .campaigns import MAX_UNIT_NUMBER
+
     try:
+        size = path.stat().st_size
+        if size > MAX_UNIT_FILE_BYTES:
+            raise click.ClickException(
+                f"{path}: tệp lớn {format_count(size)} byte, quá giới hạn {format_count(MAX_UNIT_FILE_BYTES)}"
+                f" byte (file larger than the limit of {MAX_UNIT_FILE_BYTES} bytes)"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{path}: không đọc được tệp ({exc})") from None
@@ -244,26 +293,35 @@ def read_unit_numbers(
     except csv.Error:
         dialect = csv.excel
     numbers: dict[str, int] = {}
+    column = "cột 2"
     for lineno, row in enumerate(csv.reader(text.splitlines(), dialect), start=1):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
         if len(cells) < 2:
             raise click.ClickException(f"{path}, dòng {lineno}: cần hai cột: mã đơn vị, {what}")
-        unit, value = cells[0], cells[1].replace(".", "").replace(" ", "")
-        if not value.isdigit():
-            if lineno == 1 and unit not in units:
+        unit = cells[0]
+        try:
+            value = parse_count(cells[1], MAX_UNIT_NUMBER)
+        except NumberFormatError as exc:
+            if lineno == 1 and unit not in units and not _looks_like_number(cells[1]):
+                column = f"cột 2 ({cells[1]})" if cells[1] else column
                 continue  # the header row
             raise click.ClickException(
-                f"{path}, dòng {lineno}: {what} của đơn vị {unit!r} phải là số nguyên ≥ 0, "
-                f"không phải {cells[1]!r}"
-            )
+                f"{path}, dòng {lineno}, {column}: {what} của đơn vị {unit!r} phải là số nguyên "
+                f"từ 0 đến {format_count(MAX_UNIT_NUMBER)}: {exc}"
+            ) from None
         if unit in numbers:
             raise click.ClickException(f"{path}, dòng {lineno}: đơn vị {unit!r} xuất hiện hai lần")
-        numbers[unit] = int(value)
+        numbers[unit] = value
     if not numbers:
         raise click.ClickException(f"{path}: tệp không có dòng dữ liệu nào")
     return numbers
+
+
+def _looks_like_number(text: str) -> bool:
+    """Whether a cell holds digits of any script (so a first row with one is data, not a header)."""
+    return any(c.isdigit() for c in text)
 
 
 @click.group()
@@ -498,9 +556,11 @@ def campaign_settings(campaign_id: int, assignments: tuple[str, ...], database_u
         current = integrity_settings(found)
         for name in SETTINGS:
             value = getattr(current, name)
-            mark = "" if value == getattr(DEFAULTS, name) else "\t(đã đổi; mặc định " + format_value(
-                name, getattr(DEFAULTS, name)
-            ) + ")"
+            mark = (
+                ""
+                if value == getattr(DEFAULTS, name)
+                else "\t(đã đổi; mặc định " + format_value(name, getattr(DEFAULTS, name)) + ")"
+            )
             lines.append(f"{name} = {format_value(name, value)}{mark}")
     click.echo("\n".join(lines))
 

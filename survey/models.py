@@ -303,3 +303,23 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Assignment(Base):
+    """An enumerator's assignment to one unit of one campaign: the forms they may see and key there.
+
+    Admins and analysts need none (they see everything); an enumerator without any sees no campaign.
+    """
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "campaign_id", "unit_code", name="uq_assignments_user_campaign_unit"),
+        Index("ix_assignments_campaign_unit", "campaign_id", "unit_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    unit_code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

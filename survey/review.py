@@ -7,9 +7,9 @@ latest one, which is what scoring reads. The review state is one of ``received``
 ``approved``, ``rejected``; a rejected response needs a reason and is left out of scoring.
 
 Who may do what: admins and analysts everything; enumerators may list, open and correct only the paper
-forms they keyed themselves, and never set a review state (the office being graded must not approve
-its own forms). ``user=None`` is the command line, which has the database and so everything.
-Every action is one transaction and one audit event.
+forms they keyed themselves in the units they are assigned (:mod:`survey.assignments`), and never set a
+review state (the office being graded must not approve its own forms). ``user=None`` is the command line,
+which has the database and so everything. Every action is one transaction and one audit event.
 """
 
 from __future__ import annotations
@@ -22,14 +22,25 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from questionnaires import Question, Questionnaire, QuestionType, Role
 
+from .assignments import is_scoped, may_enter
 from .campaigns import campaign_questionnaire
 from .db import write_lock
 from .errors import ItemError, SurveyError
-from .models import REVIEW_STATES, AuditEvent, Campaign, CampaignUnit, Kiosk, Response, ResponseRevision, User
+from .models import (
+    REVIEW_STATES,
+    Assignment,
+    AuditEvent,
+    Campaign,
+    CampaignUnit,
+    Kiosk,
+    Response,
+    ResponseRevision,
+    User,
+)
 from .storage import SOURCES, normalise_instance_id
 from .users import audit
 from .validation import check_blank_items, has_control_characters, respondent_group, validate_answers
@@ -108,10 +119,13 @@ class InvalidCorrection(ReviewError):
 
 # ------------------------------------------------------------------------------------------ access
 def may_see(user: User | None, response: Response) -> bool:
-    """Whether ``user`` may open and correct ``response`` (enumerators: their own paper forms)."""
+    """Whether ``user`` may open and correct ``response`` (enumerators: own paper forms, assigned units)."""
     if user is None or user.role in ("admin", "analyst"):
         return True
-    return response.source == "paper" and response.entered_by == user.id
+    if response.source != "paper" or response.entered_by != user.id:
+        return False
+    session = object_session(response)  # a response that was never stored is nobody's to open
+    return session is not None and may_enter(session, user, response.campaign_id, response.unit_code)
 
 
 def may_review(user: User | None) -> bool:
@@ -122,8 +136,8 @@ def may_review(user: User | None) -> bool:
 def _check_see(user: User | None, response: Response) -> None:
     if not may_see(user, response):
         raise AccessDenied(
-            f"tài khoản {user.username if user else ''} chỉ được xem và sửa phiếu giấy do mình nhập "
-            f"(you may only open the paper forms you keyed)"
+            f"tài khoản {user.username if user else ''} chỉ được xem và sửa phiếu giấy do mình nhập, "
+            f"của đơn vị được phân công (you may only open the paper forms you keyed, in your units)"
         )
 
 
@@ -220,8 +234,14 @@ def _when() -> Any:
 
 def _filtered(campaign_id: int, filters: ResponseFilter, user: User | None) -> Select:
     query = select(Response.id).where(Response.campaign_id == campaign_id)
-    if user is not None and user.role not in ("admin", "analyst"):
-        query = query.where(Response.source == "paper", Response.entered_by == user.id)
+    if is_scoped(user):
+        assert user is not None
+        assigned = select(Assignment.unit_code).where(
+            Assignment.user_id == user.id, Assignment.campaign_id == campaign_id
+        )
+        query = query.where(
+            Response.source == "paper", Response.entered_by == user.id, Response.unit_code.in_(assigned)
+        )
     if filters.unit:
         query = query.where(Response.unit_code == filters.unit)
     if filters.source:

@@ -256,4 +256,3 @@ class DatabaseSessionInterface(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     """Use database-backed sessions for ``app``."""
     app.session_interface = DatabaseSessionInterface()
-

@@ -174,3 +174,19 @@ def submission(questionnaire, token, answers, **extra):
     }
     body.update(extra)
     return body
+
+
+def assign_enumerators(app, campaign_id=None) -> None:
+    """Assign every enumerator account to every unit of ``campaign_id`` (None: of every campaign)."""
+    from sqlalchemy import select
+
+    from survey.assignments import assign
+    from survey.db import session_scope
+    from survey.models import Campaign, User
+
+    with app.app_context(), session_scope() as session:
+        campaigns = session.scalars(select(Campaign)).all()
+        for user in session.scalars(select(User).where(User.role == "enumerator")).all():
+            for campaign in campaigns:
+                if campaign_id is None or campaign.id == campaign_id:
+                    assign(session, user, campaign, None)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import openpyxl
 import pytest
+from conftest import assign_enumerators
 from sqlalchemy import func, select
 
 from questionnaires import load_questionnaire
@@ -53,7 +54,9 @@ def campaign_id(staff_app) -> int:
             unit_list="tra-bong-2023",
             populations={"tra-xuan": 1200},
         )
-        return campaign.id
+        made = campaign.id
+    assign_enumerators(staff_app, made)  # the enumerator keys every unit (survey.assignments)
+    return made
 
 
 def login(app, username: str):

@@ -7,7 +7,7 @@ import re
 import uuid
 
 import pytest
-from conftest import full_answers
+from conftest import assign_enumerators, full_answers
 from sqlalchemy import func, select
 
 from questionnaires import load_questionnaire
@@ -49,6 +49,7 @@ def _seed(app) -> tuple[int, dict[str, str]]:
         kiosk, _ = create_kiosk(session, campaign, "tra-xuan", counter="Quầy 1")
         session.commit()
         campaign_id = campaign.id
+    assign_enumerators(app, campaign_id)  # both clerks key every unit (survey.assignments)
 
     def store(
         unit, likert, source, *, kiosk=None, entered_by=None, submitted="2024-05-02T08:04:10+07:00", **over

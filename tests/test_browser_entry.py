@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from browser_helpers import CHROMIUM, CHROMIUM_ARGS, playwright_api
-from conftest import full_answers
+from conftest import assign_enumerators, full_answers
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -85,6 +85,7 @@ def site(make_app) -> Iterator[dict]:
             session, name="Khảo sát SIPAS 2024", questionnaire="sipas-2017", unit_list="tra-bong-2023"
         )
         campaign_id = campaign.id
+    assign_enumerators(app, campaign_id)  # the enumerator keys every unit (survey.assignments)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

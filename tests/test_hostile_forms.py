@@ -67,6 +67,9 @@ def staff(make_app):
             session, name="Khảo sát SIPAS", questionnaire="sipas-2017", unit_list="tra-bong-2023"
         )
         campaign_id = campaign.id
+    from conftest import assign_enumerators
+
+    assign_enumerators(app, campaign_id)  # the enumerator keys every unit (survey.assignments)
     app.config["test.users"] = users
     app.config["test.campaign"] = campaign_id
     return app
@@ -183,14 +186,20 @@ def test_free_text_is_escaped_in_every_admin_page(staff):
         kiosk, token = create_kiosk(session, campaign, "tra-xuan", counter=counter)
         create_user(session, "nguoi-moi", PASSWORD, "analyst", full_name=full_name)
         campaign_id = campaign.id
+    from conftest import assign_enumerators
+
+    assign_enumerators(staff, campaign_id)
     admin = _as(staff, "admin")
+    enumerator_id = staff.config["test.users"]["enumerator"]
     pages = {
         "dashboard": _text(admin.get("/admin/")),
+        "assignments": _text(admin.get(f"/admin/users/{enumerator_id}/assignments")),
         "campaign": _text(admin.get(f"/admin/campaigns/{campaign_id}")),
         "users": _text(admin.get("/admin/users")),
         "kiosk": _text(staff.test_client().get(f"/k/{token}")),
     }
     assert str(escape(name)) in pages["dashboard"] and str(escape(name)) in pages["campaign"]
+    assert str(escape(name)) in pages["assignments"]
     assert str(escape(counter)) in pages["campaign"]
     assert str(escape(full_name)) in pages["users"]
     for page_name, html in pages.items():

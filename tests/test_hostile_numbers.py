@@ -133,7 +133,7 @@ def test_property_foreign_digits_are_refused_with_file_row_and_column(tmp_path, 
     with pytest.raises(NumberFormatError):
         parse_number(hostile)
     path = tmp_path / "frame.csv"
-    path.write_text(f"unit,population\ntra-xuan,100\ntra-giang,\"{hostile}\"\n", encoding="utf-8")
+    path.write_text(f'unit,population\ntra-xuan,100\ntra-giang,"{hostile}"\n', encoding="utf-8")
     with pytest.raises(ScoringError) as caught:
         read_frame(path)
     message = str(caught.value)
@@ -281,7 +281,7 @@ def _create(sipas, tmp_path, csv_text: str, option: str = "--populations") -> tu
         ("١٢٠", "U+0661"),  # was silently 120
         ("99999999999999", "lớn hơn giới hạn 10.000.000"),  # was "integer out of range" on PostgreSQL
         ("2147483648", "lớn hơn giới hạn"),
-        ("\"12,5\"", "số nguyên"),  # quoted: the comma is the decimal one
+        ('"12,5"', "số nguyên"),  # quoted: the comma is the decimal one
         ("-4", "≥ 0"),
     ],
 )
@@ -299,7 +299,7 @@ def test_campaign_numbers_are_refused_by_file_row_and_column(app, sipas, tmp_pat
 @pytest.mark.db
 def test_campaign_numbers_take_vietnamese_thousands_up_to_the_limit(app, sipas, tmp_path):
     limit = f"{MAX_UNIT_NUMBER:_}".replace("_", ".")
-    code, output = _create(sipas, tmp_path, f"tra-xuan;1.234\ntra-giang;\"1 500\"\nson-tra;{limit}\n")
+    code, output = _create(sipas, tmp_path, f'tra-xuan;1.234\ntra-giang;"1 500"\nson-tra;{limit}\n')
     assert code == 0, output
     with app.app_context(), session_scope() as s:
         units = {u.unit_code: u.population for u in s.scalars(select(CampaignUnit))}

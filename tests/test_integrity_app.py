@@ -17,6 +17,7 @@ from sqlalchemy import inspect, select
 from test_browser_kiosk import browser, live  # noqa: F401 - fixtures of the paradata browser test
 
 from questionnaires import load_questionnaire
+from survey.assignments import assign
 from survey.campaigns import create_campaign, create_kiosk
 from survey.cli import cli
 from survey.db import alembic_config, make_engine, session_scope
@@ -72,6 +73,8 @@ def planted(make_app):
         counter, _ = create_kiosk(session, campaign, "tra-xuan", counter="Quầy 1")
         other, _ = create_kiosk(session, campaign, "tra-bui", counter="Quầy 2")
         session.commit()
+        for clerk in session.scalars(select(User).where(User.role == "enumerator")).all():
+            assign(session, clerk, campaign, None)  # every unit (survey.assignments)
         ids: dict[str, set[str]] = {"honest": set()}
         first = datetime(2024, 5, 6, 7, 30)  # a Monday
         for i in range(30):  # every 15 minutes, 3-6.5 minutes each: nothing to flag

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic import command
 from click.testing import CliRunner
-from conftest import full_answers, submission
+from conftest import assign_enumerators, full_answers, submission
 from sqlalchemy import func, select, text
 
 from questionnaires import load_questionnaire
@@ -73,7 +73,9 @@ def new_campaign(app, *, draft: bool = False) -> tuple[int, str]:
             session, name="Khảo sát 2024", questionnaire="sipas-2017", unit_list="tra-bong-2023", draft=draft
         )
         _, token = create_kiosk(session, campaign, "tra-xuan")
-        return campaign.id, token
+        made = campaign.id
+    assign_enumerators(app, made)  # the enumerator keys every unit (survey.assignments)
+    return made, token
 
 
 def campaign_row(app, campaign_id: int) -> Campaign:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from conftest import full_answers, submission
+from conftest import assign_enumerators, full_answers, submission
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -100,7 +100,9 @@ def staff_app(make_app):
 
 @pytest.fixture
 def campaign_id(staff_app, make_campaign) -> int:
-    return make_campaign(kiosk_units=("tra-xuan",))[0]
+    made = make_campaign(kiosk_units=("tra-xuan",))[0]
+    assign_enumerators(staff_app, made)  # both clerks key every unit (survey.assignments)
+    return made
 
 
 def login(app, username: str):

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 import analysis
 from questionnaires import load_questionnaire
+from survey.assignments import assign
 from survey.campaigns import progress
 from survey.cli import cli
 from survey.db import alembic_config, make_engine, session_scope, upgrade
@@ -79,6 +80,8 @@ def stored(app, make_campaign):
         create_user(session, "phan_tich", "mat-khau-phan-tich", "analyst")
         session.commit()
         campaign = session.get(Campaign, campaign_id)
+        for enumerator in (clerk, other):  # both key every unit (survey.assignments)
+            assign(session, enumerator, campaign, None)
         ids = {
             "a": store(session, campaign, likert="4", source="api", submitted_at="2024-05-01T09:00:00+07:00"),
             "b": store(session, campaign, likert="2", source="api", submitted_at="2024-05-02T23:30:00+07:00"),

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 
 from questionnaires import load_questionnaire
 from survey import create_app
+from survey.assignments import assign
 from survey.campaigns import create_campaign, create_kiosk
 from survey.cli import cli
 from survey.db import session_scope
@@ -70,6 +71,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.user_active": ADMINS,
     "admin.user_password": ADMINS,
     "admin.user_sessions_end": ADMINS,  # "log out everywhere" for another account
+    "admin.user_assignments": ADMINS,  # which campaigns and units an enumerator keys
     "api.campaign_progress": STAFF,
 }
 # Logging out (of this session, or of every session of oneself) needs no role: anonymous, it does nothing.
@@ -101,6 +103,8 @@ class World:
             self.kiosk_id = kiosk.id
             spare, _ = create_kiosk(session, campaign, "tra-giang")
             self.spare_kiosk_id = spare.id
+            # The enumerator keys tra-xuan (survey.assignments): it reaches the campaign's pages.
+            assign(session, session.get(User, self.users["enumerator"]), campaign, ["tra-xuan"])
             # One paper form keyed by the enumerator, for the routes of a stored response.
             paper, _ = save_response(
                 session,

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,13 @@ from questionnaires import (
     load_units,
 )
 
+from ..assignments import (
+    NOT_ASSIGNED,
+    NOT_ASSIGNED_CAMPAIGN,
+    assigned_units,
+    is_scoped,
+    visible_campaign_ids,
+)
 from ..campaigns import (
     StatusChange,
     campaign_questionnaire,
@@ -79,9 +86,17 @@ def _unit_list_choices() -> list[tuple[str, str]]:
 @role_required()
 def dashboard():
     db = get_session()
-    campaigns = db.scalars(select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())).all()
-    rows = [(c, progress(db, c)) for c in campaigns]
-    return render_template("admin/dashboard.html", rows=rows, status_labels=STATUS_LABELS)
+    query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    visible = visible_campaign_ids(db, current_user())  # an enumerator: only their assigned campaigns
+    if visible is not None:
+        query = query.where(Campaign.id.in_(sorted(visible)))
+    rows = [(c, progress(db, c)) for c in db.scalars(query).all()]
+    return render_template(
+        "admin/dashboard.html",
+        rows=rows,
+        status_labels=STATUS_LABELS,
+        not_assigned=NOT_ASSIGNED if visible is not None and not visible else None,
+    )
 
 
 def _campaign_form_class(unit_list_id: str | None):
@@ -176,7 +191,10 @@ def campaign_new():
 @bp.route("/campaigns/<int:campaign_id>")
 @role_required()
 def campaign(campaign_id: int):
-    return _campaign_page(campaign_or_404(campaign_id))
+    c = campaign_or_404(campaign_id)
+    if is_scoped(current_user()) and not assigned_units(get_session(), current_user(), c):
+        abort(403, NOT_ASSIGNED_CAMPAIGN)  # an enumerator not assigned to this campaign
+    return _campaign_page(c)
 
 
 def _campaign_page(

@@ -6,18 +6,21 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 
 from questionnaires import Questionnaire
 
+from ..assignments import NOT_ASSIGNED_CAMPAIGN, NOT_ASSIGNED_UNIT, assigned_units, is_scoped
 from ..campaigns import CampaignNotOpen, accepts_responses, campaign_questionnaire, refusal
 from ..client import client_definition
 from ..db import get_session
 from ..double_entry import key_paper_form
 from ..errors import DuplicateConflict, ValidationFailed
 from ..forms import paper_entry_form, select_choices
+from ..models import Campaign, CampaignUnit
 from ..storage import save_response
 from ..users import current_user, role_required
+from ..validation import EARLIEST_TIMESTAMP
 from ..web import VIETNAM_TZ
 from . import bp
 from .shared import campaign_or_404
@@ -44,22 +47,26 @@ def _vn_midnight(day: date) -> datetime:
 def entry(campaign_id: int):
     db = get_session()
     c = campaign_or_404(campaign_id)
+    units = _entry_units(c)
     if request.method == "GET" and not accepts_responses(c):
         flash(f"Không nhập được phiếu giấy: {refusal(c)[1]}", "error")
         return redirect(url_for(".campaign", campaign_id=c.id))
     q = campaign_questionnaire(c)
     form = paper_entry_form(q)()
     form.entry_unit.choices = select_choices(
-        [("", "— Chọn xã, thị trấn —")] + [(u.unit_code, u.unit_name) for u in c.units]
+        [("", "— Chọn xã, thị trấn —")] + [(u.unit_code, u.unit_name) for u in units]
     )
     if request.method == "GET":
         form.entry_instance_id.data = str(uuid.uuid4())
-        if request.args.get("unit") in {u.unit_code for u in c.units}:
+        if request.args.get("unit") in {u.unit_code for u in units}:
             form.entry_unit.data = request.args["unit"]
     leftover: list[str] = []
     closed = not accepts_responses(c)  # a POST to a campaign closed since the page was opened
+    unassigned = _unassigned(c, form, units)
     if closed:
         leftover = [refusal(c)[1] + KEPT]
+    elif unassigned:
+        leftover = [unassigned + KEPT]
     elif form.validate_on_submit():
         submitted_at = _paper_date(form)
         if not form.entry_date.errors:
@@ -118,7 +125,10 @@ def entry(campaign_id: int):
                     flash("Phiếu này đã được lưu trước đó; không lưu thêm lần nữa.", "warning")
                 return redirect(url_for(".entry", campaign_id=c.id, unit=response.unit_code))
     status = 200
-    if closed:
+    if unassigned and not closed:
+        status = 403  # the assignment refuses the form: the page says so and keeps the typing
+        flash("Phiếu chưa được lưu: bạn chưa được phân công nhập phiếu cho đơn vị này.", "error")
+    elif closed:
         status = 409  # the campaign's state refuses the form (403 would say the role does)
         flash("Phiếu chưa được lưu: đợt khảo sát không còn nhận phiếu.", "error")
     elif request.method == "POST":
@@ -139,6 +149,26 @@ def entry(campaign_id: int):
     )
 
 
+def _entry_units(c: Campaign) -> list[CampaignUnit]:
+    """The units of ``c`` this user may key (an enumerator: assigned ones); 403 for a GET with none."""
+    units = assigned_units(get_session(), current_user(), c)
+    if request.method == "GET" and not units and is_scoped(current_user()):
+        abort(403, NOT_ASSIGNED_CAMPAIGN)
+    return units
+
+
+def _unassigned(c: Campaign, form: Any, units: list[CampaignUnit]) -> str | None:
+    """Why a posted form's unit is refused to this enumerator (not assigned to them), or None."""
+    if request.method != "POST" or not is_scoped(current_user()):
+        return None
+    if not units:
+        return NOT_ASSIGNED_CAMPAIGN
+    # No unit chosen, or one the campaign does not have, is the form's own error, not a refusal.
+    posted = form.entry_unit.data
+    theirs = {u.unit_code for u in units}
+    return NOT_ASSIGNED_UNIT if posted in {u.unit_code for u in c.units} - theirs else None
+
+
 def _count_keyed(created: bool) -> str:
     """Count a form keyed in this login session; return the running count as the page says it."""
     if created:
@@ -157,6 +187,9 @@ def _paper_date(form: Any) -> datetime | None:
         return None
     if day > datetime.now(VIETNAM_TZ).date():
         form.entry_date.errors = ["Ngày trên phiếu không thể ở tương lai."]
+        return None
+    if day < EARLIEST_TIMESTAMP.date():  # year 1 would overflow, and no form of ours is that old
+        form.entry_date.errors = [f"Ngày trên phiếu phải từ {EARLIEST_TIMESTAMP.date():%d/%m/%Y} trở đi."]
         return None
     return _vn_midnight(day)
 

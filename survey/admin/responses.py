@@ -2,8 +2,9 @@
 states one at a time or in bulk (with a confirmation step), corrections that store a revision, and the
 download of the correction history.
 
-Admins and analysts see everything; enumerators see and correct only the paper forms they keyed, and
-set no review state (see :mod:`survey.review`). Every change is post/redirect/get and audited there.
+Admins and analysts see everything; enumerators see and correct only the paper forms they keyed in the
+campaigns and units they are assigned (:mod:`survey.assignments`), and set no review state (see
+:mod:`survey.review`). Every change is post/redirect/get and audited there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
+from ..assignments import NOT_ASSIGNED_CAMPAIGN, assigned_units, is_scoped
 from ..campaigns import campaign_questionnaire
 from ..client import client_definition
 from ..db import get_session
@@ -93,10 +95,11 @@ def _filters(form: ResponseFilterForm) -> ResponseFilter | None:
 @role_required("enumerator", "analyst")
 def responses(campaign_id: int):
     campaign = campaign_or_404(campaign_id)
+    units = assigned_units(get_session(), current_user(), campaign)  # an enumerator: assigned units only
+    if is_scoped(current_user()) and not units:
+        abort(403, NOT_ASSIGNED_CAMPAIGN)
     form = ResponseFilterForm(request.args)
-    form.unit.choices = select_choices(
-        [("", "Tất cả")] + [(u.unit_code, u.unit_name) for u in campaign.units]
-    )
+    form.unit.choices = select_choices([("", "Tất cả")] + [(u.unit_code, u.unit_name) for u in units])
     filters = _filters(form)
     # Integrity flags: for analysts and admins only (the office being graded must not see them).
     flags = flag_view(campaign, request.args.get("flag", "")) if may_review(current_user()) else FlagView()

@@ -1,20 +1,34 @@
-"""Account management (admins only): creating accounts, locking and unlocking them, new passwords."""
+"""Account management (admins only): creating accounts, locking and unlocking them, new passwords, and
+assigning enumerators to the campaigns and units they key (survey.assignments)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from wtforms import IntegerField
+from wtforms.validators import InputRequired
 
+from ..assignments import AssignmentError, assign, assignments_of
 from ..db import get_session
 from ..errors import UserError
-from ..models import ROLES, StaffSession, User
+from ..forms import MultiCheckboxField
+from ..models import ROLES, Assignment, Campaign, StaffSession, User
 from ..sessions import end_user_sessions
 from ..users import audit, create_user, current_user, role_required, set_active, set_password
 from . import bp
 from .forms import ConfirmForm, PasswordResetForm, UserCreateForm
-from .shared import ROLE_LABELS
+from .shared import ROLE_LABELS, STATUS_LABELS
+
+
+class AssignmentForm(FlaskForm):
+    """The units of one campaign an enumerator is assigned (none ticked: not assigned to it)."""
+
+    campaign_id = IntegerField(validators=[InputRequired("Chưa chọn đợt khảo sát.")])
+    # The codes are checked against the campaign by survey.assignments.assign (with a "did you mean").
+    units = MultiCheckboxField(validate_choice=False)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -44,6 +58,14 @@ def users():
             .group_by(StaffSession.user_id)
         ).all()
     )
+    assigned = {
+        user_id: (campaigns, units)
+        for user_id, campaigns, units in db.execute(
+            select(
+                Assignment.user_id, func.count(func.distinct(Assignment.campaign_id)), func.count()
+            ).group_by(Assignment.user_id)
+        ).all()
+    }
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
@@ -54,6 +76,7 @@ def users():
             confirm_form=ConfirmForm(),
             roles=ROLES,
             sessions=sessions,
+            assigned=assigned,
         ),
         status,
     )
@@ -119,3 +142,48 @@ def user_sessions_end(user_id: int):
         db.commit()
         flash(f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên).", "success")
     return redirect(url_for(".users"))
+
+
+@bp.route("/users/<int:user_id>/assignments", methods=["GET", "POST"])
+@role_required("admin")
+def user_assignments(user_id: int):
+    """Assign an enumerator to the units of each campaign they key ("Phân công"); audited."""
+    db = get_session()
+    account = db.get(User, user_id)
+    if account is None:
+        abort(404)
+    form = AssignmentForm()
+    error = None
+    if request.method == "POST":
+        campaign = db.get(Campaign, form.campaign_id.data) if form.validate_on_submit() else None
+        if campaign is None:
+            error = "Chưa lưu phân công: không có đợt khảo sát này (hoặc trang đã cũ, xin tải lại)."
+        else:
+            try:
+                change = assign(db, account, campaign, form.units.data or [], by=current_user())
+                audit(db, "user_assigned", change.to_audit())
+                db.commit()
+            except AssignmentError as exc:
+                db.rollback()
+                error = f"Chưa lưu phân công: {exc}"
+            else:
+                units = len(change.after)
+                flash(
+                    f"Đã lưu phân công của {account.username} cho “{campaign.name}”: "
+                    + (f"{units} đơn vị." if units else "không còn đơn vị nào."),
+                    "success",
+                )
+                return redirect(url_for(".user_assignments", user_id=account.id))
+    campaigns = db.scalars(select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())).all()
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "admin/user_assignments.html",
+            account=account,
+            campaigns=campaigns,
+            current=assignments_of(db, account),
+            error=error,
+            status_labels=STATUS_LABELS,
+        ),
+        status,
+    )
