@@ -23,6 +23,14 @@ from .forms import ConfirmForm, PasswordResetForm, UserCreateForm
 from .shared import ROLE_LABELS, STATUS_LABELS
 
 
+def account_or_404(user_id: int) -> User:
+    """Return the account of the URL, or answer 404."""
+    account = get_session().get(User, user_id)
+    if account is None:
+        abort(404)
+    return account
+
+
 class AssignmentForm(FlaskForm):
     """The units of one campaign an enumerator is assigned (none ticked: not assigned to it)."""
 
@@ -86,9 +94,7 @@ def users():
 @role_required("admin")
 def user_active(user_id: int):
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = account_or_404(user_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         me = current_user()
@@ -107,9 +113,7 @@ def user_active(user_id: int):
 @role_required("admin")
 def user_password(user_id: int):
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = account_or_404(user_id)
     form = PasswordResetForm()
     error = None
     if form.validate_on_submit():
@@ -132,9 +136,7 @@ def user_password(user_id: int):
 def user_sessions_end(user_id: int):
     """End every session of an account ("Đăng xuất khỏi mọi thiết bị"), on every host."""
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = account_or_404(user_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         ended = end_user_sessions(db, user.id)
@@ -149,9 +151,7 @@ def user_sessions_end(user_id: int):
 def user_assignments(user_id: int):
     """Assign an enumerator to the units of each campaign they key ("Phân công"); audited."""
     db = get_session()
-    account = db.get(User, user_id)
-    if account is None:
-        abort(404)
+    account = account_or_404(user_id)
     form = AssignmentForm()
     error = None
     if request.method == "POST":
