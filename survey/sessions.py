@@ -119,6 +119,9 @@ class DatabaseSessionInterface(SecureCookieSessionInterface):
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
+        if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
+            # Stylesheets, scripts and icons never use the session: no database look-up for them.
+            return self.make_null_session(app)
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return ServerSession()

@@ -118,6 +118,9 @@ class LiveServer:
             return conn, address
 
         server.get_request = tracked
+        # Request threads are joined on stop (server_close), so that none still holds a database
+        # connection when the test's app and engine are thrown away.
+        server.daemon_threads = False
         self._server = server
         self.port = server.server_port
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -129,7 +132,6 @@ class LiveServer:
         if self._server is None:
             return
         self._server.shutdown()
-        self._server.server_close()
         with self._lock:
             connections, self._connections = self._connections, set()
         for conn in connections:
@@ -138,6 +140,7 @@ class LiveServer:
             except OSError:
                 pass  # already closed by the client
             conn.close()
+        self._server.server_close()  # closes the listening socket and joins the request threads
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from browser_helpers import LiveServer, chromium
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from questionnaires import load_questionnaire
 from survey.campaigns import create_campaign
@@ -27,23 +25,14 @@ pytestmark = [
     ),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SIPAS_2017 = load_questionnaire("sipas-2017")
 PASSWORD = "mat-khau-chuyen-vien"
 
 
 @pytest.fixture
 def browser() -> Iterator:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    with sync_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium() as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -60,14 +49,8 @@ def site(make_app) -> Iterator[dict]:
             populations={"tra-xuan": 1200},
         )
         campaign_id = campaign.id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": app, "base": f"http://127.0.0.1:{server.server_port}", "campaign_id": campaign_id}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with LiveServer(app) as server:
+        yield {"app": app, "base": server.base, "campaign_id": campaign_id}
 
 
 def _logged_in_page(browser, site):

@@ -4,15 +4,13 @@ a keyed form reviewed by an analyst (rejected with a reason, then restored)."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, playwright_api
+from browser_helpers import LiveServer, chromium
 from conftest import assign_enumerators, full_answers
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from survey.campaigns import campaign_questionnaire, create_campaign
 from survey.db import session_scope
@@ -66,13 +64,8 @@ BLANK_KEYS = {"x", "0"}
 
 @pytest.fixture
 def browser() -> Iterator:
-    sync_api = playwright_api()
-    with sync_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium() as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -86,14 +79,8 @@ def site(make_app) -> Iterator[dict]:
         )
         campaign_id = campaign.id
     assign_enumerators(app, campaign_id)  # the enumerator keys every unit (survey.assignments)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": app, "base": f"http://127.0.0.1:{server.server_port}", "campaign_id": campaign_id}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with LiveServer(app) as server:
+        yield {"app": app, "base": server.base, "campaign_id": campaign_id}
 
 
 def focused(page) -> str | None:

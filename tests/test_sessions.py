@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from survey.db import session_scope
 from survey.models import StaffSession, User
@@ -244,3 +244,26 @@ def test_the_cookie_is_secure_when_https_is_seen_through_a_trusted_proxy(make_ap
     cookie = next(h for h in reply.headers.getlist("Set-Cookie") if h.startswith("sipas_session="))
     assert ("; Secure" in cookie) is secure
     assert ("Strict-Transport-Security" in reply.headers) is secure
+
+
+def test_static_files_never_look_the_session_up(hosts):
+    """A page's stylesheet, scripts and icons cost no session query (a logged-in page loads several)."""
+    first, _ = hosts
+    client = _login(first)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = first.extensions["sipas.engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for path in ("/static/css/app.css", "/static/admin/admin.js", "/static/favicon.svg"):
+            reply = client.get(path)
+            assert reply.status_code == 200, path
+            reply.close()
+        assert statements == []
+        assert _logged_in(client)  # the session itself is untouched
+        assert any("staff_sessions" in s for s in statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
