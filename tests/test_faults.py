@@ -15,19 +15,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from conftest import full_answers, submission
+from gunicorn_helpers import Gunicorn, server_env
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -37,7 +32,6 @@ from survey.models import Kiosk, Response
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 SIPAS_2017 = load_questionnaire("sipas-2017")
 UNITS = ("tra-xuan", "tra-giang", "tra-thuy", "tra-hiep")
 TABLETS = 12
@@ -46,94 +40,12 @@ DEADLINE = 60  # seconds for a whole load, restarts included; the tests normally
 
 
 # ---------------------------------------------------------------------------------------- gunicorn
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gunicorn:
-    """``gunicorn wsgi:app`` on 127.0.0.1 in a process group of its own, as in production."""
-
-    def __init__(self, database_url: str, workdir: Path, workers: int = 2, threads: int = 4):
-        self.port = _free_port()
-        self.log = workdir / "gunicorn.log"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")} | {
-            "SIPAS_DATABASE_URL": database_url,
-            "SIPAS_SECRET_KEY": secrets.token_urlsafe(32),
-            "SIPAS_INSTANCE_PATH": str(workdir / "instance"),
-            "PYTHONPATH": str(ROOT),
-        }
-        self.command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--graceful-timeout",
-            "5",
-            "wsgi:app",
-        ]
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            try:
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            finally:
-                conn.close()
-            time.sleep(0.1)
-        raise AssertionError(
-            "gunicorn did not answer /healthz:\n" + self.log.read_text(errors="replace")[-3000:]
-        )
-
-    def kill(self) -> None:
-        """SIGKILL the master and every worker at once: no cleanup, no goodbye."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture
 def gunicorn(database_url, tmp_path):
     servers: list[Gunicorn] = []
 
     def factory(**kwargs) -> Gunicorn:
-        server = Gunicorn(database_url, tmp_path, **kwargs)
+        server = Gunicorn(server_env(database_url), tmp_path, **kwargs)
         servers.append(server)
         server.start()
         return server

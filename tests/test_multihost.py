@@ -7,25 +7,18 @@ from __future__ import annotations
 import http.client
 import http.cookiejar
 import json
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import POSTGRES_URL, _postgres_error, full_answers, submission
+from gunicorn_helpers import Gunicorn, server_env
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -38,81 +31,11 @@ from survey.users import create_user
 
 pytestmark = [pytest.mark.slow, pytest.mark.db]
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "mật-khẩu-đủ-dài-1"
 MAX_FAILURES = 5
 ADDRESS_LIMIT = 10
 WORKERS, THREADS = 2, 2
 SIPAS_2017 = load_questionnaire("sipas-2017")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Host:
-    """One ``gunicorn wsgi:app`` on a free loopback port, in a process group of its own."""
-
-    def __init__(self, env: dict[str, str], workdir: Path):
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / f"gunicorn-{self.port}.log"
-        self.command = [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(WORKERS),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(THREADS),
-            "--graceful-timeout",
-            "5",
-            "wsgi:app",
-        ]
-        self.env = env | {"SIPAS_INSTANCE_PATH": str(workdir / f"instance-{self.port}")}
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()[-3000:]
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            try:
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            finally:
-                conn.close()
-            time.sleep(0.1)
-        raise AssertionError(
-            "gunicorn did not answer /healthz:\n" + self.log.read_text(errors="replace")[-3000:]
-        )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -142,22 +65,22 @@ class Browser:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
-    def login_form(self, host: Host) -> str:
+    def login_form(self, host: Gunicorn) -> str:
         status, page = self.request(host.base + "/admin/login")
         assert status == 200, page
         return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
-    def login(self, host: Host, username: str, password: str, token: str | None = None) -> int:
+    def login(self, host: Gunicorn, username: str, password: str, token: str | None = None) -> int:
         token = token or self.login_form(host)
         status, _ = self.request(
             host.base + "/admin/login", data={"username": username, "password": password, "csrf_token": token}
         )
         return status
 
-    def logged_in(self, host: Host) -> bool:
+    def logged_in(self, host: Gunicorn) -> bool:
         return self.request(host.base + "/admin/")[0] == 200
 
-    def csrf(self, host: Host, page: str = "/admin/users") -> str:
+    def csrf(self, host: Gunicorn, page: str = "/admin/users") -> str:
         status, html = self.request(host.base + page)
         assert status == 200, html
         return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
@@ -209,19 +132,17 @@ def test_two_gunicorn_hosts_on_one_database(database, tmp_path):
             session, name="Khảo sát", questionnaire="sipas-2017", unit_list="tra-bong-2023"
         )
         _, token = create_kiosk(session, campaign, "tra-xuan")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")} | {
-        "SIPAS_DATABASE_URL": database,
-        "SIPAS_SECRET_KEY": secrets.token_urlsafe(32),
-        "SIPAS_TRUSTED_PROXIES": "1",
-        "SIPAS_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
-        "SIPAS_LOGIN_RATE_LIMIT": str(ADDRESS_LIMIT),
-        "SIPAS_LOGIN_ACCOUNT_RATE_LIMIT": "1000",
-        "PYTHONPATH": str(ROOT),
-    }
-    hosts = [Host(env, tmp_path), Host(env, tmp_path)]
+    env = server_env(
+        database,
+        TRUSTED_PROXIES="1",
+        LOGIN_MAX_FAILURES=str(MAX_FAILURES),
+        LOGIN_RATE_LIMIT=str(ADDRESS_LIMIT),
+        LOGIN_ACCOUNT_RATE_LIMIT="1000",
+    )
+    hosts = [Gunicorn(env, tmp_path, WORKERS, THREADS) for _ in range(2)]
     try:
         for host in hosts:
-            host.start()
+            host.launch()
         for host in hosts:
             host.wait_ready()
         _lockout_holds_across_hosts(app, hosts)
@@ -234,7 +155,7 @@ def test_two_gunicorn_hosts_on_one_database(database, tmp_path):
         app.extensions["sipas.engine"].dispose()
 
 
-def _lockout_holds_across_hosts(app, hosts: list[Host]) -> None:
+def _lockout_holds_across_hosts(app, hosts: list[Gunicorn]) -> None:
     """24 parallel wrong passwords over both hosts, each from its own address: the account locks."""
     guesses = 24
     browsers = [Browser(f"203.0.113.{i + 10}") for i in range(guesses)]
@@ -256,7 +177,7 @@ def _lockout_holds_across_hosts(app, hosts: list[Host]) -> None:
     assert Browser("203.0.113.200").login(hosts[1], "lan", PASSWORD) == 401  # refused while locked
 
 
-def _the_address_limit_holds_across_hosts(hosts: list[Host]) -> None:
+def _the_address_limit_holds_across_hosts(hosts: list[Gunicorn]) -> None:
     """Failed logins from one address, alternating the hosts: the limit counts them all."""
     attacker = Browser("198.51.100.7")
     token = attacker.login_form(hosts[0])
@@ -267,7 +188,7 @@ def _the_address_limit_holds_across_hosts(hosts: list[Host]) -> None:
     assert codes == [401] * ADDRESS_LIMIT + [429] * (2 * ADDRESS_LIMIT)
 
 
-def _sessions_end_on_every_host(hosts: list[Host]) -> None:
+def _sessions_end_on_every_host(hosts: list[Gunicorn]) -> None:
     """A session logged out on one host, or ended by an admin there, is refused on the other."""
     a, b = hosts
     me = Browser("203.0.113.50")
@@ -294,7 +215,7 @@ def _sessions_end_on_every_host(hosts: list[Host]) -> None:
     assert admin.logged_in(b)
 
 
-def _an_instance_id_is_stored_once(app, hosts: list[Host], token: str) -> None:
+def _an_instance_id_is_stored_once(app, hosts: list[Gunicorn], token: str) -> None:
     body = submission(SIPAS_2017, token, full_answers(SIPAS_2017))
     kiosk = Browser("203.0.113.80")
     replies = _parallel(
