@@ -991,6 +991,7 @@ def sensitivity(
     report: IntegrityReport,
     *,
     rules: Iterable[str] | None = None,
+    scored: IndexTable | None = None,
     **score_kwargs: Any,
 ) -> pd.DataFrame:
     """Each unit's index and rank with and without the flagged forms.
@@ -1003,6 +1004,9 @@ def sensitivity(
         Its report.
     rules
         The rules whose flags count (default: every form-level rule).
+    scored
+        :func:`analysis.score` of ``responses`` with ``score_kwargs``, when the caller has it already;
+        scored here otherwise.
     **score_kwargs
         Passed to both runs of :func:`analysis.score` (frame, margins, units, min_n …).
 
@@ -1017,7 +1021,7 @@ def sensitivity(
     from . import score  # at call time, so this module can be imported by the package itself
 
     flagged = set(report.flagged_ids(rules))
-    full = score(questionnaire, responses, **score_kwargs)
+    full = scored if scored is not None else score(questionnaire, responses, **score_kwargs)
     keep = ~responses["response_id"].isin(flagged)
     without = score(questionnaire, responses.loc[keep], **score_kwargs) if keep.any() else None
     after = {u.unit: u for u in without.units} if without is not None else {}

@@ -20,6 +20,7 @@ import pandas as pd
 
 from .integrity import FORM_RULES, RULE_LABELS_VI, IntegrityReport, IntegritySettings, check_integrity
 from .integrity import sensitivity as integrity_sensitivity
+from .results import IndexTable
 
 __all__ = [
     "LEFT_OUT_REASONS",
@@ -132,8 +133,11 @@ class Scorable:
                 lines.append(skipped)
         return lines
 
-    def sensitivity(self) -> pd.DataFrame | None:
+    def sensitivity(self, scored: IndexTable | None = None) -> pd.DataFrame | None:
         """Each unit's index and rank with and without its flagged forms (None: the checks did not run).
+
+        ``scored`` is the command's own index table; while flagged forms are kept it is the score of
+        every scorable response, so it is not computed a second time.
 
         Returns
         -------
@@ -144,7 +148,10 @@ class Scorable:
         if self.report is None:
             return None
         questionnaire = self.arguments["questionnaire"]
-        return integrity_sensitivity(questionnaire, self.responses, self.report, **self.score_kwargs)
+        full = scored if self.include_flagged else None  # without flagged forms it scored fewer
+        return integrity_sensitivity(
+            questionnaire, self.responses, self.report, scored=full, **self.score_kwargs
+        )
 
     def quality_table(self) -> pd.DataFrame:
         """The counts per unit for the report's data-quality sheet.

@@ -69,7 +69,7 @@ def report(
         scoring, design = prepare(options, check=True)  # prints what was left out, and why
         arguments = scoring.arguments
         table = analysis.score(**arguments)
-        quality = quality_arguments(scoring)
+        quality = quality_arguments(scoring, table)
         status = None
         if design is not None:
             title = title or design.name

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.integrity import FORM_RULES, RULE_LABELS_VI
 from analysis.quality import Scorable, left_out_line
+from analysis.results import IndexTable
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -50,8 +51,11 @@ SENSITIVITY_COLUMNS = {
 }
 
 
-def quality_arguments(scoring: Scorable) -> dict[str, Any]:
-    """The keyword arguments of ``build_report`` for the data-quality sheet, from a command's scoring."""
+def quality_arguments(scoring: Scorable, table: IndexTable | None = None) -> dict[str, Any]:
+    """The keyword arguments of ``build_report`` for the data-quality sheet, from a command's scoring.
+
+    ``table`` is the index table the report shows (``analysis.score(**scoring.arguments)``).
+    """
     notes = []
     if scoring.report is not None:
         notes += [
@@ -60,7 +64,7 @@ def quality_arguments(scoring: Scorable) -> dict[str, Any]:
         notes.extend(scoring.report.notes)
     return {
         "quality": scoring.quality_table(),
-        "sensitivity": scoring.sensitivity(),
+        "sensitivity": scoring.sensitivity(table),
         "left_out": dict(scoring.left_out) if scoring.quality is not None or scoring.left_out else None,
         "include_flagged": scoring.include_flagged,
         "quality_notes": tuple(notes),

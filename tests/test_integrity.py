@@ -494,6 +494,9 @@ def test_sensitivity_moves_exactly_the_units_with_flagged_forms(campaign):
     # The same as scoring the table without the flagged forms directly.
     direct = score(Q, frame.loc[~frame["response_id"].isin(report.flagged_ids())])
     assert table.loc["X05", "index_without"] == direct.unit("X05").index
+    # A caller that scored every form already hands its table over and gets the same answer.
+    reused = sensitivity(Q, frame, report, scored=score(Q, frame)).set_index("unit")
+    pd.testing.assert_frame_equal(reused, table)
 
 
 def test_sensitivity_of_chosen_rules_only(campaign):

@@ -65,8 +65,9 @@ def report(campaign_id: int):
             check=True,
         )
         arguments = scoring.arguments
+        table = score(**arguments)
         build_report(
-            score(**arguments),
+            table,
             design.questionnaire,
             buffer,
             unit_names=arguments["unit_names"],
@@ -74,7 +75,7 @@ def report(campaign_id: int):
             title=design.name,
             period=design.period,
             status=design.status,
-            **quality_arguments(scoring),
+            **quality_arguments(scoring, table),
         )
     except (*SCORING_ERRORS, ReportError) as exc:
         flash(f"Chưa lập được báo cáo: {exc}", "error")
