@@ -95,6 +95,7 @@ def test_a_paper_form_is_keyed_with_the_keyboard_only_and_stored_as_keyed(browse
     page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.goto(f"{site['base']}/admin/login")
+    page.wait_for_selector("#username:focus")  # typing before autofocus lands would lose keys
     page.keyboard.type("nhap_lieu")  # the login page starts on the user name
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
