@@ -19,7 +19,7 @@ Choice codes are always strings in the model. A choice list whose codes are all 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -28,18 +28,63 @@ from types import MappingProxyType
 from .expressions import Expression
 
 
-@dataclass(frozen=True)
-class Label:
-    """A user-facing text: Vietnamese required, English optional."""
+# The standard XLSForm names of the languages the shipped questionnaires use.
+LANGUAGE_NAMES = {"vi": "Tiếng Việt (vi)", "en": "English (en)", "default": ""}
 
-    vi: str
-    en: str | None = None
+
+@dataclass(frozen=True, init=False)
+class Label:
+    """A user-facing text in one or more languages, in the questionnaire's language order.
+
+    ``texts`` holds ``(language, text)`` pairs; a language is a BCP-47 tag (``vi``, ``en``, ``hre``)
+    or, for an XLSForm language written without a tag, its name as written (``Swahili``), or
+    ``default`` for XLSForm's bare ``label`` column. ``Label("…", "…")`` is Vietnamese and English.
+    """
+
+    texts: tuple[tuple[str, str], ...]
+
+    def __init__(
+        self,
+        vi: str | None = None,
+        en: str | None = None,
+        *,
+        texts: Mapping[str, str | None] | Iterable[tuple[str, str | None]] | None = None,
+    ):
+        if texts is None:
+            pairs = [("vi", vi), ("en", en)]
+        else:
+            pairs = list(texts.items()) if isinstance(texts, Mapping) else list(texts)
+        object.__setattr__(self, "texts", tuple((lang, text) for lang, text in pairs if text))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(lang for lang, _ in self.texts)
+
+    def text(self, lang: str) -> str | None:
+        """The text in exactly ``lang``, or None."""
+        for key, value in self.texts:
+            if key == lang:
+                return value
+        return None
+
+    @property
+    def vi(self) -> str:
+        """The Vietnamese text, else the text in the questionnaire's first language that has one."""
+        return self.text("vi") or (self.texts[0][1] if self.texts else "")
+
+    @property
+    def en(self) -> str | None:
+        return self.text("en")
 
     def get(self, lang: str = "vi") -> str:
-        """Return the text in ``lang``, falling back to Vietnamese."""
-        if lang == "en" and self.en:
-            return self.en
-        return self.vi
+        """Return the text in ``lang``, falling back to Vietnamese (then the first language)."""
+        return self.text(lang) or self.vi
+
+    def has(self, lang: str) -> bool:
+        return self.text(lang) is not None
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.texts)
 
     def __str__(self) -> str:
         return self.vi
@@ -57,10 +102,16 @@ class QuestionType(StrEnum):
     START = "start"
     END = "end"
     TODAY = "today"
+    # Computed from other answers by its ``calculation``; stored, never shown as a question.
+    CALCULATE = "calculate"
 
     @property
     def is_metadata(self) -> bool:
         return self in (QuestionType.START, QuestionType.END, QuestionType.TODAY)
+
+    @property
+    def is_computed(self) -> bool:
+        return self is QuestionType.CALCULATE
 
     @property
     def has_choices(self) -> bool:
@@ -69,7 +120,7 @@ class QuestionType(StrEnum):
     @property
     def is_answerable(self) -> bool:
         """True for questions a respondent answers (not notes, not metadata)."""
-        return not self.is_metadata and self is not QuestionType.NOTE
+        return not self.is_metadata and self not in (QuestionType.NOTE, QuestionType.CALCULATE)
 
 
 class Role(StrEnum):
@@ -79,16 +130,24 @@ class Role(StrEnum):
     GROUP = "group"  # the answer is the respondent group (e.g. leader / citizen)
 
 
+def _no_extra() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Choice:
     code: str
     label: Label
+    # Other columns of the choice's row, kept verbatim: properties a ``choice_filter`` reads
+    # (``state``, ``county``) and presentational columns (``image``), keyed by their header.
+    extra: Mapping[str, str] = field(default_factory=_no_extra)
 
 
 @dataclass(frozen=True)
 class ChoiceList:
     name: str
     choices: tuple[Choice, ...]
+    file: str | None = None  # XLSForm select_one_from_file: the CSV/XML file the choices were read from
 
     @cached_property  # asked for every answer the server validates; the list never changes
     def codes(self) -> tuple[str, ...]:
@@ -123,6 +182,15 @@ class Question:
     appearance: str | None = None  # e.g. "likert": consecutive likert rows render as one grid
     role: Role | None = None
     groups: tuple[str, ...] = ()  # respondent groups asked this question; empty = all
+    calculation: Expression | None = None  # calculate questions: the value stored
+    default: str | None = None  # the answer filled in before the respondent changes it
+    choice_filter: Expression | None = None  # offers only the choices for which it is true
+    guidance_hint: Label | None = None  # guidance for enumerators and printed forms
+    required_message: Label | None = None  # shown when a required question is left empty
+    read_only: bool = False
+    # XLSForm columns the kiosk does not use (media, ``rows``, ``bind::*`` …), kept verbatim by header so
+    # that a workbook read and written again keeps them.
+    extra: Mapping[str, str] = field(default_factory=_no_extra)
 
     def is_required(self, answers: Mapping[str, object]) -> bool:
         """Whether this question must be answered, given the other answers."""
@@ -143,6 +211,11 @@ class Section:
     relevant: Expression | None = None
     groups: tuple[str, ...] = ()  # respondent groups shown this section; empty = all
     intro: Label | None = None
+    appearance: str | None = "field-list"
+    # False for questions that stand outside any group in an XLSForm: the kiosk shows them as a page,
+    # but the workbook written back keeps them at the top level (their data paths do not move).
+    wrapped: bool = True
+    extra: Mapping[str, str] = field(default_factory=_no_extra)
 
 
 @dataclass(frozen=True)
@@ -235,11 +308,23 @@ class Questionnaire:
     title: Label
     sections: tuple[Section, ...]
     choice_lists: Mapping[str, ChoiceList]
-    languages: tuple[str, ...] = ("vi",)
+    languages: tuple[str, ...] = ("vi",)  # language codes, the keys of every Label's texts
     groups: tuple[RespondentGroup, ...] = ()
     scoring: Scoring | None = None
     source: str | None = None  # the decision or plan the questionnaire implements
     description: Label | None = None
+    # How XLSForm columns name each language (``en`` -> ``English (en)``); a language missing here has
+    # the standard name of LANGUAGE_NAMES, and ``default`` is XLSForm's bare ``label`` column.
+    language_names: Mapping[str, str] = field(default_factory=_no_extra)
+    default_language: str | None = None  # XLSForm settings default_language (a language code)
+    # XLSForm settings the toolkit does not use (instance_name, style, …), kept verbatim.
+    settings: Mapping[str, str] = field(default_factory=_no_extra)
+
+    def language_name(self, code: str) -> str:
+        """How an XLSForm column names language ``code`` (empty for the bare ``label`` column)."""
+        if code in self.language_names:
+            return self.language_names[code]
+        return LANGUAGE_NAMES.get(code, code)
 
     def questions(self) -> Iterator[Question]:
         for section in self.sections:
