@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from .expressions import Expression, parse
+from .expressions import Expression, parse, parse_choice_filter
 from .model import (
     Choice,
     ChoiceList,
@@ -30,17 +30,27 @@ __all__ = ["build"]
 
 def build(data: dict) -> Questionnaire:
     """Build the model from normalised data (the output of :func:`~questionnaires.validate.validate`)."""
+    files = data.get("choice_files") or {}
     return Questionnaire(
         id=data["id"],
         version=data["version"],
         title=_label(data["title"]),
         languages=tuple(data["languages"]),
+        language_names=MappingProxyType(dict(data.get("language_names") or {})),
+        default_language=data.get("default_language"),
+        settings=MappingProxyType(dict(data.get("settings") or {})),
         description=_label(data.get("description")),
         source=data.get("source"),
         groups=tuple(RespondentGroup(g["code"], _label(g["label"])) for g in data["groups"]),
         choice_lists=MappingProxyType(
             {
-                name: ChoiceList(name, tuple(Choice(c["code"], _label(c["label"])) for c in items))
+                name: ChoiceList(
+                    name,
+                    tuple(
+                        Choice(c["code"], _label(c["label"]), _extra(c.get("extra"))) for c in items
+                    ),
+                    files.get(name),
+                )
                 for name, items in data["choices"].items()
             }
         ),
@@ -50,7 +60,11 @@ def build(data: dict) -> Questionnaire:
 
 
 def _label(d: dict | None) -> Label | None:
-    return Label(d["vi"], d.get("en")) if d else None
+    return Label(texts=d) if d else None
+
+
+def _extra(d: dict | None) -> MappingProxyType:
+    return MappingProxyType(dict(d or {}))
 
 
 def _expr(text: str | None) -> Expression | None:
@@ -60,11 +74,14 @@ def _expr(text: str | None) -> Expression | None:
 def _section(s: dict) -> Section:
     return Section(
         code=s["code"],
-        label=_label(s["label"]),
+        label=_label(s["label"]) or Label(),
         intro=_label(s.get("intro")),
         relevant=_expr(s.get("relevant")),
         groups=tuple(s["groups"]),
         questions=tuple(_question(q) for q in s["questions"]),
+        appearance=s.get("appearance", "field-list"),
+        wrapped=s.get("wrapped", True),
+        extra=_extra(s.get("extra")),
     )
 
 
@@ -72,7 +89,7 @@ def _question(q: dict) -> Question:
     return Question(
         code=q["code"],
         type=QuestionType(q["type"]),
-        label=_label(q["label"]),
+        label=_label(q["label"]) or Label(),
         hint=_label(q.get("hint")),
         choices=q.get("choices"),
         required=q["required"],
@@ -83,6 +100,13 @@ def _question(q: dict) -> Question:
         appearance=q.get("appearance"),
         role=Role(q["role"]) if q.get("role") else None,
         groups=tuple(q["groups"]),
+        calculation=_expr(q.get("calculation")),
+        default=q.get("default"),
+        choice_filter=parse_choice_filter(q["choice_filter"]) if q.get("choice_filter") else None,
+        guidance_hint=_label(q.get("guidance_hint")),
+        required_message=_label(q.get("required_message")),
+        read_only=q.get("read_only", False),
+        extra=_extra(q.get("extra")),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .expressions import Expression
-from .model import Label, Level, Question, Questionnaire, ScoreNode, Scoring, Section
+from .model import ChoiceList, Label, Level, Question, Questionnaire, ScoreNode, Scoring, Section
 
 __all__ = ["dump_yaml", "to_dict"]
 
@@ -26,12 +26,15 @@ def to_dict(q: Questionnaire) -> dict:
     if q.source:
         out["source"] = q.source
     out["languages"] = list(q.languages)
+    if q.language_names:
+        out["language_names"] = dict(q.language_names)
+    if q.default_language:
+        out["default_language"] = q.default_language
+    if q.settings:
+        out["settings"] = dict(q.settings)
     if q.groups:
         out["groups"] = [{"code": g.code, "label": _label(g.label)} for g in q.groups]
-    out["choices"] = {
-        name: [{"code": c.code, "label": _label(c.label)} for c in cl.choices]
-        for name, cl in q.choice_lists.items()
-    }
+    out["choices"] = {name: _choice_list(cl) for name, cl in q.choice_lists.items()}
     out["sections"] = [_section(s) for s in q.sections]
     if q.scoring:
         out["scoring"] = _scoring(q.scoring)
@@ -44,9 +47,19 @@ def dump_yaml(q: Questionnaire) -> str:
 
 
 def _label(lb: Label | None) -> Any:
-    if lb is None:
+    if lb is None or not lb.texts:
         return None
-    return {"vi": lb.vi, "en": lb.en} if lb.en else {"vi": lb.vi}
+    return lb.as_dict()
+
+
+def _choice_list(cl: ChoiceList) -> Any:
+    choices = []
+    for c in cl.choices:
+        d: dict[str, Any] = {"code": c.code, "label": _label(c.label)}
+        if c.extra:
+            d["extra"] = dict(c.extra)
+        choices.append(d)
+    return {"file": cl.file, "choices": choices} if cl.file else choices
 
 
 def _expr(e: Expression | None) -> str | None:
@@ -54,30 +67,45 @@ def _expr(e: Expression | None) -> str | None:
 
 
 def _section(s: Section) -> dict:
-    d: dict[str, Any] = {"code": s.code, "label": _label(s.label)}
+    d: dict[str, Any] = {"code": s.code}
+    if s.label.texts:
+        d["label"] = _label(s.label)
+    if not s.wrapped:
+        d["wrapped"] = False
+    elif s.appearance != "field-list":
+        d["appearance"] = s.appearance  # None (no appearance) is written as null
     if s.intro:
         d["intro"] = _label(s.intro)
     if s.relevant:
         d["relevant"] = s.relevant.text
     if s.groups:
         d["groups"] = list(s.groups)
+    if s.extra:
+        d["extra"] = dict(s.extra)
     d["questions"] = [_question(qn) for qn in s.questions]
     return d
 
 
 def _question(qn: Question) -> dict:
-    d: dict[str, Any] = {"code": qn.code, "type": qn.type.value, "label": _label(qn.label)}
-    if qn.hint:
-        d["hint"] = _label(qn.hint)
+    d: dict[str, Any] = {"code": qn.code, "type": qn.type.value}
+    if qn.label.texts:
+        d["label"] = _label(qn.label)
+    for key in ("hint", "guidance_hint", "required_message"):
+        if getattr(qn, key):
+            d[key] = _label(getattr(qn, key))
     if qn.choices:
         d["choices"] = qn.choices
     if qn.required:
         d["required"] = True
     elif qn.required_if:
         d["required"] = qn.required_if.text
-    for key in ("relevant", "constraint"):
+    for key in ("relevant", "constraint", "calculation", "choice_filter"):
         if getattr(qn, key):
             d[key] = _expr(getattr(qn, key))
+    if qn.default is not None:
+        d["default"] = qn.default
+    if qn.read_only:
+        d["read_only"] = True
     if qn.constraint_message:
         d["constraint_message"] = _label(qn.constraint_message)
     if qn.appearance:
@@ -86,6 +114,8 @@ def _question(qn: Question) -> dict:
         d["role"] = qn.role.value
     if qn.groups:
         d["groups"] = list(qn.groups)
+    if qn.extra:
+        d["extra"] = dict(qn.extra)
     return d
 
 

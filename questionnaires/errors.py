@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     SCORING_UNKNOWN_ITEM = "scoring-unknown-item"  # a scoring criterion names a missing item
     BAD_SCORING = "bad-scoring"  # any other inconsistency in the scoring tree
     NOT_FOUND = "not-found"  # no shipped definition with that id
+    UNSUPPORTED = "unsupported"  # an XLSForm feature the kiosk cannot keep (repeats, geopoint, …)
 
     @property
     def vi(self) -> str:
@@ -49,6 +50,7 @@ _VI = {
     ErrorCode.SCORING_UNKNOWN_ITEM: "chấm điểm một câu hỏi không có",
     ErrorCode.BAD_SCORING: "cách chấm điểm không hợp lệ",
     ErrorCode.NOT_FOUND: "không tìm thấy",
+    ErrorCode.UNSUPPORTED: "tính năng XLSForm chưa được hỗ trợ",
 }
 
 
@@ -56,6 +58,11 @@ class WarningCode(StrEnum):
     MISSING_EN_LABEL = "missing-en-label"
     UNUSED_CHOICE_LIST = "unused-choice-list"
     UNSCORED_LIKERT = "unscored-likert"
+    NO_VIETNAMESE = "no-vietnamese"  # the form has no Vietnamese texts: the kiosk shows its first language
+    DEFAULTED = "defaulted"  # an XLSForm setting left out, given a default (id, version, title)
+    PASSED_THROUGH = "passed-through"  # an XLSForm column kept verbatim that the kiosk does not apply
+    CURLY_QUOTES = "curly-quotes"  # curly quotes in an expression read as straight ones
+    IGNORED_SHEET = "ignored-sheet"  # a sheet (or settings row) that XLSForm does not read
 
 
 @dataclass(frozen=True)
@@ -70,14 +77,34 @@ class LoadWarning:
 
 
 class QuestionnaireError(Exception):
-    """A questionnaire or unit-list file that cannot be used; the message names file and item."""
+    """A questionnaire or unit-list file that cannot be used; the message names file and item.
+
+    One error may stand for several found together (``problems``, each a QuestionnaireError): its code,
+    file and place are the first one's, and its message lists them all.
+    """
 
     def __init__(self, code: ErrorCode, message: str, file: str | None = None, where: str | None = None):
         self.code = code
         self.reason = message
         self.file = file
         self.where = where
+        self.problems: tuple[QuestionnaireError, ...] = (self,)
         super().__init__(_line(file, where, f"{code.vi} — {message}", code))
+
+    @classmethod
+    def of(cls, problems: list[QuestionnaireError], more: int = 0) -> QuestionnaireError:
+        """One error standing for ``problems`` (and ``more`` not listed), or the only one itself."""
+        if len(problems) == 1 and not more:
+            return problems[0]
+        first = problems[0]
+        total = len(problems) + more
+        lines = [f"{total} lỗi ({total} problems):", *(f"  {p}" for p in problems)]
+        if more:
+            lines.append(f"  … và {more} lỗi nữa (and {more} more)")
+        error = cls(first.code, first.reason, first.file, first.where)
+        error.problems = tuple(problems)
+        Exception.__init__(error, "\n".join(lines))
+        return error
 
 
 def _line(file: str | None, where: str | None, message: str, code: StrEnum) -> str:

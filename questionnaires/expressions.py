@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Expression", "ExpressionError", "parse", "FUNCTIONS"]
+__all__ = ["Expression", "ExpressionError", "parse", "parse_choice_filter", "FUNCTIONS"]
 
 
 class ExpressionError(ValueError):
@@ -119,6 +119,8 @@ class _Parser:
         self.toks = _tokenize(text)
         self.i = 0
 
+    choice_filter = False  # bare names are a choice's columns (choice_filter only)
+
     def peek(self) -> _Tok:
         return self.toks[self.i]
 
@@ -174,6 +176,8 @@ class _Parser:
             inner = self.binary(0)
             self.expect("op", ")")
             return inner
+        if tok.kind == "name" and self.choice_filter and not (self.peek().kind == "op" and self.peek().value == "("):
+            return ["col", tok.value]  # a choice filter names the choice's own columns bare
         if tok.kind == "name":
             if tok.value not in FUNCTIONS:
                 raise ExpressionError(f"unknown function {tok.value!r}", self.text, tok.pos)
@@ -202,6 +206,15 @@ def parse(text: str) -> Expression:
     if not isinstance(text, str):
         raise ExpressionError("an expression must be text", str(text), 0)
     return Expression(text=text.strip(), tree=_freeze(_Parser(text.strip()).parse()))
+
+
+def parse_choice_filter(text: str) -> Expression:
+    """Parse an XLSForm ``choice_filter``, where bare names are the choice's columns (``state=${state}``)."""
+    if not isinstance(text, str):
+        raise ExpressionError("an expression must be text", str(text), 0)
+    parser = _Parser(text.strip())
+    parser.choice_filter = True
+    return Expression(text=text.strip(), tree=_freeze(parser.parse()))
 
 
 def _freeze(node: Any) -> Any:
@@ -249,6 +262,22 @@ class Expression:
             return node == ("cur",) or any(visit(child) for child in node)
 
         return visit(self.tree)
+
+    @property
+    def choice_columns(self) -> frozenset[str]:
+        """The choice columns a choice filter reads (bare names)."""
+        out: set[str] = set()
+
+        def visit(node: Any) -> None:
+            if isinstance(node, tuple):
+                if node and node[0] == "col":
+                    out.add(node[1])
+                else:
+                    for child in node:
+                        visit(child)
+
+        visit(self.tree)
+        return frozenset(out)
 
     def to_json(self) -> list:
         """The syntax tree as nested JSON lists, for the browser-side evaluator."""

@@ -17,7 +17,7 @@ from .xlsform import read_xlsform
 
 __all__ = ["DEFINITION_SUFFIXES", "read", "read_yaml"]
 
-DEFINITION_SUFFIXES = (".yaml", ".yml", ".xlsx")
+DEFINITION_SUFFIXES = (".yaml", ".yml", ".xlsx", ".xls")
 # A YAML definition or unit list: the shipped ones are under 100 KB; checked before the file is read.
 MAX_YAML_BYTES = 10_000_000
 
@@ -60,8 +60,10 @@ def read(path: str | Path) -> Any:
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return read_yaml(path)
-    if suffix == ".xlsx":
+    if suffix in (".xlsx", ".xls"):
         return read_xlsform(path)
     raise QuestionnaireError(
-        ErrorCode.INVALID_FILE, f"unsupported file type {suffix or '(none)'}; use .yaml or .xlsx", str(path)
+        ErrorCode.INVALID_FILE,
+        f"unsupported file type {suffix or '(none)'}; use .yaml, .xlsx or .xls",
+        str(path),
     )

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import ErrorCode, LoadWarning, QuestionnaireError, WarningCode
-from ..expressions import ExpressionError, parse
+from ..expressions import ExpressionError, parse, parse_choice_filter
 from ..model import Level
 
 CODE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# XLSForm names may also hold '-' and '.' after the first character (pyxform's XML name rule, ASCII).
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+MAX_ERRORS = 50  # problems listed in one message; the count of the rest follows
 LEVEL_KEYS = {"fields": Level.FIELD, "elements": Level.ELEMENT, "criteria": Level.CRITERION}
 
 # The keys each kind of entry may have; anything else is a typo that would otherwise be ignored silently.
 KEYS = {
     "questionnaire": {
         "id", "version", "title", "description", "source", "languages", "groups", "choices", "sections",
-        "scoring",
+        "scoring", "language_names", "default_language", "settings",
     },
     "group": {"code", "label"},
-    "choice": {"code", "label"},
-    "section": {"code", "label", "intro", "relevant", "groups", "questions"},
+    "choice": {"code", "label", "extra"},
+    "choice_file": {"file", "choices"},
+    "section": {"code", "label", "intro", "relevant", "groups", "questions", "appearance", "wrapped", "extra"},
     "question": {
         "code", "type", "label", "hint", "choices", "required", "relevant", "constraint",
-        "constraint_message", "appearance", "role", "groups",
+        "constraint_message", "appearance", "role", "groups", "calculation", "default", "choice_filter",
+        "guidance_hint", "required_message", "read_only", "extra",
     },
     "scoring": {
         "method", "valid", "positive", "scale", "values", "group_weights", "decimals", "min_n", "index",
@@ -41,11 +47,29 @@ class Context:
     def __init__(self, file: str | None):
         self.file = file
         self.warnings: list[LoadWarning] = []
+        self.errors: list[QuestionnaireError] = []
+        self.skipped: set[str] = set()  # items refused earlier: references to them are not errors again
         self.languages: tuple[str, ...] = ("vi",)
+        self.default_language: str | None = None
+        self.choice_lists: dict[str, list[dict]] = {}  # normalised, once read
 
     def fail(self, code: ErrorCode, message: str, where: str | None = None) -> QuestionnaireError:
         """Return the error to raise, naming this file."""
         return QuestionnaireError(code, message, self.file, where)
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Run one entry's checks; an error is noted and the checks of the next entry go on."""
+        try:
+            yield
+        except QuestionnaireError as exc:
+            self.errors.extend(exc.problems)
+
+    def raise_errors(self) -> None:
+        """Raise every error noted so far, together (at most MAX_ERRORS listed)."""
+        if self.errors:
+            listed = self.errors[:MAX_ERRORS]
+            raise QuestionnaireError.of(listed, more=len(self.errors) - len(listed))
 
     def warn(self, code: WarningCode, message: str, where: str | None = None) -> None:
         """Collect a warning about this file."""
@@ -60,7 +84,7 @@ class Context:
     def keys(self, raw: Mapping, kind: str, where: str) -> None:
         """Refuse keys this kind of entry does not have (a typo would otherwise be ignored)."""
         for key in raw:
-            if key != "_where" and key not in KEYS[kind]:
+            if not str(key).startswith("_") and key not in KEYS[kind]:
                 close = difflib.get_close_matches(str(key), sorted(KEYS[kind]), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise self.fail(ErrorCode.BAD_VALUE, f"unknown key {key!r}{hint}", where)
@@ -108,30 +132,52 @@ class Context:
         return value
 
     def label(self, value: Any, where: str, what: str = "label", required: bool = True) -> dict | None:
-        """Return a label as ``{"vi", "en"}``; warn when a bilingual definition lacks the English."""
+        """Return a label as ``{language: text}`` in the questionnaire's language order.
+
+        Text alone is in the first language. Where Vietnamese is the first language it is required;
+        otherwise a required label needs a text in some language. A bilingual definition without the
+        English text gets a warning.
+        """
+        primary = self.languages[0]
         if value is None or value == "":
             if required:
-                raise self.fail(ErrorCode.MISSING_LABEL, f"the Vietnamese {what} (vi) is missing", where)
+                raise self.fail(ErrorCode.MISSING_LABEL, self.missing(what), where)
             return None
         if isinstance(value, str):
-            value = {"vi": value}
+            value = {primary: value}
         if not isinstance(value, Mapping):
             raise self.fail(
-                ErrorCode.BAD_VALUE, f"{what} must be text or {{vi, en}}, found {kind_of(value)}", where
+                ErrorCode.BAD_VALUE, f"{what} must be text or {{language: text}}, found {kind_of(value)}", where
             )
-        unknown = set(value) - {"vi", "en"}
+        unknown = [str(k) for k in value if k not in self.languages]
         if unknown:
-            raise self.fail(ErrorCode.BAD_VALUE, f"{what} has unknown language(s) {sorted(unknown)}", where)
-        vi = value.get("vi")
-        if not isinstance(vi, str) or not vi.strip():
-            raise self.fail(ErrorCode.MISSING_LABEL, f"the Vietnamese {what} (vi) is missing", where)
-        en = value.get("en")
-        if en is not None and not isinstance(en, str):
-            raise self.fail(ErrorCode.BAD_VALUE, f"English {what} must be text", where)
-        en = en.strip() if isinstance(en, str) and en.strip() else None
-        if en is None and "en" in self.languages:
+            raise self.fail(
+                ErrorCode.BAD_VALUE,
+                f"{what} has unknown language(s) {sorted(unknown)}; the form's languages are "
+                f"{list(self.languages)}",
+                where,
+            )
+        out: dict[str, str] = {}
+        for lang in self.languages:
+            text = value.get(lang)
+            if text is None:
+                continue
+            if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+                raise self.fail(ErrorCode.BAD_VALUE, f"{what} ({lang}) must be text", where)
+            if str(text).strip():
+                out[lang] = str(text).strip()
+        if not out or (primary == "vi" and "vi" not in out):
+            if required or out:
+                raise self.fail(ErrorCode.MISSING_LABEL, self.missing(what), where)
+            return None
+        if "en" in self.languages and "en" not in out and primary == "vi":
             self.warn(WarningCode.MISSING_EN_LABEL, f"no English {what}", where)
-        return {"vi": vi.strip(), "en": en}
+        return out
+
+    def missing(self, what: str) -> str:
+        if self.languages[0] == "vi":
+            return f"the Vietnamese {what} (vi) is missing"
+        return f"the {what} is missing (in every language: {', '.join(self.languages)})"
 
     def expression(self, value: Any, where: str, what: str) -> str | None:
         """Return an expression's normalised text (a YAML true/false as ``true()``/``false()``)."""
@@ -140,6 +186,8 @@ class Context:
         if isinstance(value, bool):
             return "true()" if value else "false()"
         try:
+            if what == "choice_filter":
+                return parse_choice_filter(str(value)).text
             return parse(str(value)).text
         except ExpressionError as exc:
             raise self.fail(ErrorCode.BAD_EXPRESSION, f"{what}: {exc}", where) from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ErrorCode, WarningCode
-from ..expressions import parse
+from ..expressions import parse, parse_choice_filter
 from ..model import QuestionType, Role
 from .context import Context
 from .sections import Layout
@@ -24,14 +25,13 @@ def check_refs(
     """Refuse an expression that names a missing item or a note, or reads '.' outside a constraint."""
     if not text:
         return
-    expression = parse(text)
+    expression = parse_choice_filter(text) if what == "choice_filter" else parse(text)
     for ref in sorted(expression.references):
+        if ref in ctx.skipped and ref not in items:
+            continue  # refused already, with its own message
         if ref not in items:
             raise ctx.fail(ErrorCode.UNKNOWN_REFERENCE, f"{what} refers to unknown item ${{{ref}}}", where)
-        if (
-            not QuestionType(items[ref]["type"]).is_answerable
-            and not QuestionType(items[ref]["type"]).is_metadata
-        ):
+        if QuestionType(items[ref]["type"]) is QuestionType.NOTE:
             raise ctx.fail(
                 ErrorCode.BAD_EXPRESSION, f"{what} refers to ${{{ref}}}, a note that has no value", where
             )
@@ -48,18 +48,62 @@ def check_refs(
 def check_expressions(ctx: Context, layout: Layout, items: Mapping[str, dict]) -> None:
     """Expressions may only name items that exist; only a constraint may read "." (its own value)."""
     for s, sw in zip(layout.sections, layout.section_where, strict=True):
-        check_refs(ctx, s.get("relevant"), items, sw, "relevant")
+        with ctx.attempt():
+            check_refs(ctx, s.get("relevant"), items, sw, "relevant")
         for q in s["questions"]:
-            for key in ("relevant", "constraint", "required_if"):
-                check_refs(
-                    ctx,
-                    q.get(key),
-                    items,
-                    layout.item_where[q["code"]],
-                    key,
-                    q["code"],
-                    allow_current=key == "constraint",
-                )
+            for key in ("relevant", "constraint", "required_if", "calculation", "choice_filter"):
+                with ctx.attempt():
+                    check_refs(
+                        ctx,
+                        q.get(key),
+                        items,
+                        layout.item_where[q["code"]],
+                        key,
+                        q["code"],
+                        allow_current=key in ("constraint", "choice_filter"),
+                    )
+            with ctx.attempt():
+                _check_filter_columns(ctx, q, layout.item_where[q["code"]])
+
+
+def _check_filter_columns(ctx: Context, q: dict, where: str) -> None:
+    """A choice filter's bare names must be columns of its choice list (or ``name``/``label``)."""
+    if not q.get("choice_filter"):
+        return
+    columns = {"name", "label"}
+    for choice in ctx.choice_lists.get(q["choices"], ()):
+        columns.update(choice.get("extra") or {})
+    missing = sorted(parse_choice_filter(q["choice_filter"]).choice_columns - columns)
+    if missing:
+        raise ctx.fail(
+            ErrorCode.UNKNOWN_REFERENCE,
+            f"choice_filter reads column(s) {missing} that the choice list {q['choices']!r} does not have",
+            where,
+        )
+
+
+_LABEL_REF = re.compile(r"\$\{([^}]*)\}")
+
+
+def check_labels(ctx: Context, layout: Layout, items: Mapping[str, dict]) -> None:
+    """A ``${name}`` in a label or hint (shown as the answer) must name an item that exists."""
+    for s, sw in zip(layout.sections, layout.section_where, strict=True):
+        entries = [(s, sw, ("label", "intro"))] + [
+            (q, layout.item_where[q["code"]], ("label", "hint", "guidance_hint", "constraint_message",
+                                               "required_message"))  # fmt: skip
+            for q in s["questions"]
+        ]
+        for entry, where, keys in entries:
+            with ctx.attempt():
+                for key in keys:
+                    for lang, text in (entry.get(key) or {}).items():
+                        for name in _LABEL_REF.findall(text):
+                            if name not in items and name not in ctx.skipped:
+                                raise ctx.fail(
+                                    ErrorCode.UNKNOWN_REFERENCE,
+                                    f"{key} ({lang}) shows ${{{name}}}, which names no question",
+                                    where,
+                                )
 
 
 def check_choice_use(ctx: Context, items: Mapping[str, dict], choices: Mapping[str, list]) -> None:
