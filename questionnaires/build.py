@@ -46,9 +46,7 @@ def build(data: dict) -> Questionnaire:
             {
                 name: ChoiceList(
                     name,
-                    tuple(
-                        Choice(c["code"], _label(c["label"]), _extra(c.get("extra"))) for c in items
-                    ),
+                    tuple(Choice(c["code"], _label(c["label"]), _extra(c.get("extra"))) for c in items),
                     files.get(name),
                 )
                 for name, items in data["choices"].items()

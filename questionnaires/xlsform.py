@@ -128,8 +128,8 @@ def write_xlsform(questionnaire: Questionnaire, path: str | Path) -> Path:
 
 
 _SURVEY_COLUMNS = (
-    "type", "name", "label", "hint", "guidance_hint", "required", "required_message", "relevant", "constraint",
-    "constraint_message", "calculation", "default", "choice_filter", "read_only", "appearance", "sipas_role",
+    "type", "name", "label", "hint", "guidance_hint", "required", "required_message", "relevant",
+    "constraint", "constraint_message", "calculation", "default", "choice_filter", "read_only", "appearance", "sipas_role",
     "sipas_groups", "sipas_intro",
 )  # fmt: skip
 _TRANSLATED = ("label", "hint", "guidance_hint", "required_message", "constraint_message", "sipas_intro")
@@ -206,7 +206,9 @@ def _choices(q: Questionnaire, langs: _Languages) -> _Table:
         if choice_list.file:
             continue  # read from its own file (select_one_from_file)
         for choice in choice_list.choices:
-            table.add_row({"list_name": name, "name": choice.code, **langs.values("label", choice.label)}, choice.extra)
+            table.add_row(
+                {"list_name": name, "name": choice.code, **langs.values("label", choice.label)}, choice.extra
+            )
     return table
 
 
@@ -231,7 +233,9 @@ def _write_choice_files(q: Questionnaire, langs: _Languages, folder: Path) -> No
         try:
             atomic_write(target, write, private=False)
         except OSError as exc:
-            raise QuestionnaireError(ErrorCode.INVALID_FILE, f"cannot write file: {exc}", str(target)) from None
+            raise QuestionnaireError(
+                ErrorCode.INVALID_FILE, f"cannot write file: {exc}", str(target)
+            ) from None
 
 
 def _settings(q: Questionnaire, langs: _Languages) -> _Table:

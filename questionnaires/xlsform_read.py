@@ -31,10 +31,12 @@ import io
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from pyxform import aliases
 from pyxform.errors import PyXFormError
@@ -60,7 +62,9 @@ MAX_XLSFORM_BYTES = 10_000_000
 MAX_XLSFORM_UNPACKED_BYTES = 200_000_000  # the parts of the .xlsx archive, unpacked (a zip bomb)
 MAX_SHEET_ROWS = 20_000  # rows per sheet, counting blank formatted rows
 MAX_CHOICES_FILE_BYTES = 5_000_000
-_EMPTY_ROWS_END = 60  # pyxform stops reading a sheet after this many empty rows in a row  # a select_one_from_file CSV
+_EMPTY_ROWS_END = (
+    60  # pyxform stops reading a sheet after this many empty rows in a row  # a select_one_from_file CSV
+)
 
 # The sheets of the workbook: pyxform's, then ours; any other sheet is ignored with a warning.
 PYXFORM_SHEETS = ("survey", "choices", "settings", "external_choices", "entities", "osm")
@@ -181,10 +185,24 @@ def read_xlsform(path: str | Path) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl on styles and data validation it does not read
             book = get_xlsform(str(path))
-    except (PyXFormError, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as exc:
+    except (
+        PyXFormError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        TypeError,
+        AttributeError,  # a header cell that is not text (TRUE, a number) inside pyxform's reader
+        IndexError,
+        OSError,
+        EOFError,
+        SyntaxError,  # broken XML inside the archive (ElementTree's ParseError)
+        ExpatError,
+        zlib.error,
+    ) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QuestionnaireError(
-            ErrorCode.INVALID_FILE, f"không đọc được bảng tính Excel (not a readable XLSForm workbook: {detail})",
+            ErrorCode.INVALID_FILE,
+            f"không đọc được bảng tính Excel (not a readable Excel .xlsx or .xls workbook: {detail})",
             file,
         ) from None
     own = _read_own_sheets(path, book.sheet_names or [])
@@ -309,9 +327,7 @@ def _read_own_sheets(path: Path, sheet_names: list[str]) -> dict[str, list[tuple
         book = xlrd.open_workbook(str(path))
         for name in wanted:
             sheet = book.sheet_by_name(name)
-            out[name.strip().lower()] = [
-                (r + 1, tuple(sheet.row_values(r))) for r in range(sheet.nrows)
-            ]
+            out[name.strip().lower()] = [(r + 1, tuple(sheet.row_values(r))) for r in range(sheet.nrows)]
         return out
     import openpyxl
 
@@ -378,12 +394,16 @@ class _Reader:
         if self.book.survey is None:
             found = ", ".join(self.book.sheet_names or []) or "none"
             raise QuestionnaireError(
-                ErrorCode.INVALID_FILE, f"the workbook has no 'survey' sheet (sheets found: {found})", self.file
+                ErrorCode.INVALID_FILE,
+                f"the workbook has no 'survey' sheet (sheets found: {found})",
+                self.file,
             )
         for required in ("type", "name"):
             if not any(c.tokens == (required,) for c in survey_columns):
                 raise QuestionnaireError(
-                    ErrorCode.MISSING_FIELD, f"the survey sheet has no '{required}' column", self.file,
+                    ErrorCode.MISSING_FIELD,
+                    f"the survey sheet has no '{required}' column",
+                    self.file,
                     "survey sheet",
                 )
         data["choices"] = self.choices(choice_columns)
@@ -419,7 +439,9 @@ class _Reader:
                 )
         if self.book.entities:
             self.problems.error(
-                ErrorCode.UNSUPPORTED, "the 'entities' sheet (ODK entities) is not supported", "entities sheet"
+                ErrorCode.UNSUPPORTED,
+                "the 'entities' sheet (ODK entities) is not supported",
+                "entities sheet",
             )
         if self.book.osm:
             self.problems.error(ErrorCode.UNSUPPORTED, "the 'osm' sheet is not supported", "osm sheet")
@@ -468,7 +490,8 @@ class _Reader:
                 extra[column.canonical] = value
         if len(rows) > 1:
             self.problems.warn(
-                WarningCode.IGNORED_SHEET, "only the first row of the settings sheet is read (as pyxform does)",
+                WarningCode.IGNORED_SHEET,
+                "only the first row of the settings sheet is read (as pyxform does)",
                 "settings row 3",
             )
         if out.get("languages"):
@@ -479,7 +502,8 @@ class _Reader:
         if not out.get("id"):
             out["id"] = self.path.stem
             self.problems.warn(
-                WarningCode.DEFAULTED, f"no form_id in the settings: the form's id is the file name {out['id']!r}",
+                WarningCode.DEFAULTED,
+                f"no form_id in the settings: the form's id is the file name {out['id']!r}",
                 where,
             )
         if not out.get("version"):
@@ -493,7 +517,8 @@ class _Reader:
         if title is None:
             title = out["id"]
             self.problems.warn(
-                WarningCode.DEFAULTED, f"no form_title in the settings: the title is the form's id {title!r}",
+                WarningCode.DEFAULTED,
+                f"no form_title in the settings: the title is the form's id {title!r}",
                 where,
             )
         out["title"] = {"__default__": title, **titles}
@@ -509,7 +534,9 @@ class _Reader:
         if not columns:
             return out
         if not any(c.tokens in _LIST_NAME for c in columns):
-            self.problems.error(ErrorCode.MISSING_FIELD, "the choices sheet has no 'list_name' column", "choices sheet")
+            self.problems.error(
+                ErrorCode.MISSING_FIELD, "the choices sheet has no 'list_name' column", "choices sheet"
+            )
             return out
         for i, row in enumerate(self.book.choices or [], start=2):
             if not row:
@@ -532,7 +559,9 @@ class _Reader:
             where = f"choices row {i}"
             list_name = fields.get("list_name")
             if list_name is None:
-                self.problems.error(ErrorCode.MISSING_FIELD, "list_name is empty", _where("choices", i, "list_name"))
+                self.problems.error(
+                    ErrorCode.MISSING_FIELD, "list_name is empty", _where("choices", i, "list_name")
+                )
                 continue
             if fields.get("name") is None:
                 self.problems.error(
@@ -564,8 +593,8 @@ class _Reader:
                     if not outer.get("_refused"):
                         self.problems.error(
                             ErrorCode.UNSUPPORTED,
-                            f"a group inside the group {outer['code']!r} (begun at {outer['_where']}): nested "
-                            "groups are not supported; close the outer group first",
+                            f"a group inside the group {outer['code']!r} (begun at {outer['_where']}): "
+                            "nested groups are not supported; close the outer group first",
                             _where("survey", i, "type"),
                         )
                     entry["_refused"] = True
@@ -578,7 +607,9 @@ class _Reader:
             elif kind == "end":
                 if not stack:
                     self.problems.error(
-                        ErrorCode.BAD_VALUE, "end_group without a matching begin_group", _where("survey", i, "type")
+                        ErrorCode.BAD_VALUE,
+                        "end_group without a matching begin_group",
+                        _where("survey", i, "type"),
                     )
                     continue
                 stack.pop()
@@ -615,8 +646,9 @@ class _Reader:
             code += "_"
         return code
 
-    def survey_row(self, i: int, row: dict, columns: list[_Column]) -> dict | None:
-        """One survey row: a question, a group's begin or end, or None (refused, with the reason noted)."""
+    def row_columns(self, i: int, row: dict, columns: list[_Column]) -> tuple[dict, dict, dict, bool]:
+        """Sort one survey row's cells: fields the model carries, texts by language, cells kept verbatim,
+        and whether a refused column is used."""
         fields: dict[str, Any] = {}
         texts: dict[str, dict[str, str]] = {}
         extra: dict[str, str] = {}
@@ -635,17 +667,26 @@ class _Reader:
                 key, lang = translated
                 texts.setdefault(key, {})[lang] = value
             elif column.tokens in _SURVEY_REFUSED:
-                self.problems.error(ErrorCode.UNSUPPORTED, _SURVEY_REFUSED[column.tokens], _where("survey", i, column.header))
+                self.problems.error(
+                    ErrorCode.UNSUPPORTED, _SURVEY_REFUSED[column.tokens], _where("survey", i, column.header)
+                )
                 refused = True
             else:
                 extra[column.canonical] = value
                 self.note_pass_through(column)
+        return fields, texts, extra, refused
+
+    def survey_row(self, i: int, row: dict, columns: list[_Column]) -> dict | None:
+        """One survey row: a question, a group's begin or end, or None (refused, with the reason noted)."""
+        fields, texts, extra, refused = self.row_columns(i, row, columns)
         raw_type = fields.get("type")
         name = fields.get("name")
         where = f"survey row {i}"
         if raw_type is None:
             if fields or texts:
-                self.problems.error(ErrorCode.MISSING_FIELD, "the type column is empty", _where("survey", i, "type"))
+                self.problems.error(
+                    ErrorCode.MISSING_FIELD, "the type column is empty", _where("survey", i, "type")
+                )
                 if name:
                     self.skipped.add(name)
             return None
@@ -656,37 +697,11 @@ class _Reader:
             return {"_kind": "end"}
         begin = RE_BEGIN_CONTROL.search(kind)
         if begin:
-            container = aliases.control[begin.group("type")]
-            entry = {
-                "_kind": "begin",
-                "_where": where,
-                "code": name,
-                "label": texts.get("label"),
-                "intro": texts.get("intro"),
-                "relevant": fields.get("relevant"),
-                "groups": fields.get("groups"),
-                "appearance": fields.get("appearance"),
-                "questions": [],
-            }
-            if extra:
-                entry["extra"] = extra
-            if container != "group":
-                self.problems.error(
-                    ErrorCode.UNSUPPORTED,
-                    f"'{raw_type}': repeats are not supported (a satisfaction form asks each question once); "
-                    "ask the repeated questions as separate items",
-                    _where("survey", i, "type"),
-                )
-                entry["_refused"] = True
-            leftover = {k for k in fields if k not in ("type", "name", "relevant", "groups", "appearance")}
-            for key in sorted(leftover):
-                self.problems.error(ErrorCode.UNSUPPORTED, f"a group cannot have '{key}'", _where("survey", i, key))
-            if name is None:
-                self.problems.error(ErrorCode.MISSING_FIELD, "the name column is empty", _where("survey", i, "name"))
-                entry["code"] = f"_nhom_{i}"
-            return entry
+            return self.group_row(i, aliases.control[begin.group("type")], raw_type, fields, texts, extra)
         if name is None:
-            self.problems.error(ErrorCode.MISSING_FIELD, "the name column is empty", _where("survey", i, "name"))
+            self.problems.error(
+                ErrorCode.MISSING_FIELD, "the name column is empty", _where("survey", i, "name")
+            )
             return None
         qtype, choices = self.question_type(kind, raw_type, i)
         if qtype is None or refused:
@@ -702,12 +717,53 @@ class _Reader:
         for key, value in texts.items():
             if key == "intro":
                 self.problems.error(
-                    ErrorCode.BAD_VALUE, "sipas_intro belongs on a begin_group row", _where("survey", i, "sipas_intro")
+                    ErrorCode.BAD_VALUE,
+                    "sipas_intro belongs on a begin_group row",
+                    _where("survey", i, "sipas_intro"),
                 )
                 continue
             entry[key] = value
         if extra:
             entry["extra"] = extra
+        return entry
+
+    def group_row(
+        self, i: int, container: str, raw_type: str, fields: dict, texts: dict, extra: dict
+    ) -> dict:
+        """A begin_group row as a section without its questions (a repeat is refused, and marked so)."""
+        name = fields.get("name")
+        where = f"survey row {i}"
+        entry = {
+            "_kind": "begin",
+            "_where": where,
+            "code": name,
+            "label": texts.get("label"),
+            "intro": texts.get("intro"),
+            "relevant": fields.get("relevant"),
+            "groups": fields.get("groups"),
+            "appearance": fields.get("appearance"),
+            "questions": [],
+        }
+        if extra:
+            entry["extra"] = extra
+        if container != "group":
+            self.problems.error(
+                ErrorCode.UNSUPPORTED,
+                f"'{raw_type}': repeats are not supported (a satisfaction form asks each question once); "
+                "ask the repeated questions as separate items",
+                _where("survey", i, "type"),
+            )
+            entry["_refused"] = True
+        leftover = {k for k in fields if k not in ("type", "name", "relevant", "groups", "appearance")}
+        for key in sorted(leftover):
+            self.problems.error(
+                ErrorCode.UNSUPPORTED, f"a group cannot have '{key}'", _where("survey", i, key)
+            )
+        if name is None:
+            self.problems.error(
+                ErrorCode.MISSING_FIELD, "the name column is empty", _where("survey", i, "name")
+            )
+            entry["code"] = f"_nhom_{i}"
         return entry
 
     def translated_key(self, column: _Column) -> tuple[str, str] | None:
@@ -763,7 +819,9 @@ class _Reader:
                 )
                 return None, None
             if target == "rank":
-                self.problems.error(ErrorCode.UNSUPPORTED, f"'{raw_type}': rank questions are not supported", where)
+                self.problems.error(
+                    ErrorCode.UNSUPPORTED, f"'{raw_type}': rank questions are not supported", where
+                )
                 return None, None
             qtype = QuestionType.SINGLE if target == "select one" else QuestionType.MULTIPLE
             if command in aliases.select_from_file:
@@ -1014,4 +1072,3 @@ def _relabel(node: Any, codes: Mapping[str, str]) -> None:
             node[key] = {codes.get(lang, lang): text for lang, text in value.items()}
         elif key not in ("extra", "settings", "_errors", "_warnings"):
             _relabel(value, codes)
-

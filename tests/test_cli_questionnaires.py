@@ -163,7 +163,7 @@ def test_validate_a_text_file_named_xlsx(run, tmp_path):
     path = tmp_path / "thu.xlsx"
     path.write_text("không phải Excel", encoding="utf-8")
     line = one_line_error(run("validate", str(path)))
-    assert "not a readable Excel .xlsx workbook" in line and str(path) in line
+    assert "not a readable Excel .xlsx or .xls workbook" in line and str(path) in line
 
 
 def test_convert_yaml_to_xlsform_and_back(run, tmp_path):

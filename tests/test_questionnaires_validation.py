@@ -59,7 +59,7 @@ def test_every_message_opens_in_vietnamese_then_keeps_the_english_detail():
     assert len(set(phrases)) == len(ErrorCode) and all(p.strip() for p in phrases)
     raw = minimal()
     raw["sections"][0]["questions"][1]["code"] = "q1"
-    err = error_of(raw)
+    err = error_of(raw).problems[0]
     assert err.reason == "item code 'q1' is used twice (also at item q1)"
     assert str(err) == f"thu.yaml: item q1: mã bị trùng — {err.reason} [duplicate-item]"
     unknown = QuestionnaireError(ErrorCode.NOT_FOUND, "no questionnaire with id 'x'")
@@ -178,10 +178,29 @@ def test_a_required_note_and_a_role_on_a_text_question():
     assert "must be single choice" in str(error_of(raw))
 
 
-def test_languages_must_include_vietnamese():
+def test_a_form_without_vietnamese_loads_with_a_warning_and_shows_its_first_language():
     raw = minimal()
     raw["languages"] = ["en"]
-    assert error_of(raw).code is ErrorCode.BAD_VALUE
+    raw["title"] = "Test form"
+    for section in raw["sections"]:
+        section["label"] = {"en": "Part"}
+        for question in section["questions"]:
+            question["label"] = {"en": "Question"}
+    for items in raw["choices"].values():
+        for choice in items:
+            choice["label"] = {"en": "Option"}
+    raw["scoring"]["index"]["label"] = {"en": "Index"}
+    result = from_data(raw)
+    assert [w.code for w in result.warnings] == [WarningCode.NO_VIETNAMESE]
+    q = result.questionnaire
+    assert q.languages == ("en",) and q.title.vi == "Test form" and q.title.text("vi") is None
+
+
+def test_a_label_in_a_language_the_form_does_not_list():
+    raw = minimal()
+    raw["sections"][0]["label"] = {"vi": "Phần", "fr": "Partie"}
+    err = error_of(raw)
+    assert err.code is ErrorCode.BAD_VALUE and "unknown language(s) ['fr']" in str(err)
 
 
 # ------------------------------------------------------------------------------------ unknown-type

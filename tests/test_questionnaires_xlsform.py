@@ -15,6 +15,7 @@ from questionnaires import (
     QuestionnaireError,
     QuestionType,
     Role,
+    WarningCode,
     from_data,
     list_questionnaires,
     load_file,
@@ -42,7 +43,11 @@ def workbook(tmp_path, name="phieu.xlsx", **sheets: list[list]) -> str:
     return str(path)
 
 
-SETTINGS = [["form_title", "form_id", "version"], ["Phiếu thử", "thu", "1"]]
+# The bare label columns of these forms are Vietnamese: settings say so, as XLSForm does.
+SETTINGS = [
+    ["form_title", "form_id", "version", "default_language"],
+    ["Phiếu thử", "thu", "1", "Tiếng Việt (vi)"],
+]
 LIKERT = [["list_name", "name", "label"]] + [["likert5", k, f"Mức {k}"] for k in range(1, 6)]
 
 
@@ -166,18 +171,28 @@ def test_a_hand_written_xlsform_is_read(tmp_path):
         choices=[["list_name", "name", "label", "label::English (en)"], ["gioi", 1, "Nam", "Male"]]
         + [["gioi", 2.0, "Nữ", "Female"]]
         + [r + [f"Level {r[1]}"] for r in LIKERT[1:]],
-        settings=[["form_title", "form_id", "version"], ["Phiếu thử", "thu", 2024]],
+        settings=[
+            ["form_title", "form_id", "version", "default_language"],
+            ["Phiếu thử", "thu", 2024, "Tiếng Việt (vi)"],
+        ],
     )
     data = read_xlsform(path)
     assert data["sections"][0]["questions"][0]["_where"] == "survey row 2"
     result = load_file(path)
     q = result.questionnaire
     assert (q.id, q.version, q.title.vi) == ("thu", "2024", "Phiếu thử")
-    assert q.languages == ("vi", "en")
-    # Metadata outside a group joins its neighbour; questions outside a group form a section.
-    assert [s.code for s in q.sections] == ["chung", "phan_2"]
-    assert [qn.code for qn in q.sections[0].questions] == ["bat_dau", "gioi_tinh", "tuoi"]
-    assert [qn.code for qn in q.sections[1].questions] == ["hai_long", "ket_thuc"]
+    # The bare label column is in the default language, as pyxform reads it.
+    assert q.languages == ("vi", "en") and q.default_language == "vi"
+    # Questions outside any group stay outside (no invented group): the kiosk shows them as pages.
+    assert [(s.code, s.wrapped) for s in q.sections] == [
+        ("_ngoai_nhom_1", False),
+        ("chung", True),
+        ("_ngoai_nhom_3", False),
+    ]
+    assert [qn.code for qn in q.sections[0].questions] == ["bat_dau"]
+    assert [qn.code for qn in q.sections[1].questions] == ["gioi_tinh", "tuoi"]
+    assert [qn.code for qn in q.sections[2].questions] == ["hai_long", "ket_thuc"]
+    assert q.sections[1].appearance is None  # the group had none
     assert q.choice_lists["gioi"].codes == ("1", "2")
     assert q.question("gioi_tinh").label.en == "Sex"
     assert q.question("tuoi").required and q.question("tuoi").type is QuestionType.INTEGER
@@ -202,7 +217,7 @@ def test_a_text_file_named_xlsx(tmp_path):
     path.write_text("type,name,label\ntext,a,A\n", encoding="utf-8")
     err = load_error(path)
     assert err.code is ErrorCode.INVALID_FILE
-    assert "not a readable Excel .xlsx workbook" in str(err)
+    assert "not a readable Excel .xlsx or .xls workbook" in str(err)
     assert "\n" not in str(err)
 
 
@@ -219,14 +234,17 @@ def test_a_survey_sheet_without_a_type_column(tmp_path):
     assert (err.code, err.where) == (ErrorCode.MISSING_FIELD, "survey sheet")
 
 
-def test_missing_version_names_the_settings_row(tmp_path):
+def test_a_missing_version_and_title_get_defaults_with_warnings(tmp_path):
     path = workbook(
         tmp_path,
         survey=[["type", "name", "label"], ["text", "a", "A"]],
-        settings=[["form_title", "form_id"], ["Phiếu", "thu"]],
+        settings=[["form_id"], ["thu"]],
     )
-    err = load_error(path)
-    assert (err.code, err.where) == (ErrorCode.MISSING_FIELD, "settings row 2")
+    result = load_file(path)
+    assert (result.questionnaire.version, result.questionnaire.title.vi) == ("1", "thu")
+    defaulted = [w for w in result.warnings if w.code is WarningCode.DEFAULTED]
+    assert [w.where for w in defaulted] == ["settings row 2", "settings row 2"]
+    assert "version '1'" in str(defaulted[0]) and "title is the form's id" in str(defaulted[1])
 
 
 def test_a_duplicate_item_names_the_survey_row(tmp_path):
@@ -250,30 +268,37 @@ def test_a_duplicate_item_names_the_survey_row(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("row", "code", "fragment"),
+    ("row", "code", "column", "fragment"),
     [
-        (["select_one likert7", "q", "Câu"], ErrorCode.UNKNOWN_CHOICE_LIST, "'likert7'"),
-        (["select_one", "q", "Câu"], ErrorCode.MISSING_FIELD, "needs a choice list name"),
-        (["calculate", "q", "Câu"], ErrorCode.UNKNOWN_TYPE, "'calculate' is not supported"),
-        (["geopoint", "q", "Câu"], ErrorCode.UNKNOWN_TYPE, "'geopoint'"),
-        (["text", "q", None, "Question"], ErrorCode.MISSING_LABEL, "Vietnamese label"),
-        (["text", None, "Câu"], ErrorCode.MISSING_FIELD, "name column is empty"),
-        ([None, "q", "Câu"], ErrorCode.MISSING_FIELD, "type column is empty"),
-        (["text", "q", "Câu", None, "${khong_co} = 1"], ErrorCode.UNKNOWN_REFERENCE, "${khong_co}"),
-        (["text", "q", "Câu", None, "${q1} ="], ErrorCode.BAD_EXPRESSION, "relevant"),
-        (["text", "q", "Câu", None, None, "x"], ErrorCode.BAD_VALUE, "'calculation' is not supported"),
-        (["begin_group", "g", "Nhóm"], ErrorCode.BAD_VALUE, "cannot be nested"),
-        (["end_group"], ErrorCode.BAD_VALUE, None),
+        (["select_one likert7", "q", "Câu"], ErrorCode.UNKNOWN_CHOICE_LIST, None, "'likert7'"),
+        (["select_one", "q", "Câu"], ErrorCode.BAD_VALUE, "type", "needs one choice list name"),
+        (["calculate", "q", "Câu"], ErrorCode.MISSING_FIELD, None, "needs a calculation"),
+        (
+            ["geopoint", "q", "Câu"],
+            ErrorCode.UNKNOWN_TYPE,
+            "type",
+            "'geopoint' is not supported by the kiosk",
+        ),
+        (["text", "q", None, "Question"], ErrorCode.MISSING_LABEL, None, "Vietnamese label"),
+        (["text", None, "Câu"], ErrorCode.MISSING_FIELD, "name", "name column is empty"),
+        ([None, "q", "Câu"], ErrorCode.MISSING_FIELD, "type", "type column is empty"),
+        (["text", "q", "Câu", None, "${khong_co} = 1"], ErrorCode.UNKNOWN_REFERENCE, None, "${khong_co}"),
+        (["text", "q", "Câu", None, "${q1} ="], ErrorCode.BAD_EXPRESSION, None, "relevant"),
+        (["text", "q", "Câu", None, None, "1 + 1"], ErrorCode.UNSUPPORTED, None, "a calculation on a text"),
+        (["begin_group", "g", "Nhóm"], ErrorCode.UNSUPPORTED, "type", "nested groups are not supported"),
+        (["begin repeat", "r", "Lặp"], ErrorCode.UNSUPPORTED, "type", "repeats are not supported"),
+        (["select_one likert5 or_other", "q", "Câu"], ErrorCode.UNSUPPORTED, "type", "or_other"),
+        (["end_group"], ErrorCode.BAD_VALUE, None, None),
     ],
 )
-def test_survey_errors_name_the_row(tmp_path, row, code, fragment):
+def test_survey_errors_name_the_row(tmp_path, row, code, column, fragment):
     header = ["type", "name", "label", "label::English (en)", "relevant", "calculation"]
     path = workbook(
         tmp_path,
         survey=[
             header,
-            ["begin_group", "s1", "Phần 1"],
-            ["select_one likert5", "q1", "Câu 1"],
+            ["begin_group", "s1", "Phần 1", "Part 1"],
+            ["select_one likert5", "q1", "Câu 1", "Question 1"],
             row,
             ["end_group"],
         ],
@@ -283,9 +308,32 @@ def test_survey_errors_name_the_row(tmp_path, row, code, fragment):
     err = load_error(path)
     assert err.code is code
     if row != ["end_group"]:
-        assert err.where == "survey row 4"
+        assert err.where == "survey row 4" + (f", column {column!r}" if column else "")
     if fragment:
         assert fragment in str(err)
+
+
+def test_every_problem_is_reported_at_once_with_sheet_row_and_column(tmp_path):
+    path = workbook(
+        tmp_path,
+        survey=[
+            ["type", "name", "label", "relevant"],
+            ["geopoint", "vi_tri", "Vị trí"],
+            ["text", "a", "A", "${khong_co} = 1"],
+            ["select_one khong_co", "b", "B"],
+            ["image", "anh", "Ảnh"],
+            ["text", "c", "C", "${vi_tri} != ''"],  # refers to a refused row: not reported again
+        ],
+        settings=SETTINGS,
+    )
+    err = load_error(path)
+    assert [(p.code, p.where) for p in err.problems] == [
+        (ErrorCode.UNKNOWN_TYPE, "survey row 2, column 'type'"),
+        (ErrorCode.UNKNOWN_TYPE, "survey row 5, column 'type'"),
+        (ErrorCode.UNKNOWN_CHOICE_LIST, "survey row 4"),
+        (ErrorCode.UNKNOWN_REFERENCE, "survey row 3"),
+    ]
+    assert str(err).startswith("4 lỗi (4 problems):\n")
 
 
 def test_a_group_that_is_never_closed(tmp_path):
@@ -304,11 +352,19 @@ def test_a_group_that_is_never_closed(tmp_path):
     assert "no matching end_group" in str(err)
 
 
-def test_an_unsupported_language_column(tmp_path):
-    path = workbook(tmp_path, survey=[["type", "name", "label::Français (fr)"]], settings=SETTINGS)
-    err = load_error(path)
-    assert (err.code, err.where) == (ErrorCode.BAD_VALUE, "survey sheet")
-    assert "Français (fr)" in str(err)
+def test_any_language_is_read_by_its_tag_or_its_name(tmp_path):
+    path = workbook(
+        tmp_path,
+        survey=[
+            ["type", "name", "label::Français (fr)", "label::Hrê (hre)", "label::Swahili"],
+            ["text", "a", "Question", "Câu (hre)", "Swali"],
+        ],
+        settings=[["form_id", "version", "form_title"], ["thu", "1", "Titre"]],
+    )
+    q = load_file(path).questionnaire
+    assert q.languages == ("fr", "hre", "Swahili")
+    assert q.question("a").label.texts == (("fr", "Question"), ("hre", "Câu (hre)"), ("Swahili", "Swali"))
+    assert q.language_name("fr") == "Français (fr)" and q.language_name("Swahili") == "Swahili"
 
 
 def test_a_duplicate_choice_names_the_choices_row(tmp_path):
@@ -404,7 +460,8 @@ def test_a_scoring_sheet_is_read(tmp_path):
 
 _TEXT = st.text(
     alphabet=st.one_of(
-        st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn")),
+        # A no-break space reads as a space, as pyxform reads cells.
+        st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn"), blacklist_characters="\xa0"),
         st.sampled_from("ăâđêôơưĂÂĐÊÔƠƯàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ\n=+-@"),
     ),
     min_size=1,

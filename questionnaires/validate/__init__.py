@@ -47,7 +47,11 @@ def validate(raw: Any, file: str | None = None) -> tuple[dict, list[LoadWarning]
         raise
     out["groups"] = groups(ctx, raw)
     group_codes = {g["code"] for g in out["groups"]}
-    duplicates = out["settings"].get("allow_choice_duplicates", "").strip().lower() in ("yes", "true", "true()")
+    duplicates = out["settings"].get("allow_choice_duplicates", "").strip().lower() in (
+        "yes",
+        "true",
+        "true()",
+    )
     out["choices"], out["choice_files"] = choice_lists(ctx, raw, duplicates)
     ctx.choice_lists = out["choices"]
     layout = section_layout(ctx, raw, out["choices"], group_codes)

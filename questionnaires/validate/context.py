@@ -27,7 +27,9 @@ KEYS = {
     "group": {"code", "label"},
     "choice": {"code", "label", "extra"},
     "choice_file": {"file", "choices"},
-    "section": {"code", "label", "intro", "relevant", "groups", "questions", "appearance", "wrapped", "extra"},
+    "section": {
+        "code", "label", "intro", "relevant", "groups", "questions", "appearance", "wrapped", "extra",
+    },
     "question": {
         "code", "type", "label", "hint", "choices", "required", "relevant", "constraint",
         "constraint_message", "appearance", "role", "groups", "calculation", "default", "choice_filter",
@@ -147,7 +149,9 @@ class Context:
             value = {primary: value}
         if not isinstance(value, Mapping):
             raise self.fail(
-                ErrorCode.BAD_VALUE, f"{what} must be text or {{language: text}}, found {kind_of(value)}", where
+                ErrorCode.BAD_VALUE,
+                f"{what} must be text or {{language: text}}, found {kind_of(value)}",
+                where,
             )
         unknown = [str(k) for k in value if k not in self.languages]
         if unknown:

@@ -39,7 +39,9 @@ def header(ctx: Context, raw: Mapping) -> dict[str, Any]:
     out["description"] = ctx.label(raw.get("description"), WHERE, "description", required=False)
     out["source"] = ctx.text(raw, "source", WHERE, required=False)
     settings = raw.get("settings") or {}
-    if not isinstance(settings, Mapping) or not all(isinstance(v, (str, int, float)) for v in settings.values()):
+    if not isinstance(settings, Mapping) or not all(
+        isinstance(v, (str, int, float)) for v in settings.values()
+    ):
         raise ctx.fail(ErrorCode.BAD_VALUE, "settings must map XLSForm setting names to text", WHERE)
     out["settings"] = {str(k): str(v) for k, v in settings.items()}
     return out
@@ -85,7 +87,9 @@ def _languages(ctx: Context, raw: Mapping) -> dict[str, Any]:
         )
     return {
         "languages": langs,
-        "language_names": {str(k): str(v or "") for k, v in names.items() if str(v or "") != _standard(str(k))},
+        "language_names": {
+            str(k): str(v or "") for k, v in names.items() if str(v or "") != _standard(str(k))
+        },
         "default_language": ctx.default_language,
     }
 
@@ -164,7 +168,11 @@ def _choice_list(ctx: Context, items: Any, lw: str, allow_duplicates: bool) -> l
                 )
             seen.add(code)
             choices.append(
-                {"code": code, "label": ctx.label(c.get("label"), cw), "extra": _extra(ctx, c.get("extra"), cw)}
+                {
+                    "code": code,
+                    "label": ctx.label(c.get("label"), cw),
+                    "extra": _extra(ctx, c.get("extra"), cw),
+                }
             )
     return choices
 

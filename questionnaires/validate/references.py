@@ -89,8 +89,11 @@ def check_labels(ctx: Context, layout: Layout, items: Mapping[str, dict]) -> Non
     """A ``${name}`` in a label or hint (shown as the answer) must name an item that exists."""
     for s, sw in zip(layout.sections, layout.section_where, strict=True):
         entries = [(s, sw, ("label", "intro"))] + [
-            (q, layout.item_where[q["code"]], ("label", "hint", "guidance_hint", "constraint_message",
-                                               "required_message"))  # fmt: skip
+            (
+                q,
+                layout.item_where[q["code"]],
+                ("label", "hint", "guidance_hint", "constraint_message", "required_message"),
+            )  # fmt: skip
             for q in s["questions"]
         ]
         for entry, where, keys in entries:

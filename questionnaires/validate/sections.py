@@ -55,7 +55,9 @@ def _section(
         raise ctx.fail(ErrorCode.DUPLICATE_ITEM, f"section code {scode!r} is used twice", sw)
     if scode in out.item_where:
         raise ctx.fail(
-            ErrorCode.DUPLICATE_ITEM, f"section code {scode!r} is also an item code (at {out.item_where[scode]})", sw
+            ErrorCode.DUPLICATE_ITEM,
+            f"section code {scode!r} is also an item code (at {out.item_where[scode]})",
+            sw,
         )
     section_codes.add(scode)
     wrapped = s.get("wrapped", True)
