@@ -29,7 +29,7 @@ from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.widgets import DateInput as DateWidget
 
-from questionnaires import Question, Questionnaire, QuestionType
+from questionnaires import Question, Questionnaire, QuestionType, default_answer
 
 try:
     from wtforms import SelectChoice
@@ -129,11 +129,15 @@ def converts(*types: QuestionType) -> Callable[[Converter], Converter]:
 
 
 def _common(question: Question) -> dict[str, Any]:
-    return {
+    common = {
         "label": question.label.vi,
         "description": question.hint.vi if question.hint else "",
         "validators": [Optional()],
     }
+    default = default_answer(question)
+    if default is not None:  # shown on a blank form; what is posted replaces it
+        common["default"] = default if question.type.has_choices else str(default)
+    return common
 
 
 def _choices(question: Question, questionnaire: Questionnaire) -> list[Any]:
@@ -183,6 +187,11 @@ def _note(question: Question, questionnaire: Questionnaire) -> Any:
 @converts(QuestionType.START, QuestionType.END, QuestionType.TODAY)
 def _metadata(question: Question, questionnaire: Questionnaire) -> None:
     return None  # filled by the device, never typed in
+
+
+@converts(QuestionType.CALCULATE)
+def _calculate(question: Question, questionnaire: Questionnaire) -> None:
+    return None  # computed from the answers when the form is saved (survey.validation), never typed in
 
 
 class QuestionnaireForm(FlaskForm):
@@ -239,7 +248,7 @@ def questionnaire_form(
     converters: Mapping[QuestionType, Converter] | None = None,
     name: str | None = None,
 ) -> type[QuestionnaireForm]:
-    """Build a form class with one field per question (metadata skipped), in questionnaire order.
+    """Build a form class with one field per question (metadata and calculates skipped), in order.
 
     Fields are named by item code; a code that would shadow an attribute of ``base`` (``data``,
     ``errors``, a field of ``base``…) is named ``item__<code>`` instead — see ``item_attrs``.

@@ -427,7 +427,7 @@ def detail(session: Session, response: Response, user: User | None = None) -> Re
     lines = []
     for section in questionnaire.sections:
         for q in section.questions:
-            if not q.type.is_answerable:
+            if not (q.type.is_answerable or q.type.is_computed):
                 continue
             if q.code not in now and q.code not in original:
                 continue

@@ -622,7 +622,8 @@ def _mark_late(session: Session, campaign_id: int, frame: pd.DataFrame) -> None:
 def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFrame:
     import pandas as pd  # here, not at the top: web workers that only store responses never load it
 
-    items = [q for q in questionnaire.questions() if q.type.is_answerable]
+    # Answers and calculates (stored as text; scoring reads a calculate only when a criterion names it).
+    items = [q for q in questionnaire.questions() if q.type.is_answerable or q.type.is_computed]
     lead = ("response_id", "unit", "stratum", "group")
     data: dict[str, list[Any]] = {name: [] for name in (*lead, *(q.code for q in items), *EXTRA_COLUMNS)}
     # Interning: the same few codes repeat in every row; keep one string object per code.
