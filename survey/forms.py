@@ -200,6 +200,21 @@ class QuestionnaireForm(FlaskForm):
     questionnaire: Questionnaire
     item_attrs: Mapping[str, str]  # item code -> form attribute
 
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        """Fill the fields; a default is shown on a blank form only, never read into a posted one.
+
+        A posted form that lacks an item (a radio left untouched, an input disabled by the skip logic)
+        has no answer for it, whatever its default.
+        """
+        super().process(formdata, obj, data=data, extra_filters=extra_filters, **kwargs)
+        posted = self.meta.wrap_formdata(self, formdata)
+        if posted is None:
+            return
+        for attr in self.item_attrs.values():
+            field = self[attr]
+            if field.default is not None and field.name not in posted:
+                field.data = [] if isinstance(field, SelectMultipleField) else None
+
     def item_field(self, code: str) -> Field | None:
         """The field of an item code (None for metadata, which has no field)."""
         attr = self.item_attrs.get(code)
