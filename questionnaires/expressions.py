@@ -510,11 +510,14 @@ def _chars(value: Any) -> list[str]:
     return list(to_text(value))
 
 
-def _substr(value: Any, start: Any, end: Any = None) -> str:
+_ABSENT = object()  # an argument not written (a missing answer evaluates to None)
+
+
+def _substr(value: Any, start: Any, end: Any = _ABSENT) -> str:
     """ODK's substr: code points from 0-based ``start`` up to ``end`` excluded (negative = from 0)."""
     chars = _chars(value)
     lo = _index(start, len(chars))
-    hi = len(chars) if end is None else _index(end, len(chars))
+    hi = len(chars) if end is _ABSENT else _index(end, len(chars))
     return "".join(chars[lo:hi]) if lo < hi else ""
 
 
