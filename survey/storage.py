@@ -44,6 +44,7 @@ from .validation import (
     check_blank_items,
     parse_timestamp,
     respondent_group,
+    response_clock,
     timestamp_range_text,
     validate_answers,
 )
@@ -332,7 +333,9 @@ def build_response(
             raise CampaignNotOpen(campaign)
 
     questionnaire = campaign_questionnaire(campaign)
-    normalised, item_errors = validate_answers(questionnaire, answers, group=group, blank=blank_items or ())
+    normalised, item_errors = validate_answers(
+        questionnaire, answers, group=group, blank=blank_items or (), now=response_clock(submitted)
+    )
     errors.extend(item_errors)
     blank, blank_errors = check_blank_items(questionnaire, normalised, blank_items, group=group)
     errors.extend(blank_errors)

@@ -40,7 +40,8 @@
    ``wrong_type`` otherwise) is never stored. The server computes every calculate from the answers
    (:func:`questionnaires.settle`, together with the skip logic of rule 3, since relevance may read a
    calculate) and stores its own value, so a device with an old script or a wrong clock cannot change
-   them. ``now()`` and ``today()`` read the server's clock unless ``now`` is given.
+   them. ``now()`` and ``today()`` read ``now``: the response's submission time in Vietnam
+   (:func:`response_clock`; the callers pass it), the server's time when not given.
 7. **Choice filters** (cascading selects): a ``single``/``multiple`` answer must be among the choices its
    ``choice_filter`` offers with the kept answers -> ``not_offered``, naming the item.
 """
@@ -66,6 +67,7 @@ from questionnaires import (
 )
 
 from .errors import ItemError
+from .web import VIETNAM_TZ
 
 __all__ = [
     "EARLIEST_TIMESTAMP",
@@ -81,6 +83,7 @@ __all__ = [
     "validate_answers",
     "parse_timestamp",
     "respondent_group",
+    "response_clock",
     "shorten",
     "timestamp_range_text",
 ]
@@ -159,7 +162,7 @@ def validate_answers(
     The answers are valid when the error list is empty; then the returned dict is exactly what must
     be stored (non-relevant answers dropped, codes as strings, multiple choices in list order).
     ``blank`` (paper forms only) holds the items marked blank or illegible: they satisfy ``required``.
-    ``now`` is the clock of calculations (``now()``, ``today()``); the server's clock by default.
+    ``now`` is the clock of calculations (``now()``, ``today()``); the server's, in Vietnam, by default.
     """
     errors: list[ItemError] = []
     if not isinstance(answers, Mapping):
@@ -210,7 +213,7 @@ def validate_answers(
 
     invalid = {e.item for e in errors}  # already reported: not also "required"
     given = _given_group(questionnaire, values, group, errors)
-    kept, _ = settle(questionnaire, values, given, now=now)
+    kept, _ = settle(questionnaire, values, given, now=now or response_clock(None))
     respondent = respondent_group(questionnaire, kept, given)
 
     for section in questionnaire.sections:
@@ -310,6 +313,14 @@ def check_blank_items(
         if q.code in marked and applicable(section, q, kept, respondent)
     ]
     return asked, errors
+
+
+def response_clock(submitted_at: datetime | None) -> datetime:
+    """The clock of a response's calculations: when it was submitted (now if unknown), in Vietnam time."""
+    stamp = submitted_at or datetime.now(UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(VIETNAM_TZ)
 
 
 def has_control_characters(text: str, allowed: frozenset[str] | set[str] = frozenset()) -> bool:

@@ -6,12 +6,12 @@ refuses a choice its choice filter does not offer, naming the item in Vietnamese
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from runtime_helpers import PLACES, questionnaire
 
-from survey.validation import validate_answers
+from survey.validation import response_clock, validate_answers
 
 NOW = datetime(2024, 5, 2, 8, 30, tzinfo=timezone(timedelta(hours=7)))
 
@@ -137,3 +137,13 @@ def test_a_choice_not_offered_by_its_filter_is_refused(answers, item, shown):
 def test_changing_the_province_refuses_the_district_of_the_old_one():
     _, errors = validate_answers(FORM, {**GOOD, "tinh": "qnm"}, now=NOW)
     assert {(e.item, e.code) for e in errors} == {("huyen", "not_offered"), ("xa", "not_offered")}
+
+
+def test_calculations_read_the_submission_time_in_vietnam():
+    # 20:00 UTC on 1 May is 03:00 on 2 May in Vietnam: today() is the Vietnamese day.
+    clock = response_clock(datetime(2024, 5, 1, 20, 0, tzinfo=UTC))
+    assert clock.utcoffset() == timedelta(hours=7)
+    kept, errors = validate_answers(FORM, GOOD, now=clock)
+    assert errors == [] and kept["ngay"] == "2024-05-02"
+    assert response_clock(datetime(2024, 5, 1, 20, 0)).hour == 3  # a naive time is UTC
+    assert abs(response_clock(None) - datetime.now(UTC)) < timedelta(minutes=1)

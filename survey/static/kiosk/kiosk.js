@@ -430,6 +430,7 @@
   function visibleSectionsForWelcome() {
     var saved = state;
     state = newState();
+    dropInapplicable(); // the defaults and the calculates they give may hide or show sections
     var n = visibleSections().length;
     state = saved;
     return n;
@@ -437,6 +438,7 @@
 
   function startForm() {
     state = newState();
+    dropInapplicable();
     var first = visibleSections()[0];
     showSection(first.code);
   }
