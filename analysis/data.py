@@ -431,8 +431,8 @@ def _kind(q: Question) -> str | None:
         return "multiple"
     if q.type in (QuestionType.INTEGER, QuestionType.DECIMAL):
         return "number"
-    if q.type in (QuestionType.TEXT, QuestionType.DATE):
-        return "text"
+    if q.type in (QuestionType.TEXT, QuestionType.DATE, QuestionType.CALCULATE):
+        return "text"  # read only when a criterion, gate or setting names the item (see the caller)
     return None  # notes and device metadata: never answers
 
 

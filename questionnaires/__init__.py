@@ -5,7 +5,7 @@ This package imports nothing else of the toolkit; every other package reads ques
 
 from .applicability import applicable, drop_inapplicable, respondent_group, section_applicable
 from .errors import ErrorCode, LoadWarning, QuestionnaireError, WarningCode
-from .expressions import Expression, ExpressionError, parse
+from .expressions import Expression, ExpressionError, parse, parse_choice_filter
 from .loader import (
     LoadResult,
     dump_yaml,
@@ -34,6 +34,15 @@ from .model import (
     Unit,
     UnitList,
 )
+from .runtime import (
+    calculate,
+    choice_row,
+    default_answer,
+    offered_choices,
+    offered_codes,
+    settle,
+    stored_value,
+)
 from .xlsform import read_xlsform, write_xlsform
 
 __all__ = [
@@ -60,6 +69,9 @@ __all__ = [
     "UnitList",
     "WarningCode",
     "applicable",
+    "calculate",
+    "choice_row",
+    "default_answer",
     "drop_inapplicable",
     "dump_yaml",
     "from_data",
@@ -68,10 +80,15 @@ __all__ = [
     "load_file",
     "load_questionnaire",
     "load_units",
+    "offered_choices",
+    "offered_codes",
     "parse",
+    "parse_choice_filter",
     "read_xlsform",
     "respondent_group",
     "section_applicable",
+    "settle",
+    "stored_value",
     "to_dict",
     "write_xlsform",
 ]

@@ -9,8 +9,15 @@ It is the XLSForm subset that survey definitions need, parsed into a tree and ev
 
 Grammar, loosest first: ``or``; ``and``; ``= !=``; ``< <= > >=``; ``+ -``; ``* div mod``; unary ``-``;
 primaries: ``${name}``, ``.``, numbers, 'strings' or "strings", ``( … )`` and function calls.
-Functions: ``not``, ``selected``, ``count-selected``, ``string-length``, ``if``, ``number``,
-``string``, ``true``, ``false``, ``coalesce``.
+Functions (the XLSForm/ODK XPath names): ``not``, ``selected``, ``count-selected``, ``selected-at``,
+``string-length``, ``if``, ``number``, ``string``, ``boolean``, ``true``, ``false``, ``coalesce``,
+``concat``, ``contains``, ``starts-with``, ``ends-with``, ``substr``, ``regex``, ``round``, ``int``,
+``floor``, ``ceiling``, ``abs``, ``min``, ``max``, ``today``, ``now`` and ``once``.
+
+A *choice filter* (XLSForm ``choice_filter``, parsed by :func:`parse_choice_filter`) may also name the
+columns of the choice being filtered by their bare name: ``province = ${province}``, ``name != 'khac'``
+(``name`` is the choice's code). :attr:`Expression.choice_columns` lists them; ``evaluate(…, choice=row)``
+gives their values. :func:`parse` refuses bare names.
 
 Semantics (shared with the kiosk's JavaScript evaluator, which walks :meth:`Expression.to_json`):
 
@@ -18,7 +25,16 @@ Semantics (shared with the kiosk's JavaScript evaluator, which walks :meth:`Expr
   codes joined by spaces;
 * ``=`` and ``!=`` compare numerically when both sides are numbers or numeric strings, else as text;
 * ``< <= > >=`` compare numerically, and are false when either side is not a number;
-* arithmetic on a non-number gives NaN; truthiness: false, 0, NaN, ``''`` and ``[]`` are false.
+* arithmetic on a non-number gives NaN; truthiness: false, 0, NaN, ``''`` and ``[]`` are false;
+* text functions count characters as code points; ``substr(s, start[, end])`` is 0-based with ``end``
+  excluded, as ODK's; ``selected-at(v, i)`` is the 0-based ``i``-th code (``''`` past the end);
+* ``round(x[, digits])`` rounds halves up (``floor(x·10^d + 0.5) / 10^d``), ``int(x)`` truncates toward
+  zero; ``min`` and ``max`` take any number of values and are NaN when one of them is not a number;
+* ``regex(v, pattern)`` is true when the pattern matches somewhere in ``v`` (anchor it with ``^…$``);
+  ``\\d``, ``\\w`` and ``\\b`` are ASCII, as in the browser; an invalid pattern matches nothing;
+* ``today()`` is the local date ``YYYY-MM-DD`` and ``now()`` the local time
+  ``YYYY-MM-DDTHH:MM:SS.mmm+07:00`` (text, so they compare equal or not but are not ordered);
+  ``evaluate(…, now=…)`` fixes the clock; ``once(x)`` is ``x`` (a form is computed once per submission).
 """
 
 from __future__ import annotations
@@ -28,9 +44,10 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Expression", "ExpressionError", "parse", "parse_choice_filter", "FUNCTIONS"]
+__all__ = ["Expression", "ExpressionError", "parse", "parse_choice_filter", "FUNCTIONS", "format_now"]
 
 
 class ExpressionError(ValueError):
@@ -55,6 +72,24 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "true": (0, 0),
     "false": (0, 0),
     "coalesce": (2, None),
+    "selected-at": (2, 2),
+    "boolean": (1, 1),
+    "concat": (1, None),
+    "contains": (2, 2),
+    "starts-with": (2, 2),
+    "ends-with": (2, 2),
+    "substr": (2, 3),
+    "regex": (2, 2),
+    "round": (1, 2),
+    "int": (1, 1),
+    "floor": (1, 1),
+    "ceiling": (1, 1),
+    "abs": (1, 1),
+    "min": (1, None),
+    "max": (1, None),
+    "today": (0, 0),
+    "now": (0, 0),
+    "once": (1, 1),
 }
 
 _TOKEN = re.compile(
@@ -114,12 +149,11 @@ _BINARY_LEVELS: tuple[tuple[str, ...], ...] = (
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, *, columns: bool = False):
         self.text = text
+        self.columns = columns  # bare names are the choice's columns (choice filters)
         self.toks = _tokenize(text)
         self.i = 0
-
-    choice_filter = False  # bare names are a choice's columns (choice_filter only)
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -176,9 +210,14 @@ class _Parser:
             inner = self.binary(0)
             self.expect("op", ")")
             return inner
-        if tok.kind == "name" and self.choice_filter and not (self.peek().kind == "op" and self.peek().value == "("):
-            return ["col", tok.value]  # a choice filter names the choice's own columns bare
         if tok.kind == "name":
+            following = self.peek()
+            if not (following.kind == "op" and following.value == "("):
+                if self.columns:
+                    return ["col", tok.value]
+                raise ExpressionError(
+                    f"unknown name {tok.value!r} (an answer is written ${{{tok.value}}})", self.text, tok.pos
+                )
             if tok.value not in FUNCTIONS:
                 raise ExpressionError(f"unknown function {tok.value!r}", self.text, tok.pos)
             self.expect("op", "(")
@@ -209,12 +248,10 @@ def parse(text: str) -> Expression:
 
 
 def parse_choice_filter(text: str) -> Expression:
-    """Parse an XLSForm ``choice_filter``, where bare names are the choice's columns (``state=${state}``)."""
+    """Parse an XLSForm ``choice_filter``: like :func:`parse`, and bare names are the choice's columns."""
     if not isinstance(text, str):
         raise ExpressionError("an expression must be text", str(text), 0)
-    parser = _Parser(text.strip())
-    parser.choice_filter = True
-    return Expression(text=text.strip(), tree=_freeze(parser.parse()))
+    return Expression(text=text.strip(), tree=_freeze(_Parser(text.strip(), columns=True).parse()))
 
 
 def _freeze(node: Any) -> Any:
@@ -265,7 +302,7 @@ class Expression:
 
     @property
     def choice_columns(self) -> frozenset[str]:
-        """The choice columns a choice filter reads (bare names)."""
+        """The choice columns a choice filter reads by bare name (``name`` is the choice's code)."""
         out: set[str] = set()
 
         def visit(node: Any) -> None:
@@ -283,12 +320,31 @@ class Expression:
         """The syntax tree as nested JSON lists, for the browser-side evaluator."""
         return _thaw(self.tree)
 
-    def evaluate(self, answers: Mapping[str, Any], current: Any = None) -> Any:
-        """Evaluate against ``answers`` (item code -> value); ``current`` is the value of ``.``."""
-        return _eval(self.tree, answers, current)
+    def evaluate(
+        self,
+        answers: Mapping[str, Any],
+        current: Any = None,
+        *,
+        choice: Mapping[str, Any] | None = None,
+        now: datetime | str | None = None,
+    ) -> Any:
+        """Evaluate against ``answers`` (item code -> value); ``current`` is the value of ``.``.
 
-    def truthy(self, answers: Mapping[str, Any], current: Any = None) -> bool:
-        return truthy(self.evaluate(answers, current))
+        ``choice`` is the row of the choice a choice filter is tested on (column -> value, ``name`` =
+        the code); ``now`` fixes what ``now()`` and ``today()`` return (an aware datetime, or the text
+        of :func:`format_now`); by default the local clock is read when they are called.
+        """
+        return _eval(self.tree, _Env(answers, current, choice or {}, now))
+
+    def truthy(
+        self,
+        answers: Mapping[str, Any],
+        current: Any = None,
+        *,
+        choice: Mapping[str, Any] | None = None,
+        now: datetime | str | None = None,
+    ) -> bool:
+        return truthy(self.evaluate(answers, current, choice=choice, now=now))
 
     def __str__(self) -> str:
         return self.text
@@ -349,38 +405,56 @@ def _codes(value: Any) -> list[str]:
     return [c for c in to_text(value).split(" ") if c]
 
 
-def _eval(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
+@dataclass(frozen=True)
+class _Env:
+    """What an evaluation reads besides the tree: the answers, ``.``, the choice's row and the clock."""
+
+    answers: Mapping[str, Any]
+    current: Any
+    choice: Mapping[str, Any]
+    now: datetime | str | None
+
+
+def _eval(node: tuple, env: _Env) -> Any:
     """Return the value of a syntax-tree node, dispatching on its kind."""
-    return _NODES[node[0]](node, answers, current)
+    return _NODES[node[0]](node, env)
 
 
-def _eval_neg(node: tuple, answers: Mapping[str, Any], current: Any) -> float:
-    return -to_number(_eval(node[1], answers, current))
+def _eval_neg(node: tuple, env: _Env) -> float:
+    return -to_number(_eval(node[1], env))
 
 
-def _eval_bin(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
+def _eval_bin(node: tuple, env: _Env) -> Any:
     op = node[1]
     # ``and`` and ``or`` stop early: the right side is not evaluated when the left decides.
     if op == "and":
-        return truthy(_eval(node[2], answers, current)) and truthy(_eval(node[3], answers, current))
+        return truthy(_eval(node[2], env)) and truthy(_eval(node[3], env))
     if op == "or":
-        return truthy(_eval(node[2], answers, current)) or truthy(_eval(node[3], answers, current))
-    return _BINARY[op](_eval(node[2], answers, current), _eval(node[3], answers, current))
+        return truthy(_eval(node[2], env)) or truthy(_eval(node[3], env))
+    return _BINARY[op](_eval(node[2], env), _eval(node[3], env))
 
 
-def _eval_call(node: tuple, answers: Mapping[str, Any], current: Any) -> Any:
+def _eval_call(node: tuple, env: _Env) -> Any:
     name, args = node[1], node[2]
     if name == "if":  # only the branch taken is evaluated
-        cond = truthy(_eval(args[0], answers, current))
-        return _eval(args[1] if cond else args[2], answers, current)
-    return _CALLS[name](*(_eval(a, answers, current) for a in args))
+        cond = truthy(_eval(args[0], env))
+        return _eval(args[1] if cond else args[2], env)
+    if name in _CLOCK:
+        return _CLOCK[name](env.now)
+    return _CALLS[name](*(_eval(a, env) for a in args))
 
 
-_NODES: dict[str, Callable[[tuple, Mapping[str, Any], Any], Any]] = {
-    "ref": lambda node, answers, current: answers.get(node[1]),
-    "cur": lambda node, answers, current: current,
-    "num": lambda node, answers, current: node[1],
-    "str": lambda node, answers, current: node[1],
+def _eval_col(node: tuple, env: _Env) -> Any:
+    value = env.choice.get(node[1])
+    return "" if value is None else value
+
+
+_NODES: dict[str, Callable[[tuple, _Env], Any]] = {
+    "ref": lambda node, env: env.answers.get(node[1]),
+    "cur": lambda node, env: env.current,
+    "col": _eval_col,
+    "num": lambda node, env: node[1],
+    "str": lambda node, env: node[1],
     "neg": _eval_neg,
     "bin": _eval_bin,
     "call": _eval_call,
@@ -432,6 +506,117 @@ def _coalesce(*values: Any) -> Any:
     return next((v for v in values if to_text(v) != ""), "")
 
 
+def _chars(value: Any) -> list[str]:
+    return list(to_text(value))
+
+
+_ABSENT = object()  # an argument not written (a missing answer evaluates to None)
+
+
+def _substr(value: Any, start: Any, end: Any = _ABSENT) -> str:
+    """ODK's substr: code points from 0-based ``start`` up to ``end`` excluded (negative = from 0)."""
+    chars = _chars(value)
+    lo = _index(start, len(chars))
+    hi = len(chars) if end is _ABSENT else _index(end, len(chars))
+    return "".join(chars[lo:hi]) if lo < hi else ""
+
+
+def _index(value: Any, size: int) -> int:
+    """A position clamped to 0…size (truncated toward zero; NaN is 0)."""
+    n = to_number(value)
+    if math.isnan(n):
+        return 0
+    return int(min(max(n, 0.0), float(size)))
+
+
+def _selected_at(value: Any, index: Any) -> str:
+    codes = _codes(value)
+    n = to_number(index)
+    if math.isnan(n) or n < 0 or n >= len(codes) or not n.is_integer():
+        return ""
+    return codes[int(n)]
+
+
+def _round(value: Any, digits: Any = 0.0) -> float:
+    """Round halves up, to ``digits`` decimals (negative: tens, hundreds…), as ODK's round."""
+    x, d = to_number(value), to_number(digits)
+    if math.isnan(d):
+        return math.nan
+    if not math.isfinite(x):
+        return x
+    d = float(math.trunc(max(min(d, 15.0), -15.0)))  # powers of ten up to 1e15 are exact floats
+    if d >= 0:
+        if abs(x) >= 2.0**52:  # already a whole number, and x * 10^d could lose it
+            return x
+        scale = 10.0**d
+        return math.floor(x * scale + 0.5) / scale
+    scale = 10.0**-d
+    return math.floor(x / scale + 0.5) * scale
+
+
+def _int(value: Any) -> float:
+    x = to_number(value)
+    return float(math.trunc(x)) if math.isfinite(x) else x
+
+
+def _rounding(apply: Callable[[float], float]) -> Callable[[Any], float]:
+    """Return a rounding function of a number (NaN and infinities pass through)."""
+
+    def rounding(value: Any) -> float:
+        x = to_number(value)
+        return float(apply(x)) if math.isfinite(x) else x
+
+    return rounding
+
+
+def _extreme(pick: Callable[[float, float], bool]) -> Callable[..., float]:
+    """Return min or max over any number of values: NaN when one of them is not a number."""
+
+    def extreme(*values: Any) -> float:
+        best = math.nan
+        for i, value in enumerate(values):
+            x = to_number(value)
+            if math.isnan(x):
+                return math.nan
+            if i == 0 or pick(x, best):
+                best = x
+        return best
+
+    return extreme
+
+
+def _regex(value: Any, pattern: Any) -> bool:
+    try:
+        compiled = re.compile(to_text(pattern), re.ASCII)
+    except (re.error, OverflowError, RecursionError):
+        return False
+    return compiled.search(to_text(value)) is not None
+
+
+def format_now(moment: datetime | str | None = None) -> str:
+    """The text of ``now()``: ISO 8601 local time to the millisecond with its UTC offset."""
+    if isinstance(moment, str):
+        return moment
+    if moment is None:
+        moment = datetime.now().astimezone()
+    elif moment.tzinfo is None:
+        moment = moment.astimezone()
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return (
+        moment.strftime("%Y-%m-%dT%H:%M:%S")
+        + f".{moment.microsecond // 1000:03d}{sign}{hours:02d}:{mins:02d}"
+    )
+
+
+# Functions of the clock, given the evaluation's ``now`` (None: read the clock).
+_CLOCK: dict[str, Callable[[datetime | str | None], str]] = {
+    "now": format_now,
+    "today": lambda now: format_now(now)[:10],
+}
+
 _CALLS: dict[str, Callable[..., Any]] = {
     "not": lambda value: not truthy(value),
     "selected": lambda value, code: to_text(code) in _codes(value),
@@ -442,4 +627,20 @@ _CALLS: dict[str, Callable[..., Any]] = {
     "true": lambda: True,
     "false": lambda: False,
     "coalesce": _coalesce,
+    "selected-at": _selected_at,
+    "boolean": truthy,
+    "concat": lambda *values: "".join(to_text(v) for v in values),
+    "contains": lambda text, part: to_text(part) in to_text(text),
+    "starts-with": lambda text, part: to_text(text).startswith(to_text(part)),
+    "ends-with": lambda text, part: to_text(text).endswith(to_text(part)),
+    "substr": _substr,
+    "regex": _regex,
+    "round": _round,
+    "int": _int,
+    "floor": _rounding(math.floor),
+    "ceiling": _rounding(math.ceil),
+    "abs": lambda value: abs(to_number(value)),
+    "min": _extreme(operator.lt),
+    "max": _extreme(operator.gt),
+    "once": lambda value: value,
 }

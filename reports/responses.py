@@ -97,7 +97,11 @@ def response_columns(questionnaire: Questionnaire, frame: pd.DataFrame) -> list[
         )
     present = set(frame.columns)
     order = [c for c in LEADING_COLUMNS if c in present]
-    order += [q.code for q in questionnaire.questions() if q.type.is_answerable and q.code in present]
+    order += [
+        q.code
+        for q in questionnaire.questions()
+        if (q.type.is_answerable or q.type.is_computed) and q.code in present
+    ]
     seen = set(order)
     order += [str(c) for c in frame.columns if c not in seen]
     return order

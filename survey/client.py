@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from questionnaires import Expression, Label, Question, Questionnaire, Section
+from questionnaires import Choice, Expression, Label, Question, Questionnaire, Section, default_answer
 
 
 def _label(label: Label | None) -> dict[str, str] | None:
@@ -35,7 +35,17 @@ def _question(q: Question) -> dict[str, Any]:
         "appearance": q.appearance,
         "role": str(q.role) if q.role else None,
         "groups": list(q.groups),
+        "calculation": _tree(q.calculation),
+        "default": default_answer(q),  # typed as the answer is stored
+        "choice_filter": _tree(q.choice_filter),
     }
+
+
+def _choice(c: Choice) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": c.code, "label": _label(c.label)}
+    if c.extra:  # the columns a choice filter reads
+        out["extra"] = dict(c.extra)
+    return out
 
 
 def _section(s: Section) -> dict[str, Any]:
@@ -60,9 +70,6 @@ def client_definition(questionnaire: Questionnaire) -> dict[str, Any]:
         "source": q.source,
         "languages": list(q.languages),
         "groups": [{"code": g.code, "label": _label(g.label)} for g in q.groups],
-        "choice_lists": {
-            name: [{"code": c.code, "label": _label(c.label)} for c in cl.choices]
-            for name, cl in q.choice_lists.items()
-        },
+        "choice_lists": {name: [_choice(c) for c in cl.choices] for name, cl in q.choice_lists.items()},
         "sections": [_section(s) for s in q.sections],
     }

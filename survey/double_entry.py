@@ -103,7 +103,8 @@ def differences(
 ) -> list[str]:
     """The items (and date, stratum) on which two keyings differ, in questionnaire order."""
     a, b = _values(first), _values(second)
-    order = [q.code for q in questionnaire.questions()]
+    # Calculates follow the answers (a clock-based one would differ between two keyings for nothing).
+    order = [q.code for q in questionnaire.questions() if not q.type.is_computed]
     items = [code for code in order if a.get(code) != b.get(code)]
     if _utc(first.submitted_at) != _utc(second.submitted_at):
         items.append("submitted_at")

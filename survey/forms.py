@@ -29,7 +29,7 @@ from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from wtforms.widgets import DateInput as DateWidget
 
-from questionnaires import Question, Questionnaire, QuestionType
+from questionnaires import Question, Questionnaire, QuestionType, default_answer
 
 try:
     from wtforms import SelectChoice
@@ -129,11 +129,15 @@ def converts(*types: QuestionType) -> Callable[[Converter], Converter]:
 
 
 def _common(question: Question) -> dict[str, Any]:
-    return {
+    common = {
         "label": question.label.vi,
         "description": question.hint.vi if question.hint else "",
         "validators": [Optional()],
     }
+    default = default_answer(question)
+    if default is not None:  # shown on a blank form; what is posted replaces it
+        common["default"] = default if question.type.has_choices else str(default)
+    return common
 
 
 def _choices(question: Question, questionnaire: Questionnaire) -> list[Any]:
@@ -185,11 +189,31 @@ def _metadata(question: Question, questionnaire: Questionnaire) -> None:
     return None  # filled by the device, never typed in
 
 
+@converts(QuestionType.CALCULATE)
+def _calculate(question: Question, questionnaire: Questionnaire) -> None:
+    return None  # computed from the answers when the form is saved (survey.validation), never typed in
+
+
 class QuestionnaireForm(FlaskForm):
     """Base of the generated forms: knows its questionnaire and maps fields back to item codes."""
 
     questionnaire: Questionnaire
     item_attrs: Mapping[str, str]  # item code -> form attribute
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        """Fill the fields; a default is shown on a blank form only, never read into a posted one.
+
+        A posted form that lacks an item (a radio left untouched, an input disabled by the skip logic)
+        has no answer for it, whatever its default.
+        """
+        super().process(formdata, obj, data=data, extra_filters=extra_filters, **kwargs)
+        posted = self.meta.wrap_formdata(self, formdata)
+        if posted is None:
+            return
+        for attr in self.item_attrs.values():
+            field = self[attr]
+            if field.default is not None and field.name not in posted:
+                field.data = [] if isinstance(field, SelectMultipleField) else None
 
     def item_field(self, code: str) -> Field | None:
         """The field of an item code (None for metadata, which has no field)."""
@@ -239,7 +263,7 @@ def questionnaire_form(
     converters: Mapping[QuestionType, Converter] | None = None,
     name: str | None = None,
 ) -> type[QuestionnaireForm]:
-    """Build a form class with one field per question (metadata skipped), in questionnaire order.
+    """Build a form class with one field per question (metadata and calculates skipped), in order.
 
     Fields are named by item code; a code that would shadow an attribute of ``base`` (``data``,
     ``errors``, a field of ``base``…) is named ``item__<code>`` instead — see ``item_attrs``.

@@ -43,7 +43,13 @@ from .models import (
 )
 from .storage import SOURCES, normalise_instance_id
 from .users import audit
-from .validation import check_blank_items, has_control_characters, respondent_group, validate_answers
+from .validation import (
+    check_blank_items,
+    has_control_characters,
+    respondent_group,
+    response_clock,
+    validate_answers,
+)
 from .web import VIETNAM_TZ
 
 __all__ = [
@@ -427,7 +433,7 @@ def detail(session: Session, response: Response, user: User | None = None) -> Re
     lines = []
     for section in questionnaire.sections:
         for q in section.questions:
-            if not q.type.is_answerable:
+            if not (q.type.is_answerable or q.type.is_computed):
                 continue
             if q.code not in now and q.code not in original:
                 continue
@@ -560,7 +566,9 @@ def revise(
     if blank is not None and response.source != "paper":
         raise ReviewError("chỉ phiếu giấy mới đánh dấu câu để trống được (only paper forms have blank marks)")
     marks_given = [c for c in (response.blank_items or []) if c not in answers] if blank is None else blank
-    normalised, errors = validate_answers(questionnaire, answers, group=given, blank=marks_given)
+    normalised, errors = validate_answers(
+        questionnaire, answers, group=given, blank=marks_given, now=response_clock(response.submitted_at)
+    )
     marks, mark_errors = check_blank_items(questionnaire, normalised, marks_given, group=given)
     errors = [*errors, *mark_errors]
     if errors:

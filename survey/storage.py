@@ -44,6 +44,7 @@ from .validation import (
     check_blank_items,
     parse_timestamp,
     respondent_group,
+    response_clock,
     timestamp_range_text,
     validate_answers,
 )
@@ -332,7 +333,9 @@ def build_response(
             raise CampaignNotOpen(campaign)
 
     questionnaire = campaign_questionnaire(campaign)
-    normalised, item_errors = validate_answers(questionnaire, answers, group=group, blank=blank_items or ())
+    normalised, item_errors = validate_answers(
+        questionnaire, answers, group=group, blank=blank_items or (), now=response_clock(submitted)
+    )
     errors.extend(item_errors)
     blank, blank_errors = check_blank_items(questionnaire, normalised, blank_items, group=group)
     errors.extend(blank_errors)
@@ -622,7 +625,8 @@ def _mark_late(session: Session, campaign_id: int, frame: pd.DataFrame) -> None:
 def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFrame:
     import pandas as pd  # here, not at the top: web workers that only store responses never load it
 
-    items = [q for q in questionnaire.questions() if q.type.is_answerable]
+    # Answers and calculates (stored as text; scoring reads a calculate only when a criterion names it).
+    items = [q for q in questionnaire.questions() if q.type.is_answerable or q.type.is_computed]
     lead = ("response_id", "unit", "stratum", "group")
     data: dict[str, list[Any]] = {name: [] for name in (*lead, *(q.code for q in items), *EXTRA_COLUMNS)}
     # Interning: the same few codes repeat in every row; keep one string object per code.

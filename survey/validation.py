@@ -36,6 +36,14 @@
    Kiosk and API submissions never pass ``blank``, so ``required`` binds them fully.
 5. **Constraints** are evaluated with ``.`` = the value, over the kept answers -> ``constraint``,
    with the questionnaire's ``constraint_message`` when it has one.
+6. **Calculates** are the server's: a value the device sends for a ``calculate`` item (any JSON scalar;
+   ``wrong_type`` otherwise) is never stored. The server computes every calculate from the answers
+   (:func:`questionnaires.settle`, together with the skip logic of rule 3, since relevance may read a
+   calculate) and stores its own value, so a device with an old script or a wrong clock cannot change
+   them. ``now()`` and ``today()`` read ``now``: the response's submission time in Vietnam
+   (:func:`response_clock`; the callers pass it), the server's time when not given.
+7. **Choice filters** (cascading selects): a ``single``/``multiple`` answer must be among the choices its
+   ``choice_filter`` offers with the kept answers -> ``not_offered``, naming the item.
 """
 
 from __future__ import annotations
@@ -53,11 +61,13 @@ from questionnaires import (
     QuestionType,
     Role,
     applicable,
-    drop_inapplicable,
+    offered_codes,
     respondent_group,
+    settle,
 )
 
 from .errors import ItemError
+from .web import VIETNAM_TZ
 
 __all__ = [
     "EARLIEST_TIMESTAMP",
@@ -73,6 +83,7 @@ __all__ = [
     "validate_answers",
     "parse_timestamp",
     "respondent_group",
+    "response_clock",
     "shorten",
     "timestamp_range_text",
 ]
@@ -144,12 +155,14 @@ def validate_answers(
     *,
     group: str | None = None,
     blank: Collection[str] = (),
+    now: datetime | None = None,
 ) -> tuple[dict[str, Any], list[ItemError]]:
     """Check ``answers`` against ``questionnaire``; return the normalised answers to store and the errors.
 
     The answers are valid when the error list is empty; then the returned dict is exactly what must
     be stored (non-relevant answers dropped, codes as strings, multiple choices in list order).
     ``blank`` (paper forms only) holds the items marked blank or illegible: they satisfy ``required``.
+    ``now`` is the clock of calculations (``now()``, ``today()``); the server's, in Vietnam, by default.
     """
     errors: list[ItemError] = []
     if not isinstance(answers, Mapping):
@@ -200,7 +213,7 @@ def validate_answers(
 
     invalid = {e.item for e in errors}  # already reported: not also "required"
     given = _given_group(questionnaire, values, group, errors)
-    kept, _ = drop_inapplicable(questionnaire, values, given)
+    kept, _ = settle(questionnaire, values, given, now=now or response_clock(None))
     respondent = respondent_group(questionnaire, kept, given)
 
     for section in questionnaire.sections:
@@ -208,6 +221,11 @@ def validate_answers(
             if not question.type.is_answerable:
                 continue
             code = question.code
+            if code in kept and question.choice_filter is not None:
+                error = _not_offered(questionnaire, question, kept)
+                if error is not None:
+                    errors.append(error)
+                    continue
             if code in kept:
                 if question.constraint is not None and not question.constraint.truthy(kept, kept[code]):
                     msg = question.constraint_message
@@ -295,6 +313,14 @@ def check_blank_items(
         if q.code in marked and applicable(section, q, kept, respondent)
     ]
     return asked, errors
+
+
+def response_clock(submitted_at: datetime | None) -> datetime:
+    """The clock of a response's calculations: when it was submitted (now if unknown), in Vietnam time."""
+    stamp = submitted_at or datetime.now(UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(VIETNAM_TZ)
 
 
 def has_control_characters(text: str, allowed: frozenset[str] | set[str] = frozenset()) -> bool:
@@ -389,6 +415,27 @@ def _given_group(
     return group
 
 
+def _not_offered(
+    questionnaire: Questionnaire, question: Question, kept: Mapping[str, Any]
+) -> ItemError | None:
+    """The error for a choice answer its choice filter does not offer with these answers, or None."""
+    value = kept[question.code]
+    chosen = value if isinstance(value, list) else [value]
+    offered = set(offered_codes(questionnaire, question, kept))
+    refused = [code for code in chosen if code not in offered]
+    if not refused:
+        return None
+    shown = ", ".join(shorten(code) for code in refused)
+    return ItemError(
+        question.code,
+        "not_offered",
+        f"Lựa chọn '{shown}' của câu '{question.label.vi}' ({question.code}) không có trong danh sách "
+        "được đưa ra theo các câu trả lời trước đó; xin chọn lại.",
+        f"choice {shown!r} of item {question.code!r} is not offered by its choice filter "
+        f"{question.choice_filter} with these answers",
+    )
+
+
 def _empty(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip() == "") or (isinstance(raw, list) and not raw)
 
@@ -402,6 +449,14 @@ def _normalise(questionnaire: Questionnaire, question: Question, raw: Any) -> An
             f"Câu '{question.code}' là lời dẫn, không có câu trả lời.",
             "a note cannot be answered",
         )
+    if qtype is QuestionType.CALCULATE:
+        if isinstance(raw, Mapping | list | tuple):
+            raise _Bad(
+                "wrong_type",
+                f"Câu '{question.code}' là giá trị tính toán, chỉ nhận một giá trị đơn.",
+                "a calculate takes a single value",
+            )
+        return None  # computed by the server (rule 6), whatever the device sent
     if _empty(raw):
         return None
     if qtype in (QuestionType.START, QuestionType.END):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from runtime_helpers import questionnaire as runtime_questionnaire
 
 from analysis import IndexTable, ScoringError, competition_ranks, score
 from questionnaires import from_data
@@ -688,3 +690,64 @@ def test_trimming_weights_by_hand():
     # removed go to the men: 7.5 + 30/4 = 15. Overall = 4 × 15 satisfied / (4 × 15 + 4 × 10) = 60%
     assert t.overall.index == pytest.approx(60.0)
     assert any("4" in w and "trim" in w for w in t.warnings)
+
+
+def _with_calculates(b_item: str = "b1") -> object:
+    """small_questionnaire with two calculates: ``tong`` (never scored) and ``b1_tinh`` (a copy of b1).
+
+    ``b_item`` is the item criterion b1 scores (set on the model: the loader does not score calculates
+    yet).
+    """
+    data = {
+        "id": "hand-calc",
+        "version": "1",
+        "title": {"vi": "Phiếu tính tay có câu tính toán"},
+        "choices": {"likert5": LIKERT, "co_khong": YES_NO},
+        "sections": [
+            {
+                "code": "s",
+                "label": {"vi": "Câu hỏi"},
+                "questions": [
+                    {"code": "g", "type": "single", "choices": "co_khong", "label": {"vi": "Đã góp ý?"}},
+                    *[
+                        {"code": c, "type": "single", "choices": "likert5", "label": {"vi": f"Câu {c}"}}
+                        for c in ("a1", "a2", "b1")
+                    ],
+                    {"code": "tong", "type": "calculate", "calculation": "${a1} + ${a2}"},
+                    {"code": "b1_tinh", "type": "calculate", "calculation": "${b1}"},
+                ],
+            }
+        ],
+        "scoring": {
+            "method": "share_satisfied",
+            "index": {
+                "code": "chi_so",
+                "label": {"vi": "Chỉ số"},
+                "elements": [
+                    {"code": "A", "label": {"vi": "Yếu tố A"}, "criteria": ["a1", "a2"]},
+                    {"code": "B", "label": {"vi": "Yếu tố B"}, "gate": "${g} = 1", "criteria": ["b1"]},
+                ],
+            },
+        },
+    }
+    q = runtime_questionnaire(data)
+
+    def node(n):
+        items = (b_item,) if n.items == ("b1",) else n.items
+        return replace(n, items=items, children=tuple(node(c) for c in n.children))
+
+    return replace(q, scoring=replace(q.scoring, tree=node(q.scoring.tree)))
+
+
+def test_calculates_are_scored_only_when_a_criterion_names_them():
+    responses = hand_responses().drop(columns="ghi_chu")
+    # Stored calculates are text; "tong" is not a likert code, and nothing reads it.
+    responses["tong"] = ["9", "không rõ", "6", None]
+    responses["b1_tinh"] = responses["b1"]
+    plain = score(small_questionnaire(), hand_responses()).unit("xa-a")
+    u = score(_with_calculates(), responses).unit("xa-a")
+    assert (u.index, u.criteria) == (plain.index, plain.criteria)
+    # A criterion may name a calculate: its stored text is read as the answer codes.
+    named = score(_with_calculates("b1_tinh"), responses).unit("xa-a")
+    assert named.criteria["b1"] == pytest.approx(50.0)  # as b1: gated r1, r3 -> 2, 4 -> 1/2
+    assert named.index == pytest.approx(plain.index)

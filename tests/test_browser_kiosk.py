@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 from browser_helpers import wait_for
+from runtime_helpers import PLACES
+from runtime_helpers import questionnaire as runtime_questionnaire
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from questionnaires import LoadResult
 from survey.campaigns import create_campaign, create_kiosk
 from survey.db import session_scope
 from survey.models import Response
@@ -429,3 +432,140 @@ def test_a_reload_keeps_the_form_being_filled(browser, live):
     page.wait_for_selector('[data-code="linh_vuc"]')
     assert page.is_checked("#q-linh_vuc-ho_tich") and page.input_value("#q-so_lan_di_lai") == "2"
     context.close()
+
+
+# ------------------------------------------------- cascading selects, a calculate and defaults, end to end
+CASCADE = runtime_questionnaire(
+    {
+        "id": "noi-o-thu",
+        "version": "1",
+        "title": "Phiếu thử: nơi ở và đánh giá",
+        "choices": {**PLACES, "likert5": [{"code": k, "label": f"Mức {k}"} for k in range(1, 6)]},
+        "sections": [
+            {
+                "code": "noi_o",
+                "label": "Nơi ở",
+                "questions": [
+                    {"code": "tinh", "type": "single", "choices": "tinh", "label": "Tỉnh", "required": True,
+                     "default": "qng"},
+                    {"code": "huyen", "type": "single", "choices": "huyen", "label": "Huyện",
+                     "required": True, "choice_filter": "tinh = ${tinh}"},
+                    {"code": "xa", "type": "single", "choices": "xa", "label": "Xã", "required": True,
+                     "choice_filter": "tinh = ${tinh} and huyen = ${huyen}"},
+                    {"code": "dia_chi", "type": "calculate", "calculation": "concat(${xa}, ', ', ${huyen})"},
+                ],
+            },
+            {
+                "code": "danh_gia",
+                "label": "Đánh giá",
+                "questions": [
+                    {"code": "c1", "type": "single", "choices": "likert5", "label": "Thủ tục"},
+                    {"code": "c2", "type": "single", "choices": "likert5", "label": "Cán bộ"},
+                    {"code": "diem", "type": "calculate", "calculation": "round((${c1} + ${c2}) div 2, 1)"},
+                    {"code": "ly_do", "type": "text", "label": "Vì sao chưa hài lòng?",
+                     "relevant": "${diem} < 3"},
+                    {"code": "so_lan", "type": "integer", "label": "Số lần đi lại", "default": "1"},
+                ],
+            },
+        ],
+    }
+)  # fmt: skip
+
+
+@pytest.fixture
+def cascade(make_app, monkeypatch) -> Iterator[dict]:
+    """A campaign on CASCADE, served on a local port, with a kiosk link.
+
+    The campaign's frozen copy is read back through the loader, which does not know calculates,
+    defaults and choice filters yet: until it does, reading it back gives CASCADE itself.
+    """
+    import survey.campaigns
+
+    real = survey.campaigns.from_data
+
+    def from_data(raw, file=None):
+        if raw.get("id") == CASCADE.id:
+            return LoadResult(CASCADE, ())
+        return real(raw, file)
+
+    monkeypatch.setattr(survey.campaigns, "from_data", from_data)
+    app = make_app(KIOSK_RESET_SECONDS=3, KIOSK_IDLE_SECONDS=120)
+    with app.app_context(), session_scope(app) as session:
+        campaign = create_campaign(
+            session, name="Thử chọn nơi ở", questionnaire=CASCADE, unit_list="tra-bong-2023"
+        )
+        _, token = create_kiosk(session, campaign, "tra-xuan", "Quầy 1")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"app": app, "base": f"http://127.0.0.1:{server.server_port}", "token": token}
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _offered(page, code: str) -> list[str]:
+    """The choices of a question the kiosk shows."""
+    return page.eval_on_selector_all(
+        f'[data-code="{code}"] label.choice',
+        "labels => labels.filter(l => !l.hidden).map(l => l.getAttribute('data-value'))",
+    )
+
+
+def test_cascading_selects_and_a_calculate_are_stored_as_chosen(browser, cascade):
+    page = browser.new_context(**TABLET).new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    page.goto(f"{cascade['base']}/k/{cascade['token']}")
+    page.wait_for_selector("#k-start")
+    page.tap("#k-start")
+    page.wait_for_selector('[data-code="tinh"]')
+
+    # The province starts at its default; districts and communes follow the answers so far.
+    assert page.is_checked("#q-tinh-qng")
+    assert page.query_selector('[data-code="dia_chi"]') is None  # a calculate is never drawn
+    assert _offered(page, "huyen") == ["tb", "st"]
+    assert _offered(page, "xa") == []
+    _tap_answers(page, {"huyen": "tb"})
+    assert _offered(page, "xa") == ["tx", "tp"]
+    _tap_answers(page, {"xa": "tp"})
+    # Another province: the district and commune chosen are no longer offered, so they are cleared.
+    _tap_answers(page, {"tinh": "qnm"})
+    assert _offered(page, "huyen") == ["tm"]
+    assert not page.is_checked("#q-huyen-tb") and not page.is_checked("#q-xa-tp")
+    assert _offered(page, "xa") == []
+    _tap_answers(page, {"tinh": "qng", "huyen": "tb", "xa": "tx"})
+    _next(page, '[data-code="c1"]')
+
+    # The calculate is never shown, but relevance reads it: a low mark asks why.
+    assert page.query_selector('[data-code="diem"]') is None
+    assert page.input_value("#q-so_lan") == "1"  # the default
+    _tap_answers(page, {"c1": "1", "c2": "2"})
+    page.wait_for_selector('[data-code="ly_do"]:visible')
+    page.fill("#q-ly_do", "Chờ lâu")
+    _tap_answers(page, {"c1": "4", "c2": "5"})
+    assert page.is_hidden('[data-code="ly_do"]')
+    _next(page, "#k-submit")
+    review = page.inner_text(".k-main")
+    assert "Thị trấn Trà Xuân" in review and "Trà Bồng" in review and "Chờ lâu" not in review
+
+    posts: list[dict] = []
+    page.on("request", lambda r: posts.append(json.loads(r.post_data)) if r.method == "POST" else None)
+    page.tap("#k-submit")
+    page.wait_for_selector("#k-thanks")
+    stored = wait_for(lambda: _stored(cascade["app"]), what="the response stored", page=page)
+    assert len(stored) == 1
+    assert dict(stored[0].answers) == {
+        "tinh": "qng",
+        "huyen": "tb",
+        "xa": "tx",
+        "dia_chi": "tx, tb",
+        "c1": "4",
+        "c2": "5",
+        "diem": "4.5",
+        "so_lan": 1,
+    }
+    # The kiosk computed the same values it sent (the server stores its own).
+    assert posts and posts[0]["answers"]["diem"] == "4.5" and posts[0]["answers"]["dia_chi"] == "tx, tb"
+    assert page_errors == []

@@ -1,8 +1,10 @@
 import math
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from questionnaires.expressions import ExpressionError, parse
+from questionnaires import parse_choice_filter
+from questionnaires.expressions import ExpressionError, format_now, parse
 
 
 @pytest.mark.parametrize(
@@ -179,3 +181,142 @@ def test_an_error_points_at_the_offending_character():
 def test_parse_refuses_non_text():
     with pytest.raises(ExpressionError):
         parse(42)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------ functions for calculations and constraints
+NOW = datetime(2024, 5, 2, 8, 30, 1, 123456, tzinfo=timezone(timedelta(hours=7)))
+
+
+@pytest.mark.parametrize(
+    ("text", "answers", "expected"),
+    [
+        ("concat(${ho}, ' ', ${ten})", {"ho": "Nguyễn", "ten": "Lan"}, "Nguyễn Lan"),
+        ("concat('Câu ', 3, ': ', 2.5)", {}, "Câu 3: 2.5"),
+        ("concat(${m})", {"m": ["a", "b"]}, "a b"),
+        ("concat(${thieu}, 'x')", {}, "x"),
+        ("round(2.5)", {}, 3.0),
+        ("round(-2.5)", {}, -2.0),  # halves go up, as ODK's
+        ("round(2.675, 2)", {}, 2.68),
+        ("round(1.005, 2)", {}, 1.0),  # 1.005 is 1.00499… as a float
+        ("round(1234.5, -2)", {}, 1200.0),
+        ("round(${diem} div 3, 1)", {"diem": "10"}, 3.3),
+        ("int(3.9)", {}, 3.0),
+        ("int(-3.9)", {}, -3.0),  # toward zero
+        ("int('12')", {}, 12.0),
+        ("floor(-1.5)", {}, -2.0),
+        ("ceiling(1.2)", {}, 2.0),
+        ("abs(-4)", {}, 4.0),
+        ("min(3, ${a}, 2)", {"a": "1"}, 1.0),
+        ("max(3, ${a}, 2)", {"a": "7"}, 7.0),
+        ("max(5)", {}, 5.0),
+        ("selected-at(${m}, 0)", {"m": ["tv", "loa"]}, "tv"),
+        ("selected-at(${m}, 1)", {"m": "tv loa"}, "loa"),
+        ("selected-at(${m}, 2)", {"m": ["tv", "loa"]}, ""),
+        ("selected-at(${m}, -1)", {"m": ["tv", "loa"]}, ""),
+        ("contains(${t}, 'Nội')", {"t": "Hà Nội"}, True),
+        ("contains(${t}, 'nội')", {"t": "Hà Nội"}, False),
+        ("starts-with(${sdt}, '09')", {"sdt": "0912345678"}, True),
+        ("ends-with(${sdt}, '78')", {"sdt": "0912345678"}, True),
+        ("substr('Hà Nội', 3)", {}, "Nội"),
+        ("substr('Hà Nội', 0, 2)", {}, "Hà"),
+        ("substr('Hà Nội', 4, 2)", {}, ""),
+        ("substr('abc', -5, 99)", {}, "abc"),
+        ("regex(${sdt}, '^0[0-9]{9}$')", {"sdt": "0912345678"}, True),
+        ("regex(${sdt}, '^0[0-9]{9}$')", {"sdt": "091234567"}, False),
+        ("regex(${t}, 'Nội')", {"t": "Hà Nội"}, True),  # found anywhere
+        ("regex(${t}, '^\\d+$')", {"t": "٣"}, False),  # \d is ASCII, as in the browser
+        ("regex('x', '(')", {}, False),  # an invalid pattern matches nothing
+        ("boolean('')", {}, False),
+        ("boolean('0')", {}, True),
+        ("boolean(0)", {}, False),
+        ("once(${a})", {"a": "x"}, "x"),
+        ("today()", {}, "2024-05-02"),
+        ("now()", {}, "2024-05-02T08:30:01.123+07:00"),
+        ("once(now())", {}, "2024-05-02T08:30:01.123+07:00"),
+    ],
+)
+def test_functions(text, answers, expected):
+    assert parse(text).evaluate(answers, now=NOW) == expected
+
+
+def test_rounding_keeps_nan_and_infinities():
+    assert math.isnan(parse("round('x')").evaluate({}))
+    assert math.isnan(parse("round(1.5, 'x')").evaluate({}))
+    assert math.isnan(parse("int(${a})").evaluate({}))
+    assert math.isnan(parse("min(1, '')").evaluate({}))
+    assert parse("round(${x})").evaluate({"x": math.inf}) == math.inf
+    assert parse("floor(${x})").evaluate({"x": -math.inf}) == -math.inf
+    assert parse("round(${x}, 2)").evaluate({"x": 1e300}) == 1e300
+
+
+def test_the_clock_is_read_when_not_given_and_can_be_fixed_as_text():
+    today = parse("today()").evaluate({})
+    assert today == format_now()[:10] and len(today) == 10
+    assert parse("now()").evaluate({}, now="2024-01-01T00:00:00.000+07:00") == "2024-01-01T00:00:00.000+07:00"
+    assert format_now(datetime(2024, 1, 1, 23, 59, tzinfo=UTC)) == "2024-01-01T23:59:00.000+00:00"
+    west = timezone(timedelta(hours=-3, minutes=-30))
+    assert format_now(datetime(2024, 1, 1, tzinfo=west)).endswith("-03:30")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("round()", "round() takes 1 or more argument(s), got 0"),
+        ("round(1, 2, 3)", "round() takes 1 or more argument(s), got 3"),
+        ("substr('a')", "substr() takes 2 or more argument(s), got 1"),
+        ("today(1)", "today() takes 0 argument(s), got 1"),
+        ("min()", "min() takes 1 or more argument(s), got 0"),
+        ("jr:choice-name(${a}, '${a}')", "unexpected character ':'"),
+        ("${a} = tinh", "unknown name 'tinh' (an answer is written ${tinh})"),
+        ("name", "unknown name 'name'"),
+    ],
+)
+def test_function_arity_and_bare_names_are_refused(text, reason):
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert reason in str(info.value)
+
+
+# --------------------------------------------------------------------------------------- choice filters
+def test_a_choice_filter_reads_the_choice_by_bare_names():
+    e = parse_choice_filter("tinh = ${tinh} and name != 'khac'")
+    assert e.choice_columns == {"tinh", "name"}
+    assert e.references == {"tinh"}
+    assert e.to_json() == [
+        "bin",
+        "and",
+        ["bin", "=", ["col", "tinh"], ["ref", "tinh"]],
+        ["bin", "!=", ["col", "name"], ["str", "khac"]],
+    ]
+    assert e.truthy({"tinh": "qng"}, choice={"name": "tb", "tinh": "qng"})
+    assert not e.truthy({"tinh": "qnm"}, choice={"name": "tb", "tinh": "qng"})
+    assert not e.truthy({"tinh": "qng"}, choice={"name": "khac", "tinh": "qng"})
+    # A column the choice lacks is empty, as an unanswered item.
+    assert parse_choice_filter("huyen = ''").truthy({}, choice={"name": "x"})
+    assert parse("${a} = 1").choice_columns == frozenset()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "county=${county} and cf=${cf}",
+        "state=${state}",
+        "selected(${kenh}, name)",
+        "starts-with(name, ${tien_to})",
+        "if(${tat_ca} = 1, true(), nhom = ${nhom})",
+    ],
+)
+def test_choice_filters_in_xlsform_style_parse(text):
+    e = parse_choice_filter(text)
+    assert e.choice_columns and e.references
+    assert e.text == text
+    with pytest.raises(ExpressionError):
+        parse(text)
+
+
+def test_a_function_name_is_a_column_unless_called():
+    e = parse_choice_filter("round = ${r} and not(min = 1)")
+    assert e.choice_columns == {"round", "min"}
+    assert e.truthy({"r": "2"}, choice={"round": "2", "min": "0"})
+    with pytest.raises(ExpressionError, match="unknown function 'tinh'"):
+        parse_choice_filter("tinh(1) = 2")

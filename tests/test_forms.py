@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from runtime_helpers import questionnaire as runtime_questionnaire
 from werkzeug.datastructures import MultiDict
 from wtforms import RadioField, StringField, TextAreaField
 
@@ -183,3 +184,50 @@ def test_shipped_questionnaires_build_a_paper_entry_form(ctx, qid):
         else:
             assert field is not None and field.label.text == question.label.vi
     assert {"entry_unit", "entry_date", "entry_instance_id"} <= set(form._fields)
+
+
+# ------------------------------------------------------------- calculates and defaults on the paper page
+def test_a_calculate_has_no_field_and_is_computed_on_save(ctx):
+    q = runtime_questionnaire(
+        {
+            "id": "tinh-toan",
+            "version": "1",
+            "title": "Phiếu có câu tính toán và giá trị mặc định",
+            "choices": {
+                "likert5": EVERY_TYPE["choices"]["likert5"],
+                "kenh": EVERY_TYPE["choices"]["kenh"],
+            },
+            "sections": [
+                {
+                    "code": "s1",
+                    "label": "Phần một",
+                    "questions": [
+                        {"code": "c1", "type": "single", "choices": "likert5", "label": "Câu 1",
+                         "default": "3"},
+                        {"code": "c2", "type": "single", "choices": "likert5", "label": "Câu 2"},
+                        {"code": "kenh", "type": "multiple", "choices": "kenh", "label": "Kênh",
+                         "default": "tv mang"},
+                        {"code": "so_lan", "type": "integer", "label": "Số lần", "default": "1"},
+                        {"code": "gop_y", "type": "text", "label": "Góp ý", "default": "Không có"},
+                        {"code": "diem", "type": "calculate", "calculation": "(${c1} + ${c2}) div 2"},
+                    ],
+                }
+            ],
+        }
+    )  # fmt: skip
+    blank = paper_entry_form(q)(formdata=None)
+    assert blank.item_field("diem") is None and "diem" not in blank.item_attrs
+    # The defaults are on the blank form…
+    assert blank.item_field("c1").data == "3"
+    assert [opt.data for opt in blank.item_field("c1") if opt.checked] == ["3"]
+    assert blank.item_field("kenh").data == ["tv", "mang"]
+    assert blank.item_field("so_lan").data == "1" and 'value="1"' in blank.item_field("so_lan")()
+    assert blank.item_field("gop_y").data == "Không có"
+    # …and what the clerk posts replaces them; the calculate is computed when the form is saved.
+    posted = paper_entry_form(q)(formdata=MultiDict([("c1", "4"), ("c2", "5"), ("so_lan", "2")]))
+    answers = posted.answers()
+    assert answers == {"c1": "4", "c2": "5", "so_lan": "2"}
+    kept, errors = validate_answers(q, {**answers, "diem": "1"})
+    assert errors == [] and kept["diem"] == "4.5"
+    # A posted form without an item (a radio left alone, an input disabled) has no answer for it.
+    assert paper_entry_form(q)(formdata=MultiDict([("c2", "1")])).answers() == {"c2": "1"}

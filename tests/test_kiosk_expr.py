@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runtime_helpers import questionnaire as runtime_questionnaire
 
 from questionnaires import (
     QuestionType,
@@ -28,7 +30,10 @@ from questionnaires import (
     from_data,
     list_questionnaires,
     load_questionnaire,
+    offered_codes,
+    parse_choice_filter,
     respondent_group,
+    settle,
 )
 from questionnaires.expressions import ExpressionError, parse
 from survey.client import client_definition
@@ -545,3 +550,380 @@ def test_node_skip_logic_matches_python(tmp_path):
 def test_browser_skip_logic_matches_python():
     batch, expected, cases = _skip_batch()
     _compare_skip(cases, expected, _browser(SKIP_JS, "skip", batch))
+
+
+# ------------------------------------------- functions for calculations, choice filters, the clock
+NOW_TEXT = "2024-05-02T08:30:01.123+07:00"  # the clock both evaluators are given
+
+# (expression, answers, current, choice row or None: a choice filter when given)
+FUNCTION_CASES: list[tuple[str, dict[str, Any], Any, dict[str, str] | None]] = [
+    ("concat(${ho}, ' ', ${ten})", {"ho": "Nguyễn", "ten": "Lan"}, None, None),
+    ("concat(1 div 3, true(), ${m}, ${x})", {"m": ["a", "b"]}, None, None),
+    ("concat('𝟘', 2.50)", {}, None, None),
+    ("round(2.5)", {}, None, None),
+    ("round(-2.5)", {}, None, None),
+    ("round(-0.4)", {}, None, None),
+    ("round(2.675, 2)", {}, None, None),
+    ("round(1.005, 2)", {}, None, None),
+    ("round(0.285, 2)", {}, None, None),
+    ("round(1234.5678, -2)", {}, None, None),
+    ("round(1234.5678, 20)", {}, None, None),
+    ("round(1234.5678, -20)", {}, None, None),
+    ("round(${x}, 3)", {"x": 4503599627370497.0}, None, None),
+    ("round(${x}, 1.9)", {"x": "1.26"}, None, None),
+    ("round(${x})", {"x": "x"}, None, None),
+    ("round(1, ${x})", {"x": ""}, None, None),
+    ("string(round(${x}, 2))", {"x": 0.1 + 0.2}, None, None),
+    ("int(-3.9)", {}, None, None),
+    ("int(-0.5)", {}, None, None),
+    ("string(int(-0.5))", {}, None, None),
+    ("int('1e3')", {}, None, None),
+    ("floor(-1.5)", {}, None, None),
+    ("ceiling(-0.5)", {}, None, None),
+    ("abs(-0)", {}, None, None),
+    ("min(3, ${a}, 2)", {"a": "1"}, None, None),
+    ("min(3, ${a}, 2)", {}, None, None),
+    ("max(0, -0)", {}, None, None),
+    ("max(${m})", {"m": ["7"]}, None, None),
+    ("selected-at(${m}, 1)", {"m": "tv  loa"}, None, None),
+    ("selected-at(${m}, 0.5)", {"m": ["tv", "loa"]}, None, None),
+    ("selected-at(${m}, '1')", {"m": ["tv", "loa"]}, None, None),
+    ("contains(${t}, '')", {"t": ""}, None, None),
+    ("contains(${t}, 'Nội')", {"t": "Hà Nội"}, None, None),
+    ("starts-with(12.5, 12)", {}, None, None),
+    ("ends-with(${m}, 'b')", {"m": ["a", "b"]}, None, None),
+    ("substr('Hà Nội', 3)", {}, None, None),
+    ("substr('Ha\u0300 Nội', 0, 3)", {}, None, None),  # decomposed: code points, not letters
+    ("substr('𝟘𝟙𝟚', 1, 2)", {}, None, None),  # astral characters count once each
+    ("substr('abc', 2.9, 1 div 0)", {}, None, None),
+    ("substr('abc', 'x')", {}, None, None),
+    ("regex(${sdt}, '^0[0-9]{9}$')", {"sdt": "0912345678"}, None, None),
+    ("regex(${sdt}, '^\\d+$')", {"sdt": "٣٣"}, None, None),
+    ("regex(${t}, '^[A-Za-zÀ-ỹ ]+$')", {"t": "Hà Nội"}, None, None),
+    ("regex(${t}, '^.$')", {"t": "𝟘"}, None, None),
+    ("regex(${t}, '\\w+@\\w+')", {"t": "ai@xa.vn"}, None, None),
+    ("regex('x', '(')", {}, None, None),
+    ("regex('x', '[')", {}, None, None),
+    ("boolean(${m})", {"m": []}, None, None),
+    ("boolean('false')", {}, None, None),
+    ("once(${m})", {"m": ["a"]}, None, None),
+    ("today()", {}, None, None),
+    ("now()", {}, None, None),
+    ("today() = '2024-05-02'", {}, None, None),
+    ("concat(today(), 'T')", {}, None, None),
+    # choice filters
+    ("tinh = ${tinh}", {"tinh": "qng"}, None, {"name": "tb", "tinh": "qng"}),
+    ("tinh = ${tinh}", {"tinh": "qnm"}, None, {"name": "tb", "tinh": "qng"}),
+    ("tinh = ${tinh}", {}, None, {"name": "tb"}),
+    ("tinh = ${tinh} and huyen = ${huyen}", {"tinh": "qng", "huyen": "tb"}, None,
+     {"name": "x", "tinh": "qng", "huyen": "tb"}),
+    ("name != 'khac' and cap <= ${cap}", {"cap": "2"}, None, {"name": "a", "cap": "10"}),
+    ("selected(${kenh}, name)", {"kenh": ["tv", "loa"]}, None, {"name": "loa"}),
+    ("starts-with(name, ${tien_to})", {"tien_to": "tra"}, None, {"name": "tra-xuan"}),
+    ("round = 1", {}, None, {"name": "x", "round": "1"}),
+]  # fmt: skip
+
+
+def _random_function_cases(seed: int, count: int) -> list[tuple[str, dict[str, Any], Any, dict | None]]:
+    """Random expressions over the functions of calculations (and choice columns), over random values."""
+    rng = random.Random(seed)
+    values: list[Any] = [
+        "", "0", "1", "2.5", "-0.5", "1.005", "2.675", " 4 ", "x", "Hà Nội", "𝟘𝟙", "a b", "٣", "qng",
+        0, 1, -1, 2.5, -2.5, 0.5, 1e-05, 1e16, 4503599627370497.0, True, False, ["1"], ["a", "b"], [],
+    ]  # fmt: skip
+    names = ["a", "b", "c", "m"]
+    patterns = ["'^[0-9]+$'", "'a'", "'^.{2}$'", "'\\\\d'", "'[À-ỹ]'", "'^(a|b) ?b?$'", "'('", "'^$'"]
+    functions = {
+        "concat": (1, 3), "round": (1, 2), "int": (1, 1), "floor": (1, 1), "ceiling": (1, 1),
+        "abs": (1, 1), "min": (1, 3), "max": (1, 3), "selected-at": (2, 2), "contains": (2, 2),
+        "starts-with": (2, 2), "ends-with": (2, 2), "substr": (2, 3), "boolean": (1, 1), "once": (1, 1),
+        "today": (0, 0), "now": (0, 0), "string-length": (1, 1), "coalesce": (2, 2), "number": (1, 1),
+    }  # fmt: skip
+    binops = ["and", "or", "=", "!=", "<", ">=", "+", "-", "*", "div", "mod"]
+
+    def atom(depth: int, columns: bool) -> str:
+        pick = rng.random()
+        if pick < 0.3:
+            return "${" + rng.choice(names) + "}"
+        if columns and pick < 0.4:
+            return rng.choice(["name", "tinh", "cap"])
+        if pick < 0.55:
+            return rng.choice(["0", "1", "2", "0.5", "2.5", "10", "1.005", "3"])
+        if pick < 0.65:
+            return "'" + rng.choice(["", "1", "a", "a b", "Hà", "𝟘", "-2.5"]) + "'"
+        if pick < 0.7:
+            return f"regex({expr(depth + 1, columns)}, {rng.choice(patterns)})"
+        return call(depth, columns)
+
+    def call(depth: int, columns: bool) -> str:
+        name = rng.choice(sorted(functions))
+        lo, hi = functions[name]
+        return f"{name}(" + ", ".join(expr(depth + 1, columns) for _ in range(rng.randint(lo, hi))) + ")"
+
+    def expr(depth: int = 0, columns: bool = False) -> str:
+        if depth >= 3 or rng.random() < 0.35:
+            return atom(depth, columns)
+        if rng.random() < 0.5:
+            return call(depth, columns)
+        return f"({expr(depth + 1, columns)} {rng.choice(binops)} {expr(depth + 1, columns)})"
+
+    cases: list[tuple[str, dict[str, Any], Any, dict | None]] = []
+    while len(cases) < count:
+        columns = rng.random() < 0.25
+        text = expr(columns=columns)
+        answers = {n: rng.choice(values) for n in names if rng.random() < 0.8}
+        row = (
+            {"name": rng.choice(["qng", "1", "a"]), "tinh": rng.choice(["qng", "", "1"])} if columns else None
+        )
+        if row is not None and rng.random() < 0.7:
+            row["cap"] = rng.choice(["1", "2.5", "x"])
+        cases.append((text, answers, rng.choice(values), row))
+    return cases
+
+
+def _prepared_functions(cases) -> tuple[list[dict], list[Any]]:
+    """As _prepared, with the fixed clock and the choice's row (choice filters are parsed as such)."""
+    payload, expected = [], []
+    for text, answers, current, row in cases:
+        tree = (parse_choice_filter if row is not None else parse)(text)
+        try:
+            result = tree.evaluate(answers, current, choice=row, now=NOW_TEXT)
+        except ValueError:  # math.fmod on infinities (no JS analogue), as in _prepared
+            continue
+        env = {"now": NOW_TEXT, "choice": row} if row is not None else {"now": NOW_TEXT}
+        payload.append(
+            {"text": text, "tree": tree.to_json(), "answers": answers, "current": current, "env": env}
+        )
+        expected.append(_typed(result))
+    return payload, expected
+
+
+FUNCTION_CASE_LIST = FUNCTION_CASES + _random_function_cases(seed=20241, count=1500)
+
+JS_TYPED_ENV = JS_TYPED.replace(
+    "E.evaluate(c.tree, c.answers, c.current)", "E.evaluate(c.tree, c.answers, c.current, c.env)"
+)
+
+
+def test_the_function_cases_cover_the_new_functions():
+    payload, expected = _prepared_functions(FUNCTION_CASE_LIST)
+    assert len(payload) > 1400
+    used = json.dumps([c["tree"] for c in payload])
+    new = ("concat", "round", "int", "floor", "ceiling", "abs", "min", "max", "selected-at", "contains",
+           "starts-with", "ends-with", "substr", "regex", "boolean", "once", "today", "now")  # fmt: skip
+    for name in new:
+        assert f'"{name}"' in used, name
+    assert used.count('"col"') > 100
+    kinds = {tuple(e[:1]) for e in expected}
+    assert {("str",), ("num",), ("bool",), ("nan",)} <= kinds
+    # Not all trivial: texts, non-integers and regex hits both ways.
+    assert sum(1 for e in expected if e[0] == "str" and e[1] not in ("", "NaN")) > 200
+    assert sum(1 for e in expected if e == ["bool", True]) > 100
+
+
+@needs_node
+def test_node_functions_match_python(tmp_path):
+    payload, expected = _prepared_functions(FUNCTION_CASE_LIST)
+    _compare(payload, expected, _node(tmp_path, JS_TYPED_ENV, "run", payload))
+
+
+@pytest.mark.browser
+def test_browser_functions_match_python():
+    payload, expected = _prepared_functions(FUNCTION_CASE_LIST)
+    _compare(payload, expected, _browser(JS_TYPED_ENV, "run", payload))
+
+
+@needs_node
+def test_node_clock_is_the_devices_when_not_given(tmp_path):
+    out = _node(
+        tmp_path, "function clock(E) { return [E.formatNow(), E.formatNow(new Date(0))]; }\n", "clock", None
+    )
+    now, epoch = out
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}", now)
+    assert re.fullmatch(r"19(69|70)-\d{2}-\d{2}T\d{2}:\d{2}:00\.000[+-]\d{2}:\d{2}", epoch)
+
+
+# ------------------------------------------------ calculates and choice filters: settle and offered choices
+def _random_runtime_questionnaire(rng: random.Random, number: int):
+    """A small questionnaire with cascading selects, calculates (earlier, later, chained) and relevance."""
+    choices: dict[str, list] = {
+        "tinh": [{"code": c, "label": c} for c in ("qng", "qnm")],
+        "huyen": [
+            {"code": code, "label": code, "extra": {"tinh": tinh}}
+            for code, tinh in (("tb", "qng"), ("st", "qng"), ("tg", "qnm"), ("dl", "qnm"))
+        ],
+        "abc": [
+            {"code": c, "label": c, "extra": {"cap": str(i), "nhom": rng.choice(["x", "y"])}}
+            for i, c in enumerate(("1", "2", "3", "4"))
+        ],
+    }
+    items: list[tuple[str, str]] = []  # (code, kind) of the questions so far
+    sections = []
+    n = 0
+    for si in range(rng.randint(1, 3)):
+        questions = []
+        for _ in range(rng.randint(2, 5)):
+            n += 1
+            code = f"q{n}"
+            kind = rng.choice(["single", "single", "multiple", "integer", "text", "calculate", "calculate"])
+            q: dict[str, Any] = {"code": code, "type": kind, "label": code}
+            if kind in ("single", "multiple"):
+                q["choices"] = rng.choice(["tinh", "huyen", "abc", "abc"])
+                earlier = [c for c, k in items if k in ("single", "calculate", "integer")]
+                if q["choices"] == "huyen" and rng.random() < 0.8:
+                    tinh = [c for c, k in items if k == "single"]
+                    ref = rng.choice(tinh or earlier or ["nothing"])
+                    q["choice_filter"] = f"tinh = ${{{ref}}}"
+                elif q["choices"] == "abc" and earlier and rng.random() < 0.6:
+                    ref = rng.choice(earlier)
+                    q["choice_filter"] = rng.choice(
+                        [f"cap <= ${{{ref}}}", f"nhom = 'x' or name = ${{{ref}}}", f"name != ${{{ref}}}"]
+                    )
+            if kind == "calculate":
+                refs = [c for c, _ in items] or ["none"]
+                a, b = rng.choice(refs), rng.choice(refs)
+                later = f"q{n + rng.randint(1, 3)}"
+                q["calculation"] = rng.choice(
+                    [
+                        f"${{{a}}} + ${{{b}}}", f"concat(${{{a}}}, '-', ${{{b}}})",
+                        f"round(${{{a}}} div 3, 1)",
+                        f"if(${{{a}}} = 1, 'mot', ${{{b}}})", f"max(${{{a}}}, ${{{b}}}, 2)",
+                        f"count-selected(${{{a}}})", f"selected-at(${{{a}}}, 0)", f"${{{a}}} > 1",
+                        "once(today())", f"substr(${{{a}}}, 0, 2)", f"coalesce(${{{later}}}, 'sau')",
+                        f"string-length(${{{a}}}) * 2", f"int(${{{a}}}) mod 2 = 0",
+                    ]
+                )  # fmt: skip
+            elif items and rng.random() < 0.3:
+                ref = rng.choice([c for c, _ in items])
+                q["relevant"] = rng.choice([f"${{{ref}}} != ''", f"${{{ref}}} > 1", f"${{{ref}}} != 'qnm'"])
+            questions.append(q)
+            items.append((code, kind))
+        section: dict[str, Any] = {"code": f"s{si}", "label": f"Phần {si}", "questions": questions}
+        calcs = [c for c, k in items if k == "calculate" and c not in {q["code"] for q in questions}]
+        if calcs and rng.random() < 0.5:
+            section["relevant"] = f"${{{rng.choice(calcs)}}} != ''"
+        sections.append(section)
+    raw = {
+        "id": f"tinh-{number}",
+        "version": "1",
+        "title": f"Phiếu {number}",
+        "choices": choices,
+        "sections": sections,
+    }
+    return runtime_questionnaire(raw)
+
+
+def _random_runtime_answers(questionnaire, rng: random.Random) -> dict[str, Any]:
+    """Random answers (some not offered, some calculates sent by the device)."""
+    answers: dict[str, Any] = {}
+    for q in questionnaire.questions():
+        if rng.random() < 0.2:
+            continue
+        choice_list = questionnaire.choice_list(q)
+        if q.type is QuestionType.SINGLE:
+            answers[q.code] = rng.choice(choice_list.codes)
+        elif q.type is QuestionType.MULTIPLE:
+            answers[q.code] = rng.sample(
+                list(choice_list.codes), rng.randint(1, min(3, len(choice_list.codes)))
+            )
+        elif q.type is QuestionType.INTEGER:
+            answers[q.code] = rng.randint(0, 4)
+        elif q.type is QuestionType.TEXT:
+            answers[q.code] = rng.choice(["x", "Hà Nội", "12", "𝟘𝟙"])
+        elif q.type is QuestionType.CALCULATE and rng.random() < 0.3:
+            answers[q.code] = "từ máy"
+    return answers
+
+
+RUNTIME_JS = """
+function runtime(E, batch) {
+  return batch.cases.map(function (c) {
+    var d = batch.definitions[c.definition];
+    var env = { now: batch.now };
+    var settled = E.settle(d, c.answers, null, env);
+    var offered = {};
+    d.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (q.choice_filter) {
+          offered[q.code] = E.offeredChoices(d, q, settled.kept).map(function (x) { return x.code; });
+        }
+      });
+    });
+    var pruned = E.prune(d, c.answers, null, env);
+    return { kept: settled.kept, dropped: settled.dropped, offered: offered, pruned: pruned.kept };
+  });
+}
+"""
+
+
+def _runtime_batch():
+    rng = random.Random(20242)
+    forms = [_random_runtime_questionnaire(rng, n) for n in range(60)]
+    cases = [(i, _random_runtime_answers(q, rng)) for i, q in enumerate(forms) for _ in range(20)]
+    batch = {
+        "now": NOW_TEXT,
+        "definitions": [client_definition(q) for q in forms],
+        "cases": [{"definition": i, "answers": a} for i, a in cases],
+    }
+    expected = []
+    for i, answers in cases:
+        q = forms[i]
+        kept, dropped = settle(q, answers, now=NOW_TEXT)
+        offered = {
+            question.code: list(offered_codes(q, question, kept))
+            for question in q.questions()
+            if question.choice_filter is not None
+        }
+        expected.append({"kept": kept, "dropped": list(dropped), "offered": offered})
+    return forms, cases, batch, expected
+
+
+def _check_runtime(forms, cases, expected, got) -> None:
+    mismatches = []
+    for (i, answers), want, have in zip(cases, expected, got, strict=True):
+        pruned = have.pop("pruned")
+        if want != have:
+            mismatches.append(f"{forms[i].id} answers={answers!r}: python {want} js {have}")
+            continue
+        # The kiosk's prune: settled, and every choice it keeps is offered.
+        q = forms[i]
+        assert settle(q, pruned, now=NOW_TEXT)[0] == pruned, answers
+        for question in q.questions():
+            if question.choice_filter is not None and question.code in pruned:
+                value = pruned[question.code]
+                offered = offered_codes(q, question, pruned)
+                assert all(code in offered for code in (value if isinstance(value, list) else [value]))
+    assert not mismatches, "\n".join(mismatches[:10])
+
+
+def test_the_runtime_cases_cover_the_rules():
+    forms, cases, _, expected = _runtime_batch()
+    seen = {"calculated": 0, "dropped": 0, "not offered": 0, "forward": 0, "filtered": 0}
+    for (i, _), want in zip(cases, expected, strict=True):
+        q = forms[i]
+        calcs = [x.code for x in q.questions() if x.type is QuestionType.CALCULATE]
+        seen["calculated"] += any(c in want["kept"] for c in calcs)
+        seen["dropped"] += bool(want["dropped"])
+        seen["filtered"] += any(want["offered"].values())
+        seen["not offered"] += any(
+            code in want["kept"] and any(v not in offered for v in np_list(want["kept"][code]))
+            for code, offered in want["offered"].items()
+        )
+        seen["forward"] += any(want["kept"].get(c) == "sau" for c in calcs)
+    assert min(seen.values()) >= 30, seen
+
+
+def np_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@needs_node
+def test_node_runtime_matches_python(tmp_path):
+    forms, cases, batch, expected = _runtime_batch()
+    _check_runtime(forms, cases, expected, _node(tmp_path, RUNTIME_JS, "runtime", batch))
+
+
+@pytest.mark.browser
+def test_browser_runtime_matches_python():
+    forms, cases, batch, expected = _runtime_batch()
+    _check_runtime(forms, cases, expected, _browser(RUNTIME_JS, "runtime", batch))

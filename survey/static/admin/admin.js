@@ -153,17 +153,27 @@
         var v = valueOf(byCode[code].q);
         if (v !== null) typed[code] = v;
       });
-      // As the server does: drop what is not asked until nothing changes.
-      var answers = E.dropInapplicable(def, typed).kept;
+      // As the server does: compute the calculates and drop what is not asked until nothing changes.
+      var answers = E.settle(def, typed).kept;
       var group = E.respondentGroup(def, answers);
       Object.keys(byCode).forEach(function (code) {
         var block = entry.querySelector('[data-code="' + code + '"]');
         if (!block) return;
-        var show = E.applicable(byCode[code].s, byCode[code].q, answers, group);
+        var q = byCode[code].q;
+        var show = E.applicable(byCode[code].s, q, answers, group);
         block.hidden = !show;
         Array.prototype.forEach.call(block.querySelectorAll("input, textarea, select"), function (input) {
           input.disabled = !show; // not sent, as the server would drop it
         });
+        if (show && q.choice_filter) {
+          // Cascading selects: only the choices offered with the other answers (a ticked one stays
+          // visible, and the server says why it is refused).
+          var offered = E.offeredChoices(def, q, answers).map(function (c) { return c.code; });
+          Array.prototype.forEach.call(block.querySelectorAll('input[name="' + code + '"]'), function (input) {
+            var label = input.closest("label");
+            if (label) label.hidden = offered.indexOf(input.value) < 0 && !input.checked;
+          });
+        }
       });
       Array.prototype.forEach.call(entry.querySelectorAll(".entry-likert"), function (grid) {
         grid.parentNode.hidden = !grid.querySelector("tr[data-code]:not([hidden])");

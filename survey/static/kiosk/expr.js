@@ -17,7 +17,9 @@
  * Around the evaluator, the skip logic of questionnaires/applicability.py over the definition JSON of
  * survey/client.py, for the kiosk and the admin paper-entry form: respondentGroup, applicable (the
  * section's groups and relevant, then the question's) and dropInapplicable (the cascade, until nothing
- * changes). tests/test_kiosk_expr.py holds both to agree with Python.
+ * changes); and questionnaires/runtime.py's calculate, settle (calculates and the cascade together)
+ * and offeredChoices (choice filters), with prune, the kiosk's clearing of answers no longer offered.
+ * tests/test_kiosk_expr.py holds them to agree with Python.
  * Exposed as window.SipasExpr (and module.exports under Node, for tests).
  */
 (function (root) {
@@ -173,38 +175,52 @@
     return null;
   }
 
-  function evaluate(node, answers, current) {
-    if (current === undefined) current = null;
+  // The value of a syntax-tree node. `env` (optional) is {choice, now}: the row of the choice a choice
+  // filter is tested on (column -> value, name = the code) and the clock of now()/today() (the text
+  // of now(), or a Date; the device's clock when absent).
+  function evaluate(node, answers, current, env) {
+    return ev(node, {
+      answers: answers,
+      current: current === undefined ? null : current,
+      choice: (env && env.choice) || {},
+      now: env ? env.now : undefined
+    });
+  }
+
+  function ev(node, ctx) {
     var kind = node[0];
     switch (kind) {
       case "ref":
-        return lookup(answers, node[1]);
+        return lookup(ctx.answers, node[1]);
       case "cur":
-        return current;
+        return ctx.current;
+      case "col":
+        var v = Object.prototype.hasOwnProperty.call(ctx.choice, node[1]) ? ctx.choice[node[1]] : null;
+        return v === null || v === undefined ? "" : v;
       case "num":
       case "str":
         return node[1];
       case "neg":
-        return -toNumber(evaluate(node[1], answers, current));
+        return -toNumber(ev(node[1], ctx));
       case "bin":
-        return binary(node, answers, current);
+        return binary(node, ctx);
       case "call":
-        return call(node[1], node[2], answers, current);
+        return call(node[1], node[2], ctx);
       default:
         throw new Error("unknown expression node " + kind);
     }
   }
 
-  function binary(node, answers, current) {
+  function binary(node, ctx) {
     var op = node[1];
     if (op === "and") {
-      return truthy(evaluate(node[2], answers, current)) && truthy(evaluate(node[3], answers, current));
+      return truthy(ev(node[2], ctx)) && truthy(ev(node[3], ctx));
     }
     if (op === "or") {
-      return truthy(evaluate(node[2], answers, current)) || truthy(evaluate(node[3], answers, current));
+      return truthy(ev(node[2], ctx)) || truthy(ev(node[3], ctx));
     }
-    var left = evaluate(node[2], answers, current);
-    var right = evaluate(node[3], answers, current);
+    var left = ev(node[2], ctx);
+    var right = ev(node[3], ctx);
     var ln = toNumber(left);
     var rn = toNumber(right);
     if (op === "=" || op === "!=") {
@@ -226,12 +242,92 @@
     throw new Error("unknown operator " + op);
   }
 
-  function call(name, args, answers, current) {
-    if (name === "if") {
-      var cond = truthy(evaluate(args[0], answers, current));
-      return evaluate(cond ? args[1] : args[2], answers, current);
+  function pad(n, width) {
+    var s = String(n);
+    while (s.length < width) s = "0" + s;
+    return s;
+  }
+
+  // The text of now(): local time to the millisecond with its UTC offset, as format_now in Python.
+  function formatNow(now) {
+    if (typeof now === "string") return now;
+    var d = now instanceof Date ? now : new Date();
+    var offset = -d.getTimezoneOffset();
+    var sign = offset < 0 ? "-" : "+";
+    offset = Math.abs(offset);
+    return pad(d.getFullYear(), 4) + "-" + pad(d.getMonth() + 1, 2) + "-" + pad(d.getDate(), 2) + "T" +
+      pad(d.getHours(), 2) + ":" + pad(d.getMinutes(), 2) + ":" + pad(d.getSeconds(), 2) + "." +
+      pad(d.getMilliseconds(), 3) + sign + pad(Math.floor(offset / 60), 2) + ":" + pad(offset % 60, 2);
+  }
+
+  // A position clamped to 0..size, truncated toward zero (NaN is 0).
+  function index(v, size) {
+    var n = toNumber(v);
+    if (Number.isNaN(n)) return 0;
+    return Math.trunc(Math.min(Math.max(n, 0), size));
+  }
+
+  function substr(text, start, end) {
+    var chars = Array.from(toText(text)); // code points, as Python's str
+    var lo = index(start, chars.length);
+    var hi = end === undefined ? chars.length : index(end, chars.length);
+    return lo < hi ? chars.slice(lo, hi).join("") : "";
+  }
+
+  function selectedAt(v, i) {
+    var list = codes(v);
+    var n = toNumber(i);
+    if (Number.isNaN(n) || n < 0 || n >= list.length || !Number.isInteger(n)) return "";
+    return list[n];
+  }
+
+  // Halves up, to `digits` decimals (negative: tens, hundreds...), as round() in Python.
+  function round(v, digits) {
+    var x = toNumber(v);
+    var d = digits === undefined ? 0 : toNumber(digits);
+    if (Number.isNaN(d)) return NaN;
+    if (!Number.isFinite(x)) return x;
+    d = Math.trunc(Math.max(Math.min(d, 15), -15));
+    var scale;
+    if (d >= 0) {
+      if (Math.abs(x) >= 4503599627370496) return x; // 2^52: already whole
+      scale = Math.pow(10, d);
+      return Math.floor(x * scale + 0.5) / scale;
     }
-    var vals = args.map(function (a) { return evaluate(a, answers, current); });
+    scale = Math.pow(10, -d);
+    return Math.floor(x / scale + 0.5) * scale;
+  }
+
+  // min/max over any number of values: NaN when one of them is not a number.
+  function extreme(vals, greater) {
+    var best = NaN;
+    for (var i = 0; i < vals.length; i += 1) {
+      var x = toNumber(vals[i]);
+      if (Number.isNaN(x)) return NaN;
+      if (i === 0 || (greater ? x > best : x < best)) best = x;
+    }
+    return best;
+  }
+
+  // \d, \w and \b are ASCII, as Python's re.ASCII; an invalid pattern matches nothing.
+  function regex(text, pattern) {
+    var re;
+    try {
+      re = new RegExp(toText(pattern), "u");
+    } catch (e) {
+      return false;
+    }
+    return re.test(toText(text));
+  }
+
+  function call(name, args, ctx) {
+    if (name === "if") {
+      var cond = truthy(ev(args[0], ctx));
+      return ev(cond ? args[1] : args[2], ctx);
+    }
+    if (name === "now") return formatNow(ctx.now);
+    if (name === "today") return formatNow(ctx.now).slice(0, 10);
+    var vals = args.map(function (a) { return ev(a, ctx); });
     switch (name) {
       case "not":
         return !truthy(vals[0]);
@@ -239,12 +335,16 @@
         return codes(vals[0]).indexOf(toText(vals[1])) >= 0;
       case "count-selected":
         return codes(vals[0]).length;
+      case "selected-at":
+        return selectedAt(vals[0], vals[1]);
       case "string-length":
         return Array.from(toText(vals[0])).length; // code points, as Python's len()
       case "number":
         return toNumber(vals[0]);
       case "string":
         return toText(vals[0]);
+      case "boolean":
+        return truthy(vals[0]);
       case "true":
         return true;
       case "false":
@@ -254,14 +354,43 @@
           if (toText(vals[i]) !== "") return vals[i];
         }
         return "";
+      case "concat":
+        return vals.map(toText).join("");
+      case "contains":
+        return toText(vals[0]).indexOf(toText(vals[1])) >= 0;
+      case "starts-with":
+        return toText(vals[0]).startsWith(toText(vals[1]));
+      case "ends-with":
+        return toText(vals[0]).endsWith(toText(vals[1]));
+      case "substr":
+        return substr(vals[0], vals[1], vals[2]);
+      case "regex":
+        return regex(vals[0], vals[1]);
+      case "round":
+        return round(vals[0], vals[1]);
+      case "int":
+        var t = toNumber(vals[0]);
+        return Number.isFinite(t) ? Math.trunc(t) : t;
+      case "floor":
+        return Math.floor(toNumber(vals[0]));
+      case "ceiling":
+        return Math.ceil(toNumber(vals[0]));
+      case "abs":
+        return Math.abs(toNumber(vals[0]));
+      case "min":
+        return extreme(vals, false);
+      case "max":
+        return extreme(vals, true);
+      case "once":
+        return vals[0];
       default:
         throw new Error("unknown function " + name);
     }
   }
 
   // Whether an expression tree is true for these answers; a missing expression is true.
-  function holds(tree, answers, current) {
-    return tree ? truthy(evaluate(tree, answers, current)) : true;
+  function holds(tree, answers, current, env) {
+    return tree ? truthy(evaluate(tree, answers, current, env)) : true;
   }
 
   // ------------------------------------------------------- skip logic (questionnaires.applicability)
@@ -271,7 +400,7 @@
   }
 
   function answerable(question) {
-    return ["note", "start", "end", "today"].indexOf(question.type) < 0;
+    return ["note", "start", "end", "today", "calculate"].indexOf(question.type) < 0;
   }
 
   function among(group, groups) {
@@ -331,6 +460,124 @@
     return { kept: kept, dropped: dropped };
   }
 
+  // ------------------------------------------- calculates, choice filters (questionnaires.runtime)
+
+  function isComputed(question) {
+    return question.type === "calculate";
+  }
+
+  // The stored form of a calculation's result: its text, or null for NaN, infinities and ''.
+  function storedValue(v) {
+    if (typeof v === "number" && !Number.isFinite(v)) return null;
+    var text = toText(v);
+    return text === "" ? null : text;
+  }
+
+  function computedCodes(definition) {
+    var out = {};
+    definition.sections.forEach(function (s) {
+      s.questions.forEach(function (q) { if (isComputed(q)) out[q.code] = true; });
+    });
+    return out;
+  }
+
+  function withoutComputed(answers, computed) {
+    var out = {};
+    Object.keys(answers).forEach(function (code) { if (!computed[code]) out[code] = answers[code]; });
+    return out;
+  }
+
+  // The answers with every calculate asked computed, in document order (env: {now}).
+  function calculate(definition, answers, group, env) {
+    var out = withoutComputed(answers, computedCodes(definition));
+    definition.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (!isComputed(q) || !q.calculation) return;
+        if (!applicable(s, q, out, respondentGroup(definition, out, group))) return;
+        var value = storedValue(evaluate(q.calculation, out, null, env));
+        if (value !== null) out[q.code] = value;
+      });
+    });
+    return out;
+  }
+
+  // {kept, dropped}: calculates computed and answers not asked dropped, until nothing changes.
+  function settle(definition, answers, group, env) {
+    var computed = computedCodes(definition);
+    var current = withoutComputed(answers, {});
+    var kept;
+    for (;;) { // each round drops an answer, or stops
+      var result = dropInapplicable(definition, calculate(definition, current, group, env), group);
+      kept = result.kept;
+      if (!result.dropped.length) break;
+      current = withoutComputed(kept, computed);
+    }
+    var dropped = [];
+    definition.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (has(answers, q.code) && !has(kept, q.code) && !computed[q.code]) dropped.push(q.code);
+      });
+    });
+    return { kept: kept, dropped: dropped };
+  }
+
+  // What a choice filter reads of a choice: its extra columns, and name = its code.
+  function choiceRow(choice) {
+    var row = {};
+    if (choice.extra) Object.keys(choice.extra).forEach(function (k) { row[k] = choice.extra[k]; });
+    row.name = choice.code;
+    return row;
+  }
+
+  // The choices of `question` offered with these answers (all of them without a choice filter).
+  function offeredChoices(definition, question, answers) {
+    var list = (question.choices && definition.choice_lists[question.choices]) || [];
+    if (!question.choice_filter) return list;
+    return list.filter(function (c) {
+      return holds(question.choice_filter, answers, null, { choice: choiceRow(c) });
+    });
+  }
+
+  // The kiosk's settle: as settle, and an answer a choice filter no longer offers is cleared (the
+  // codes still offered of a multiple choice are kept), until nothing changes. {kept, dropped}.
+  function prune(definition, answers, group, env) {
+    var current = withoutComputed(answers, {});
+    var result;
+    for (;;) {
+      result = settle(definition, current, group, env);
+      var changed = false;
+      var kept = result.kept;
+      definition.sections.forEach(function (s) {
+        s.questions.forEach(function (q) {
+          if (!q.choice_filter || !has(kept, q.code)) return;
+          var offered = offeredChoices(definition, q, kept).map(function (c) { return c.code; });
+          var value = kept[q.code];
+          if (Array.isArray(value)) {
+            var still = value.filter(function (code) { return offered.indexOf(String(code)) >= 0; });
+            if (still.length !== value.length) {
+              changed = true;
+              if (still.length) kept[q.code] = still;
+              else delete kept[q.code];
+            }
+          } else if (offered.indexOf(toText(value)) < 0) {
+            changed = true;
+            delete kept[q.code];
+          }
+        });
+      });
+      if (!changed) break;
+      current = kept;
+    }
+    var dropped = [];
+    var computed = computedCodes(definition);
+    definition.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (has(answers, q.code) && !has(result.kept, q.code) && !computed[q.code]) dropped.push(q.code);
+      });
+    });
+    return { kept: result.kept, dropped: dropped };
+  }
+
   var api = {
     evaluate: evaluate,
     truthy: truthy,
@@ -341,7 +588,15 @@
     respondentGroup: respondentGroup,
     sectionApplicable: sectionApplicable,
     applicable: applicable,
-    dropInapplicable: dropInapplicable
+    dropInapplicable: dropInapplicable,
+    isComputed: isComputed,
+    storedValue: storedValue,
+    formatNow: formatNow,
+    calculate: calculate,
+    settle: settle,
+    choiceRow: choiceRow,
+    offeredChoices: offeredChoices,
+    prune: prune
   };
 
   if (typeof module === "object" && module.exports) {

@@ -108,19 +108,33 @@
 
   // ------------------------------------------------------------------- relevance, as the server
 
-  // Drop answers to questions that are no longer asked, until nothing changes (as the server does).
+  // As the server does: compute the calculates and drop the answers to questions that are no longer
+  // asked, until nothing changes; an answer a choice filter no longer offers is cleared too.
   function dropInapplicable() {
-    E.dropInapplicable(Q, state.answers).dropped.forEach(function (code) {
-      delete state.answers[code];
-      delete state.drafts[code];
-    });
+    var result = E.prune(Q, state.answers);
+    state.answers = result.kept;
+    result.dropped.forEach(function (code) { delete state.drafts[code]; });
   }
 
+  // Shown on a page: not metadata, not a calculate, and asked.
   function visibleQuestions(section) {
     var group = E.respondentGroup(Q, state.answers);
     return section.questions.filter(function (q) {
-      return !isMetadata(q) && E.applicable(section, q, state.answers, group);
+      return !isMetadata(q) && !E.isComputed(q) && E.applicable(section, q, state.answers, group);
     });
+  }
+
+  // The answers a new form starts with: the questions' defaults.
+  function defaultAnswers() {
+    var answers = {};
+    Q.sections.forEach(function (s) {
+      s.questions.forEach(function (q) {
+        if (E.answerable(q) && !isEmpty(q["default"])) {
+          answers[q.code] = Array.isArray(q["default"]) ? q["default"].slice() : q["default"];
+        }
+      });
+    });
+    return answers;
   }
 
   function visibleSections() {
@@ -155,7 +169,7 @@
     return {
       instanceId: S.newInstanceId(),
       startedAt: new Date().toISOString(),
-      answers: {},
+      answers: defaultAnswers(),
       drafts: {}, // code -> {text, error}: typed numbers not yet valid
       page: null, // section code
       fromReview: false,
@@ -416,6 +430,7 @@
   function visibleSectionsForWelcome() {
     var saved = state;
     state = newState();
+    dropInapplicable(); // the defaults and the calculates they give may hide or show sections
     var n = visibleSections().length;
     state = saved;
     return n;
@@ -423,6 +438,7 @@
 
   function startForm() {
     state = newState();
+    dropInapplicable();
     var first = visibleSections()[0];
     showSection(first.code);
   }
@@ -477,9 +493,10 @@
   function runsOf(section) {
     var runs = [];
     section.questions.forEach(function (q) {
-      if (isMetadata(q)) return;
+      if (isMetadata(q) || E.isComputed(q)) return;
       var last = runs[runs.length - 1];
-      var likert = q.appearance === "likert" && q.type === "single" && q.choices;
+      // A filtered choice list differs from row to row: such a question is drawn on its own.
+      var likert = q.appearance === "likert" && q.type === "single" && q.choices && !q.choice_filter;
       if (likert && last && last.likert && last.choices === q.choices) last.items.push(q);
       else runs.push({ likert: !!likert, choices: q.choices, items: [q] });
     });
@@ -563,7 +580,7 @@
             setAnswer(q, picked);
           }
         });
-        list.appendChild(el("label", { className: "choice", "for": id }, [
+        list.appendChild(el("label", { className: "choice", "for": id, "data-value": c.code }, [
           input, el("span", { className: "choice__mark", "aria-hidden": "true" }), el("span", { className: "choice__text", text: vi(c.label) })
         ]));
       });
@@ -655,11 +672,23 @@
       var show = !!visible[q.code];
       node.hidden = !show;
       if (!show) resetInputs(node);
-      else syncInputs(q, node);
+      else {
+        if (q.choice_filter) showOffered(q, node);
+        syncInputs(q, node);
+      }
     });
     Array.prototype.forEach.call(app.querySelectorAll(".likert"), function (grid) {
       var anyRow = Array.prototype.some.call(grid.querySelectorAll(".likert__row"), function (r) { return !r.hidden; });
       grid.hidden = !anyRow;
+    });
+  }
+
+  // Cascading selects: only the choices the question's choice filter offers with the answers so far.
+  function showOffered(q, node) {
+    var offered = {};
+    E.offeredChoices(Q, q, state.answers).forEach(function (c) { offered[c.code] = true; });
+    Array.prototype.forEach.call(node.querySelectorAll("label.choice"), function (label) {
+      label.hidden = !offered[label.getAttribute("data-value")];
     });
   }
 
