@@ -27,7 +27,8 @@ Sheets and columns
     ``code``, ``parent``, ``items`` (space-separated), ``label::…``, ``weight``, ``gate``,
     ``max_points``, ``method``, ``values`` (``A=1 B=0.6``). The ``index`` row also holds the scoring
     settings: ``method`` and ``values`` are the defaults, and ``valid``, ``positive``, ``scale``,
-    ``group_weights`` (``lanh_dao=0.5 nguoi_dan=0.5``), ``decimals``, ``min_n``.
+    ``group_weights`` (``lanh_dao=0.5 nguoi_dan=0.5``), ``group_weighting`` (``criterion_means`` or
+    ``respondents``), ``points_total`` (``asked`` or ``scaled``), ``decimals``, ``min_n``.
 
 Language columns are named ``label::Tiếng Việt (vi)`` / ``label::English (en)`` as XLSForm suggests;
 ``label::vi`` and a bare ``label`` (the default language) are read too.
@@ -592,6 +593,9 @@ class _Reader:
         for key in ("decimals", "min_n"):
             if row.get(key) is not None:
                 out[key] = row[key] if isinstance(row[key], (int, float)) else _cell_text(row[key])
+        for key in ("group_weighting", "points_total"):
+            if _cell_text(row.get(key)) is not None:
+                out[key] = _cell_text(row[key])
         return out
 
     def pairs(self, value: Any, where: str, what: str) -> dict[str, str]:
@@ -789,6 +793,8 @@ def _scoring(q: Questionnaire) -> _Table:
             "positive",
             "scale",
             "group_weights",
+            "group_weighting",
+            "points_total",
             "decimals",
             "min_n",
         ],
@@ -815,6 +821,8 @@ def _scoring(q: Questionnaire) -> _Table:
                 positive=" ".join(scoring.positive),
                 scale=" ".join(_number(x) for x in scoring.scale),
                 group_weights=_pairs(scoring.group_weights) if scoring.group_weights else None,
+                group_weighting=scoring.group_weighting.value,
+                points_total=scoring.points_total.value,
                 decimals=scoring.decimals,
                 min_n=scoring.min_n,
             )

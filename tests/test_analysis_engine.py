@@ -181,7 +181,7 @@ def test_census_has_a_point_interval():
     assert u.se == 0.0 and u.ci_low == u.ci_high == pytest.approx(75.0)
 
 
-def par_questionnaire(group_weights=None) -> object:
+def par_questionnaire(group_weights=None, **settings) -> object:
     data = {
         "id": "par-hand",
         "version": "1",
@@ -235,6 +235,7 @@ def par_questionnaire(group_weights=None) -> object:
     }
     if group_weights:
         data["scoring"]["group_weights"] = group_weights
+    data["scoring"].update(settings)
     return from_data(data).questionnaire
 
 
@@ -281,7 +282,9 @@ def test_group_weights_by_hand():
     )
     plain = score(par_questionnaire(), responses.drop(columns="group")).unit("xa")
     assert plain.criteria["c1"] == pytest.approx(50.0)  # 2 of 4 answers are A
-    weighted = score(par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}), responses)
+    weighted = score(
+        par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}, group_weighting="respondents"), responses
+    )
     u = weighted.unit("xa")
     # the leader weighs 0.5 × 4 / 1 = 2, each citizen 0.5 × 4 / 3 = 2/3:
     # c1 = (2 × 1 + 2/3 × 0 + 2/3 × 0 + 2/3 × 1) / 4 = 2/3
@@ -289,6 +292,14 @@ def test_group_weights_by_hand():
     assert weighted.group_weighted
     # Kish: Σw = 4, Σw² = 4 + 3 × 4/9 = 16/3 -> n_eff = 3, deff = 4/3
     assert u.n_eff == pytest.approx(3.0) and u.deff == pytest.approx(4 / 3)
+    assert weighted.group_weighting == "respondents"
+    # criterion_means (the default): the group means 1 and 1/3 weigh 0.5 each; the weights stay 1
+    means = score(par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}), responses)
+    m = means.unit("xa")
+    assert m.criteria["c1"] == pytest.approx(100 * (0.5 * 1 + 0.5 / 3))
+    assert m.criteria["c2"] == pytest.approx(100.0)
+    assert means.group_weighted and means.group_weighting == "criterion_means"
+    assert m.n_eff == pytest.approx(4.0) and m.deff == pytest.approx(1.0)
 
 
 def test_group_weights_need_a_group_column():
@@ -642,7 +653,7 @@ def test_result_round_trips_through_json_and_csv(tmp_path):
 
 
 def test_group_weights_equal_per_unit_margins_on_the_group():
-    q = par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5})
+    q = par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}, group_weighting="respondents")
     rng = np.random.default_rng(3)
     rows = []
     for unit, leaders, citizens in (("xa-1", 3, 12), ("xa-2", 5, 20)):
