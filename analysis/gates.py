@@ -167,7 +167,7 @@ def gated_codes(
             codes = np.where(mask, codes, column.blank + 1).astype(codes.dtype, copy=False)
         codes_of[(item, path, groups)] = codes
         sizes[(item, path, groups)] = column.blank + 2
-    not_asked = _not_asked(plan, items, group, unit_row, U) if group is not None and unit_row is not None else {}
+    not_asked = {} if group is None or unit_row is None else _not_asked(plan, items, group, unit_row, U)
     return GatedCodes(pairs, codes_of, sizes, not_asked)
 
 

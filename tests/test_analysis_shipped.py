@@ -8,6 +8,7 @@ vectorised engine but the questionnaire model.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,60 @@ def asked_of(q: Questionnaire) -> dict[str, set[str] | None]:
     return out
 
 
+@dataclass(frozen=True)
+class Rows:
+    """One unit's responses: answers, weights and respondent groups."""
+
+    answers: list[dict]
+    weights: list[float]
+    groups: list[str | None]
+
+
+def ratio(sc, node, item, gates, only, rows: Rows) -> float | None:
+    """The weighted mean score of ``item`` over the answers of groups ``only`` (None = all)."""
+    method = node.method or sc.method
+    num = den = 0.0
+    for a, w, g in zip(rows.answers, rows.weights, rows.groups, strict=True):
+        if not all(gt.truthy(a) for gt in gates) or item not in a:
+            continue
+        if only is not None and g not in only:
+            continue
+        code = str(a[item])
+        if method is Method.SHARE_SATISFIED:
+            if code in sc.valid:
+                den += w
+                num += w * (code in sc.positive)
+        elif method is Method.MEAN_SCORE:
+            if code in sc.valid:
+                den += w
+                num += w * (float(code) - sc.scale[0]) / (sc.scale[1] - sc.scale[0])
+        else:
+            table = node.values or sc.values
+            if code in table:
+                den += w
+                num += w * table[code]
+    return num / den if den > 0 else None
+
+
+def criterion_value(sc, node, gates, rows: Rows, asked, by_group: bool) -> float | None:
+    """Mean of the items with a value; by group: each item the weighted mean of its groups' means."""
+    item_values = []
+    for item in node.items:
+        if by_group:
+            parts = []
+            for g, a in sc.group_weights.items():
+                if a > 0 and (asked[item] is None or g in asked[item]):
+                    r = ratio(sc, node, item, gates, {g}, rows)
+                    if r is not None:
+                        parts.append((a, r))
+            v = sum(a * r for a, r in parts) / sum(a for a, _ in parts) if parts else None
+        else:
+            v = ratio(sc, node, item, gates, asked[item], rows)
+        if v is not None:
+            item_values.append(v)
+    return sum(item_values) / len(item_values) if item_values else None
+
+
 def reference(q: Questionnaire, df: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     """Index, elements and criteria per unit (w = 1, group weights as the scoring says), row by row."""
     sc = q.scoring
@@ -104,50 +159,13 @@ def reference(q: Questionnaire, df: pd.DataFrame) -> dict[str, dict[str, float |
                 weights[i] = shares[g] / total * len(records) / groups.count(g)
         values: dict[str, float | None] = {}
 
-        def ratio(node, item, gates, only, answers=answers, weights=weights, groups=groups):
-            """The weighted mean score of ``item`` over the answers of groups ``only`` (None = all)."""
-            method = node.method or sc.method
-            num = den = 0.0
-            for a, w, g in zip(answers, weights, groups, strict=True):
-                if not all(gt.truthy(a) for gt in gates) or item not in a:
-                    continue
-                if only is not None and g not in only:
-                    continue
-                code = str(a[item])
-                if method is Method.SHARE_SATISFIED:
-                    if code in sc.valid:
-                        den += w
-                        num += w * (code in sc.positive)
-                elif method is Method.MEAN_SCORE:
-                    if code in sc.valid:
-                        den += w
-                        num += w * (float(code) - sc.scale[0]) / (sc.scale[1] - sc.scale[0])
-                else:
-                    table = node.values or sc.values
-                    if code in table:
-                        den += w
-                        num += w * table[code]
-            return num / den if den > 0 else None
+        rows = Rows(answers, weights, groups)
 
-        def node_value(node, gates, values=values):
+        def node_value(node, gates, values=values, rows=rows):
             """The node's value and the points it is scored out of (``asked``: criteria with a value)."""
             gates = gates + ((node.gate,) if node.gate is not None else ())
             if node.level is Level.CRITERION:
-                item_values = []
-                for item in node.items:
-                    if by_group:
-                        parts = []
-                        for g, a in sc.group_weights.items():
-                            if a > 0 and (asked[item] is None or g in asked[item]):
-                                r = ratio(node, item, gates, {g})
-                                if r is not None:
-                                    parts.append((a, r))
-                        v = sum(a * r for a, r in parts) / sum(a for a, _ in parts) if parts else None
-                    else:
-                        v = ratio(node, item, gates, asked[item])
-                    if v is not None:
-                        item_values.append(v)
-                value = sum(item_values) / len(item_values) if item_values else None
+                value = criterion_value(sc, node, gates, rows, asked, by_group)
                 maximum = (node.max_points or 0.0) if value is not None else 0.0
             else:
                 parts = []
