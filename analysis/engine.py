@@ -14,9 +14,15 @@ with ``g_ℓ`` the product of the gates on the path to the criterion and ``s_ℓ
 the criterion's points (points; a code missing from ``values`` is not valid). A criterion is the mean
 of its items' ratios. A node is the weighted mean of its children (node ``weight``); under the points
 method children are combined by their maximum points, so the index is the sum of points as a share of
-the maximum, and a criterion's points are ``max_points × value``. A child with no valid answer is left
-out of its parent's mean (a criterion missing in a unit is flagged and named in the warnings). The
-whole area pools the weighted totals of all units.
+the maximum, and a criterion's points are ``max_points × value`` (``points_total: asked``: the maxima
+of the criteria with a value only, so the points are the sum of the criteria asked and answered). A
+child with no valid answer is left out of its parent's mean (a criterion missing in a unit is flagged
+and named in the warnings). The whole area pools the weighted totals of all units.
+
+Respondent groups (``group_weights``): under ``group_weighting: criterion_means`` an item is read once
+per weighted group (``g_ℓ`` includes the group) and its value is the group-weighted mean of the groups'
+ratios; under ``respondents`` the weights are post-stratified per unit (:func:`analysis.design.calibrate`).
+A question asked of some groups only gates its criteria to those groups (:mod:`analysis.gates`).
 
 Uncertainty
 -----------
