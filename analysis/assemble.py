@@ -23,7 +23,9 @@ from .results import (
     FLAG_BELOW_TARGET,
     FLAG_LONELY_CELL,
     FLAG_MISSING_CRITERIA,
+    FLAG_MISSING_GROUP,
     FLAG_NO_DATA,
+    FLAG_NOT_ASKED,
     FLAG_SMALL_SAMPLE,
     IndexTable,
     UnitResult,
@@ -130,7 +132,9 @@ class _NodeColumns:
     criteria: list[str]
     missing: np.ndarray  # (D, criteria): no valid answer
     node_points: list[MappingProxyType]
-    max_points: float | None
+    node_max_points: list[MappingProxyType]
+    max_points: np.ndarray | None  # (D,): the points each domain is scored out of
+    group_gaps: np.ndarray  # (D, criteria): a weighted group asked the criterion has no valid answer
 
 
 def _node_columns(plan: Plan, tree: Tree, est: Estimates) -> _NodeColumns:
@@ -157,14 +161,27 @@ def _node_columns(plan: Plan, tree: Tree, est: Estimates) -> _NodeColumns:
         for row in np.rint(counts).astype(int).tolist()
     ]
     missing = np.isnan(values[:, [nd.idx for nd in criteria_nodes]])
-    if plan.points:
-        maxima = np.array([nd.points or 0.0 for nd in plan.nodes])
-        node_points = _rows(values * maxima[None, :] / 100.0, [nd.node.code for nd in plan.nodes])
-        max_points = plan.nodes[0].points
+    codes = [nd.node.code for nd in plan.nodes]
+    if plan.points and tree.maximum is not None:
+        maxima = np.array(tree.maximum, dtype=float)
+        node_points = _rows(values * maxima / 100.0, codes)
+        if plan.points_asked:  # out of the criteria with a value: none where there is no value
+            maxima = np.where(np.isnan(values), np.nan, maxima)
+        node_max_points = _rows(maxima, codes)
+        max_points = maxima[:, 0]
     else:
-        node_points = _rows(np.empty((D, 0)), [])
+        node_points = node_max_points = _rows(np.empty((D, 0)), [])
         max_points = None
-    return _NodeColumns(sections, criteria_n, crit_codes, missing, node_points, max_points)
+    gaps = np.zeros((D, len(criteria_nodes)), dtype=bool)
+    if plan.by_group:
+        answered = est.valid_n > 0
+        for j, nd in enumerate(criteria_nodes):
+            for slot in nd.slots:
+                some = answered[:, slot].any(axis=1)
+                gaps[:, j] |= some & ~answered[:, slot].all(axis=1)
+    return _NodeColumns(
+        sections, criteria_n, crit_codes, missing, node_points, node_max_points, max_points, gaps
+    )
 
 
 def assemble(
@@ -177,6 +194,7 @@ def assemble(
     previous: Mapping[str, tuple[float | None, int | None]],
     names: Mapping[str, str],
     warnings: list[str],
+    not_asked: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[list[UnitResult], UnitResult]:
     """Build every unit's result (sorted by rank) and the whole area's, with flags and warnings.
 
@@ -197,7 +215,10 @@ def assemble(
     names
         Display names of the units.
     warnings
-        Receives the warnings on missing criteria and on cells with one response.
+        Receives the warnings on missing criteria, groups missing in a criterion, answers of groups
+        not asked and cells with one response.
+    not_asked
+        Per item and group not asked it: the answers given per unit (not counted).
 
     Returns
     -------
@@ -224,6 +245,7 @@ def assemble(
         n = n_list[d]
         target = target_of.get(unit) if is_unit else None
         flags = _flags(d, unit, is_unit, has_index, n, target, min_n, columns, est.lonely_units, warnings)
+        flags += _group_flags(d, unit, is_unit, columns, not_asked or {}, warnings)
         extra: dict[str, Any] = {}
         if is_unit:
             extra = _unit_extra(unit, value if has_index else None, ranks[d] or None, previous, names)
@@ -250,8 +272,9 @@ def assemble(
                 criteria=columns.sections[Level.CRITERION][d],
                 criteria_n=columns.criteria_n[d],
                 points=columns.node_points[d].get(root) if plan.points else None,
-                max_points=columns.max_points,
+                max_points=_max_points(columns.max_points, d),
                 node_points=columns.node_points[d],
+                node_max_points=columns.node_max_points[d],
                 flags=tuple(flags),
                 **extra,
             )
@@ -303,6 +326,55 @@ def _flags(
     if is_unit and d in lonely_units:
         flags.append(FLAG_LONELY_CELL)
     return flags
+
+
+def _group_flags(
+    d: int,
+    unit: str,
+    is_unit: bool,
+    columns: _NodeColumns,
+    not_asked: Mapping[str, Mapping[str, np.ndarray]],
+    warnings: list[str],
+) -> list[str]:
+    """Flags (and warnings) on respondent groups: a criterion without one of its groups, answers not asked."""
+    flags: list[str] = []
+    place_vi = f"đơn vị {unit}" if is_unit else "toàn vùng"
+    place_en = f"unit {unit}" if is_unit else "whole area"
+    if columns.group_gaps[d].any():
+        flags.append(FLAG_MISSING_GROUP)
+        gaps = [c for c, m in zip(columns.criteria, columns.group_gaps[d].tolist(), strict=True) if m]
+        warnings.append(
+            bilingual(
+                f"{place_vi}: tiêu chí {', '.join(gaps)} chỉ có câu trả lời hợp lệ của một phần các nhóm "
+                "đối tượng; điểm là trung bình của các nhóm có trả lời",
+                f"{place_en}: some criteria were answered by part of their respondent groups; "
+                "their value rests on the groups that answered",
+            )
+        )
+    parts: list[str] = []
+    total = 0
+    for item, per_group in not_asked.items():
+        for group, counts in per_group.items():
+            count = int(counts[d]) if is_unit else int(counts.sum())
+            if count:
+                parts.append(f"{item}: {group} {count}")
+                total += count
+    if total:
+        flags.append(FLAG_NOT_ASKED)
+        warnings.append(
+            bilingual(
+                f"{place_vi}: {total} câu trả lời của nhóm đối tượng không được hỏi câu đó không được tính "
+                f"({'; '.join(parts)})",
+                f"{place_en}: {total} answers from respondent groups not asked the question were not counted",
+            )
+        )
+    return flags
+
+
+def _max_points(max_points: np.ndarray | None, d: int) -> float | None:
+    if max_points is None or math.isnan(max_points[d]):
+        return None
+    return float(max_points[d])
 
 
 def _unit_extra(

@@ -352,6 +352,7 @@ def calibrate(
     margins: pd.DataFrame | None,
     warnings: list[str],
     *,
+    by_group: bool = False,
     trim: tuple[float, float] | None,
     max_iterations: int,
     tolerance: float,
@@ -372,6 +373,9 @@ def calibrate(
         The margins table, if any.
     warnings
         Receives warnings on groups missing in a unit and on trimmed weights.
+    by_group
+        ``group_weighting: criterion_means``: the group weights apply to each criterion's group means
+        (:mod:`analysis.tree`), not to the weights; the groups are checked and warned about all the same.
     trim
         Bounds on the calibration factor, if any.
     max_iterations, tolerance
@@ -402,7 +406,8 @@ def calibrate(
             warnings,
         )
         if c is not None:
-            constraints.append(c)
+            if not by_group:
+                constraints.append(c)
             group_weighted = True
     margin_list: list[Constraint] = []
     if margins is not None:

@@ -14,9 +14,15 @@ with ``g_ℓ`` the product of the gates on the path to the criterion and ``s_ℓ
 the criterion's points (points; a code missing from ``values`` is not valid). A criterion is the mean
 of its items' ratios. A node is the weighted mean of its children (node ``weight``); under the points
 method children are combined by their maximum points, so the index is the sum of points as a share of
-the maximum, and a criterion's points are ``max_points × value``. A child with no valid answer is left
-out of its parent's mean (a criterion missing in a unit is flagged and named in the warnings). The
-whole area pools the weighted totals of all units.
+the maximum, and a criterion's points are ``max_points × value`` (``points_total: asked``: the maxima
+of the criteria with a value only, so the points are the sum of the criteria asked and answered). A
+child with no valid answer is left out of its parent's mean (a criterion missing in a unit is flagged
+and named in the warnings). The whole area pools the weighted totals of all units.
+
+Respondent groups (``group_weights``): under ``group_weighting: criterion_means`` an item is read once
+per weighted group (``g_ℓ`` includes the group) and its value is the group-weighted mean of the groups'
+ratios; under ``respondents`` the weights are post-stratified per unit (:func:`analysis.design.calibrate`).
+A question asked of some groups only gates its criteria to those groups (:mod:`analysis.gates`).
 
 Uncertainty
 -----------
@@ -61,7 +67,7 @@ from .errors import ScoringError
 from .gates import gated_codes
 from .passes import Totals
 from .results import IndexTable
-from .tree import Plan, Tree, compile_plan, evaluate
+from .tree import Plan, Tree, asked_groups, compile_plan, evaluate
 from .variance import korn_graubard
 from .weights import kish, kish_cells, kish_total
 
@@ -137,7 +143,7 @@ def score(
     """
     q = _questionnaire(questionnaire)
     scoring = _scoring(q, confidence)
-    plan = compile_plan(scoring)
+    plan = compile_plan(scoring, asked_groups(q))
     warnings: list[str] = []
     inputs = read_inputs(q, plan, responses, frame)
     data = inputs.data
@@ -149,15 +155,18 @@ def score(
         inputs.group_weights,
         margins,
         warnings,
+        by_group=plan.by_group,
         trim=trim,
         max_iterations=max_iterations,
         tolerance=tolerance,
     )
-    gated = gated_codes(plan, data.items, inputs.columns, cells.n)
+    group = data.role_column(GROUP, GROUP) if plan.needs_group else None
+    gated = gated_codes(plan, data.items, inputs.columns, cells.n, group, cells.unit_row, cells.U)
     totals = passes.weighted_totals(plan, data.items, gated, cells, calibration)
     tree = evaluate(plan, totals.Y, totals.X)
     linearised = passes.linearise(gated, totals, tree, cells)
     variance = passes.variance(gated, linearised, cells, calibration)
+    not_asked = gated.not_asked
     del gated, linearised  # a gated item's codes are n entries each: not needed by the results
     intervals = interval_estimates(tree, variance, cells, calibration, confidence)
     estimates = _estimates(scoring, tree, totals, cells, intervals, rank_probability, draws, seed)
@@ -172,6 +181,7 @@ def score(
         previous_lookup(previous),
         dict(unit_names or {}),
         warnings,
+        not_asked,
     )
     return IndexTable(
         questionnaire=q.id,
@@ -186,6 +196,8 @@ def score(
         labels=MappingProxyType({nd.node.code: nd.node.label.vi for nd in plan.nodes}),
         levels=MappingProxyType({nd.node.code: nd.node.level.value for nd in plan.nodes}),
         group_weighted=calibration.group_weighted,
+        group_weighting=scoring.group_weighting.value if calibration.group_weighted else None,
+        points_total=scoring.points_total.value if plan.points else None,
         decimals=scoring.decimals,
         min_n=min_n_value,
     )
@@ -265,7 +277,7 @@ def read_inputs(q: Questionnaire, plan: Plan, responses: pd.DataFrame, frame: pd
         responses,
         needed_items=needed,
         stratum_required=checked_frame is not None and checked_frame.by_stratum,
-        group_required=bool(group_weights),
+        group_required=bool(group_weights) or plan.needs_group,
     )
     item_columns = dict(data.items)
     for code, meta in role_alias.items():

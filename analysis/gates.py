@@ -2,15 +2,19 @@
 
 A gate is an expression of the questionnaire's language on a node of the tree; it applies to every
 criterion below. :func:`evaluate_gate` judges it once per distinct combination of the answers it
-reads, never per response; :func:`gated_codes` gives every (item, gate path) its own code column in
-which responses outside the gates carry an extra 'not counted' code.
+reads, never per response; :func:`gated_codes` gives every (item, gate path, respondent groups) its
+own code column in which responses outside the gates carry an extra 'not counted' code.
+
+A question asked of some respondent groups only (its own or its section's ``groups``) gates its
+criteria the same way: the answers of the other groups do not count, and are counted per unit in
+:attr:`GatedCodes.not_asked` so that the results report them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,15 +103,23 @@ def _gate_outcome(expr: Expression, refs: Sequence[str], values: Sequence[Any]) 
 
 @dataclass(frozen=True, slots=True)
 class GatedCodes:
-    """Per (item, gate path): the leaves it feeds, its codes and its number of codes ``K``."""
+    """Per (item, gate path, groups): the leaves it feeds, its codes and its number of codes ``K``."""
 
     pairs: Mapping[Pair, list[int]]
     codes: Mapping[Pair, np.ndarray]  # blank = ``K - 2``, not counted (outside a gate) = ``K - 1``
     sizes: Mapping[Pair, int]
+    # item -> (group -> answers per unit) given by respondents of a group the question is not asked of
+    not_asked: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
 
 
 def gated_codes(
-    plan: Plan, items: Mapping[str, ItemColumn], columns: Mapping[str, ItemColumn], n: int
+    plan: Plan,
+    items: Mapping[str, ItemColumn],
+    columns: Mapping[str, ItemColumn],
+    n: int,
+    group: ItemColumn | None = None,
+    unit_row: np.ndarray | None = None,
+    U: int = 0,
 ) -> GatedCodes:
     """Evaluate every gate once and fold the gates of each path into the codes of its items.
 
@@ -121,6 +133,10 @@ def gated_codes(
         The columns gates may read (answer columns and role items).
     n
         Number of responses.
+    group
+        Each response's respondent group (needed when :attr:`Plan.needs_group`).
+    unit_row, U
+        Each response's unit and the number of units, to count answers of groups not asked.
 
     Returns
     -------
@@ -130,18 +146,57 @@ def gated_codes(
     for nd in plan.nodes:
         if nd.node.gate is not None:
             masks[nd.idx] = evaluate_gate(nd.node.gate, columns, n)
+    group_masks: dict[tuple[str, ...], np.ndarray] = {}
     pairs = plan.pairs()
     codes_of: dict[Pair, np.ndarray] = {}
     sizes: dict[Pair, int] = {}
-    for item, path in pairs:
+    for item, path, groups in pairs:
         column = items[item]
         codes = column.codes
+        mask = None
         if path:
             mask = masks[path[0]]
             for g in path[1:]:
                 mask = mask & masks[g]
+        if groups:
+            if groups not in group_masks:
+                group_masks[groups] = _in_groups(group, groups, n)
+            mask = group_masks[groups] if mask is None else mask & group_masks[groups]
+        if mask is not None:
             # responses outside the gates move to the extra 'not counted' code
             codes = np.where(mask, codes, column.blank + 1).astype(codes.dtype, copy=False)
-        codes_of[(item, path)] = codes
-        sizes[(item, path)] = column.blank + 2
-    return GatedCodes(pairs, codes_of, sizes)
+        codes_of[(item, path, groups)] = codes
+        sizes[(item, path, groups)] = column.blank + 2
+    not_asked = {} if group is None or unit_row is None else _not_asked(plan, items, group, unit_row, U)
+    return GatedCodes(pairs, codes_of, sizes, not_asked)
+
+
+def _in_groups(group: ItemColumn | None, groups: tuple[str, ...], n: int) -> np.ndarray:
+    """Which responses belong to one of ``groups``."""
+    if group is None:
+        return np.ones(n, dtype=bool)
+    wanted = [i for i, g in enumerate(group.texts) if g in groups]
+    return np.isin(group.codes, wanted)
+
+
+def _not_asked(
+    plan: Plan, items: Mapping[str, ItemColumn], group: ItemColumn, unit_row: np.ndarray, U: int
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per scored item asked of some groups only: answers per unit given by each group not asked."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    scored = set(plan.items())
+    for item, asked in plan.asked.items():
+        if item not in scored:
+            continue
+        column = items[item]
+        answered = column.codes < column.blank
+        per_group: dict[str, np.ndarray] = {}
+        for g, name in enumerate(group.texts):
+            if name in asked:
+                continue
+            hit = answered & (group.codes == g)
+            if hit.any():
+                per_group[name] = np.bincount(unit_row[hit], minlength=U)
+        if per_group:
+            out[item] = per_group
+    return out

@@ -26,6 +26,11 @@ FLAG_BELOW_TARGET = "below_target"  # fewer responses than the campaign/frame ta
 FLAG_MISSING_CRITERIA = "missing_criteria"  # some criterion had no valid answer and was left out
 FLAG_NO_DATA = "no_data"  # no valid answer at all
 FLAG_LONELY_CELL = "lonely_cell"  # a cell (unit × stratum) with one response: its variance is approximated
+# criterion_means: a criterion had valid answers from some of its weighted groups only (the others' weight
+# went to the groups that answered)
+FLAG_MISSING_GROUP = "missing_group"
+# answers given by respondents of a group that the question is not asked of: not counted
+FLAG_NOT_ASKED = "answers_not_asked"
 
 FLAG_LABELS_VI: Mapping[str, str] = MappingProxyType(
     {
@@ -34,6 +39,8 @@ FLAG_LABELS_VI: Mapping[str, str] = MappingProxyType(
         FLAG_MISSING_CRITERIA: "Thiếu tiêu chí",
         FLAG_NO_DATA: "Không có dữ liệu",
         FLAG_LONELY_CELL: "Có ô chỉ 1 phiếu",
+        FLAG_MISSING_GROUP: "Tiêu chí thiếu nhóm đối tượng",
+        FLAG_NOT_ASKED: "Có trả lời của nhóm không được hỏi",
     }
 )
 
@@ -61,8 +68,8 @@ class UnitResult:
     elements: Mapping[str, float | None] = field(default_factory=_empty)
     criteria: Mapping[str, float | None] = field(default_factory=_empty)
     criteria_n: Mapping[str, int] = field(default_factory=_empty)  # valid answers per criterion
-    points: float | None = None  # points method: the score in points (index is % of max points)
-    max_points: float | None = None
+    points: float | None = None  # points method: the score in points (index is % of max_points)
+    max_points: float | None = None  # the points it is scored out of (points_total: asked = criteria asked)
     flags: tuple[str, ...] = ()
     previous_index: float | None = None
     previous_rank: int | None = None
@@ -72,6 +79,7 @@ class UnitResult:
     name: str | None = None  # display name, when a unit list is known
     df: int | None = None  # design degrees of freedom: responses minus cells
     node_points: Mapping[str, float | None] = field(default_factory=_empty)  # points method: node -> points
+    node_max_points: Mapping[str, float | None] = field(default_factory=_empty)  # node -> out of
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -101,6 +109,7 @@ class UnitResult:
             "rank_probability": self.rank_probability,
             "df": self.df,
             "node_points": dict(self.node_points),
+            "node_max_points": dict(self.node_max_points),
         }
         return {k: _clean(v) for k, v in d.items()}
 
@@ -109,7 +118,7 @@ class UnitResult:
         """Rebuild a result from :meth:`to_dict` output (unknown keys are ignored)."""
         known = {f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {k: v for k, v in d.items() if k in known}
-        for key in ("fields", "elements", "criteria", "criteria_n", "node_points"):
+        for key in ("fields", "elements", "criteria", "criteria_n", "node_points", "node_max_points"):
             kwargs[key] = MappingProxyType(dict(kwargs.get(key) or {}))
         kwargs["flags"] = tuple(kwargs.get("flags") or ())
         kwargs["unit"] = str(kwargs["unit"])
@@ -132,7 +141,9 @@ class IndexTable:
     confidence: float = 0.95
     labels: Mapping[str, str] = field(default_factory=_empty)  # node code -> Vietnamese label
     levels: Mapping[str, str] = field(default_factory=_empty)  # node code -> index/field/element/criterion
-    group_weighted: bool = False  # respondent groups reweighted to Scoring.group_weights
+    group_weighted: bool = False  # respondent groups weighted by Scoring.group_weights
+    group_weighting: str | None = None  # criterion_means | respondents, when group weighted
+    points_total: str | None = None  # points method: asked | scaled
     decimals: int = 2  # published precision (Scoring.decimals); ranks tie at this precision
     min_n: int | None = None  # units with fewer responses are flagged small_sample
 
@@ -167,6 +178,8 @@ class IndexTable:
             "overall": self.overall.to_dict(),
             "warnings": list(self.warnings),
             "group_weighted": self.group_weighted,
+            "group_weighting": self.group_weighting,
+            "points_total": self.points_total,
             "decimals": self.decimals,
             "min_n": self.min_n,
             "labels": dict(self.labels),
@@ -191,6 +204,8 @@ class IndexTable:
             labels=MappingProxyType(dict(d.get("labels") or {})),
             levels=MappingProxyType(dict(d.get("levels") or {})),
             group_weighted=bool(d.get("group_weighted", False)),
+            group_weighting=d.get("group_weighting"),
+            points_total=d.get("points_total"),
             decimals=int(d.get("decimals") if d.get("decimals") is not None else 2),
             min_n=d.get("min_n"),
         )

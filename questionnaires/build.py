@@ -12,9 +12,11 @@ from .expressions import Expression, parse, parse_choice_filter
 from .model import (
     Choice,
     ChoiceList,
+    GroupWeighting,
     Label,
     Level,
     Method,
+    PointsTotal,
     Question,
     Questionnaire,
     QuestionType,
@@ -117,6 +119,8 @@ def _scoring(sc: dict) -> Scoring:
         scale=(sc["scale"][0], sc["scale"][1]),
         values=MappingProxyType(dict(sc["values"])),
         group_weights=MappingProxyType(dict(sc["group_weights"])),
+        group_weighting=GroupWeighting(sc.get("group_weighting", GroupWeighting.CRITERION_MEANS.value)),
+        points_total=PointsTotal(sc.get("points_total", PointsTotal.ASKED.value)),
         decimals=sc["decimals"],
         min_n=sc["min_n"],
     )

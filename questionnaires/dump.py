@@ -127,6 +127,8 @@ def _scoring(sc: Scoring) -> dict:
         "scale": list(sc.scale),
         **({"values": dict(sc.values)} if sc.values else {}),
         **({"group_weights": dict(sc.group_weights)} if sc.group_weights else {}),
+        "group_weighting": sc.group_weighting.value,
+        "points_total": sc.points_total.value,
         "decimals": sc.decimals,
         "min_n": sc.min_n,
         "index": _node(sc.tree),

@@ -229,6 +229,27 @@ class Method(StrEnum):
     POINTS = "points"  # each option worth a fraction of the criterion's max points
 
 
+class GroupWeighting(StrEnum):
+    """How ``group_weights`` combine the respondent groups (methodology §7)."""
+
+    # A criterion's value in a unit is the group_weights-weighted mean of each group's (weighted) mean,
+    # over the groups with valid answers to it (weights renormalised over those groups).
+    CRITERION_MEANS = "criterion_means"
+    # Each unit's respondents are post-stratified so the groups present hold their shares of its weight.
+    RESPONDENTS = "respondents"
+
+
+class PointsTotal(StrEnum):
+    """What the points method reports as a unit's points (methodology §7)."""
+
+    # The sum of the points of the criteria asked and answered, beside the sum of their max_points; the
+    # index is that sum as a share of that maximum.
+    ASKED = "asked"
+    # The full maximum times the index, each node keeping its full maximum in its parent's mean (the
+    # reading before 2026: a node with missing criteria is extrapolated to its full points).
+    SCALED = "scaled"
+
+
 class Level(StrEnum):
     INDEX = "index"
     FIELD = "field"
@@ -278,6 +299,8 @@ class Scoring:
     scale: tuple[float, float] = (1.0, 5.0)  # mean_score: (min, max) mapped to (0, 100)
     values: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # points default
     group_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    group_weighting: GroupWeighting = GroupWeighting.CRITERION_MEANS  # how group_weights apply
+    points_total: PointsTotal = PointsTotal.ASKED  # points method: what a unit's points are
     decimals: int = 2  # for display only
     min_n: int = 30  # units with fewer responses are flagged
 

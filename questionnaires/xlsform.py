@@ -26,7 +26,8 @@ Sheets and columns
     ``code``, ``parent``, ``items`` (space-separated), ``label::…``, ``weight``, ``gate``,
     ``max_points``, ``method``, ``values`` (``A=1 B=0.6``). The ``index`` row also holds the scoring
     settings: ``method`` and ``values`` are the defaults, and ``valid``, ``positive``, ``scale``,
-    ``group_weights`` (``lanh_dao=0.5 nguoi_dan=0.5``), ``decimals``, ``min_n``.
+    ``group_weights`` (``lanh_dao=0.5 nguoi_dan=0.5``), ``group_weighting`` (``criterion_means`` or
+    ``respondents``), ``points_total`` (``asked`` or ``scaled``), ``decimals``, ``min_n``.
 """
 
 from __future__ import annotations
@@ -296,6 +297,8 @@ def _scoring(q: Questionnaire, langs: _Languages) -> _Table:
             "positive",
             "scale",
             "group_weights",
+            "group_weighting",
+            "points_total",
             "decimals",
             "min_n",
         ],
@@ -322,6 +325,8 @@ def _scoring(q: Questionnaire, langs: _Languages) -> _Table:
                 positive=" ".join(scoring.positive),
                 scale=" ".join(_number(x) for x in scoring.scale),
                 group_weights=_pairs(scoring.group_weights) if scoring.group_weights else None,
+                group_weighting=scoring.group_weighting.value,
+                points_total=scoring.points_total.value,
                 decimals=scoring.decimals,
                 min_n=scoring.min_n,
             )

@@ -1037,6 +1037,9 @@ class _Reader:
         for key in ("decimals", "min_n"):
             if row.get(key) is not None:
                 out[key] = row[key] if isinstance(row[key], (int, float)) else _cell_text(row[key])
+        for key in ("group_weighting", "points_total"):
+            if _cell_text(row.get(key)) is not None:
+                out[key] = _cell_text(row[key])
         return out
 
     def pairs(self, value: Any, where: str, what: str) -> dict[str, str]:

@@ -31,7 +31,8 @@ from xlsxwriter.worksheet import Worksheet
 
 from analysis.data import bilingual
 from analysis.results import FLAG_LABELS_VI, IndexTable, UnitResult
-from questionnaires import Method, Questionnaire
+from analysis.tree import asked_groups
+from questionnaires import GroupWeighting, Method, PointsTotal, Questionnaire
 
 from . import charts
 from .errors import ReportError
@@ -1148,8 +1149,7 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
             (
                 "Mỗi câu hỏi thuộc một tiêu chí có điểm tối đa; mỗi phương án trả lời được một tỷ lệ",
                 'của điểm tối đa (ví dụ A = 100%, B = 60%, C = 20%, D = 0%; "Không biết" không hợp lệ).',
-                "Điểm tiêu chí = điểm tối đa × tỷ lệ trung bình (có trọng số) trên các câu trả lời hợp lệ;",
-                "điểm của đơn vị là tổng điểm các tiêu chí; chỉ số (%) = tổng điểm / tổng điểm tối đa × 100.",
+                "Điểm tiêu chí = điểm tối đa × tỷ lệ trung bình (có trọng số) trên các câu trả lời hợp lệ.",
             )
         )
     if scoring.group_weights:
@@ -1157,13 +1157,16 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
         shares = "; ".join(f"{groups.get(k, k)}: {v:g}" for k, v in scoring.group_weights.items())
         criterion += f" Trọng số các nhóm người trả lời: {shares}."
     upper = "các lĩnh vực" if s.fields else "các yếu tố"
-    levels = "Chỉ số yếu tố = trung bình cộng chỉ số các tiêu chí của yếu tố"
-    if s.fields:
-        levels += "; chỉ số lĩnh vực = trung bình cộng chỉ số các yếu tố của lĩnh vực"
-    levels += (
-        f"; chỉ số chung = trung bình cộng {upper}. Tiêu chí không có câu trả lời hợp lệ ở một đơn vị "
-        'được bỏ khỏi trung bình của yếu tố và được ghi chú ("Thiếu tiêu chí").'
-    )
+    if method == Method.POINTS.value:
+        levels = _points_total_text(ctx.table.points_total or scoring.points_total.value)
+    else:
+        levels = "Chỉ số yếu tố = trung bình cộng chỉ số các tiêu chí của yếu tố"
+        if s.fields:
+            levels += "; chỉ số lĩnh vực = trung bình cộng chỉ số các yếu tố của lĩnh vực"
+        levels += (
+            f"; chỉ số chung = trung bình cộng {upper}. Tiêu chí không có câu trả lời hợp lệ ở một đơn vị "
+            'được bỏ khỏi trung bình của yếu tố và được ghi chú ("Thiếu tiêu chí").'
+        )
     ci = " ".join(
         (
             f"Mức tin cậy {ctx.confidence}. {CI_METHODS_VI.get(ctx.table.ci_method, ctx.table.ci_method)}.",
@@ -1195,6 +1198,7 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
         ("Cấu trúc chỉ số", _structure_text(s)),
         ("Chỉ số tiêu chí", criterion),
         ("Chỉ số yếu tố, lĩnh vực, chỉ số chung", levels),
+        *_group_rows(q, ctx.table),
         ("Trọng số", WEIGHTING_VI.get(ctx.table.weighting, ctx.table.weighting)),
         ("Khoảng tin cậy", ci),
         ("Xếp hạng", ranking),
@@ -1212,6 +1216,68 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
 
         text = left_out_text(ctx.left_out, ctx.include_flagged)
         rows.insert(-1, ("Phiếu được tính", f'{text} Chi tiết theo đơn vị ở trang "{SHEET_QUALITY}".'))
+    return rows
+
+
+def _points_total_text(rule: str) -> str:
+    """How the points method totals a unit's points (``points_total``), in words."""
+    if rule == PointsTotal.SCALED.value:
+        return " ".join(
+            (
+                "Quy tắc tính tổng điểm: suy rộng theo điểm tối đa đầy đủ (points_total = scaled). Mỗi",
+                "yếu tố giữ nguyên điểm tối đa của nó khi tính chỉ số chung, kể cả khi thiếu tiêu chí;",
+                "điểm của đơn vị = tổng điểm tối đa của bảng hỏi × chỉ số (%) / 100. Tiêu chí không có",
+                'câu trả lời hợp lệ được bỏ khỏi yếu tố của nó và được ghi chú ("Thiếu tiêu chí").',
+            )
+        )
+    return " ".join(
+        (
+            "Quy tắc tính tổng điểm: cộng điểm các tiêu chí được hỏi (points_total = asked). Điểm",
+            "của yếu tố và của đơn vị là tổng điểm các tiêu chí có câu trả lời hợp lệ; điểm tối đa",
+            "là tổng điểm tối đa của chính các tiêu chí đó. Chỉ số (%) = tổng điểm / điểm tối đa đó",
+            "× 100 và là căn cứ xếp hạng. Tiêu chí không có câu trả lời hợp lệ ở một đơn vị không",
+            'được tính vào cả điểm lẫn điểm tối đa và được ghi chú ("Thiếu tiêu chí").',
+        )
+    )
+
+
+def _group_rows(q: Questionnaire, table: IndexTable) -> list[tuple[str, str]]:
+    """How respondent groups were weighted (``group_weighting``) and which questions each was asked."""
+    scoring = q.scoring
+    assert scoring is not None
+    rows: list[tuple[str, str]] = []
+    if scoring.group_weights:
+        rule = table.group_weighting or scoring.group_weighting.value
+        if rule == GroupWeighting.RESPONDENTS.value:
+            text = " ".join(
+                (
+                    "Quy tắc trọng số nhóm: theo người trả lời (group_weighting = respondents). Phiếu của",
+                    "mỗi đơn vị được điều chỉnh trọng số (hậu phân tầng) để mỗi nhóm có phiếu chiếm đúng tỷ",
+                    "trọng của nhóm trong tổng trọng số của đơn vị (tỷ trọng chia lại cho các nhóm có",
+                    "phiếu); điểm tiêu chí là trung bình có trọng số trên mọi câu trả lời hợp lệ.",
+                )
+            )
+        else:
+            text = " ".join(
+                (
+                    "Quy tắc trọng số nhóm: theo trung bình của từng nhóm (group_weighting =",
+                    "criterion_means). Ở mỗi tiêu chí, điểm trung bình (có trọng số) của từng nhóm đối",
+                    "tượng được tính riêng, rồi lấy trung bình theo trọng số nhóm. Nếu chỉ một phần các",
+                    "nhóm có câu trả lời hợp lệ cho tiêu chí, trọng số được chia lại cho các nhóm có trả",
+                    'lời (tiêu chí lấy điểm của nhóm đó) và đơn vị được ghi chú ("Tiêu chí thiếu nhóm đối',
+                    'tượng"). Sai số chuẩn tuyến tính hoá Taylor cho tỷ số của các tỷ số.',
+                )
+            )
+        rows.append(("Trọng số nhóm đối tượng", text))
+    if asked_groups(q):
+        text = " ".join(
+            (
+                "Câu hỏi (hoặc phần) chỉ dành cho một số nhóm đối tượng: câu trả lời của nhóm không",
+                'được hỏi không được tính vào tiêu chí và được ghi chú ("Có trả lời của nhóm không được',
+                'hỏi"), kèm số câu trong phần cảnh báo.',
+            )
+        )
+        rows.append(("Câu hỏi theo nhóm đối tượng", text))
     return rows
 
 

@@ -11,7 +11,7 @@ import pytest
 from runtime_helpers import questionnaire as runtime_questionnaire
 
 from analysis import IndexTable, ScoringError, competition_ranks, score
-from questionnaires import from_data
+from questionnaires import from_data, load_questionnaire, to_dict
 
 LIKERT = [{"code": i, "label": {"vi": f"Mức {i}"}} for i in range(1, 6)]
 YES_NO = [{"code": 1, "label": {"vi": "Có"}}, {"code": 2, "label": {"vi": "Không"}}]
@@ -183,7 +183,7 @@ def test_census_has_a_point_interval():
     assert u.se == 0.0 and u.ci_low == u.ci_high == pytest.approx(75.0)
 
 
-def par_questionnaire(group_weights=None) -> object:
+def par_questionnaire(group_weights=None, **settings) -> object:
     data = {
         "id": "par-hand",
         "version": "1",
@@ -237,6 +237,7 @@ def par_questionnaire(group_weights=None) -> object:
     }
     if group_weights:
         data["scoring"]["group_weights"] = group_weights
+    data["scoring"].update(settings)
     return from_data(data).questionnaire
 
 
@@ -283,7 +284,9 @@ def test_group_weights_by_hand():
     )
     plain = score(par_questionnaire(), responses.drop(columns="group")).unit("xa")
     assert plain.criteria["c1"] == pytest.approx(50.0)  # 2 of 4 answers are A
-    weighted = score(par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}), responses)
+    weighted = score(
+        par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}, group_weighting="respondents"), responses
+    )
     u = weighted.unit("xa")
     # the leader weighs 0.5 × 4 / 1 = 2, each citizen 0.5 × 4 / 3 = 2/3:
     # c1 = (2 × 1 + 2/3 × 0 + 2/3 × 0 + 2/3 × 1) / 4 = 2/3
@@ -291,6 +294,14 @@ def test_group_weights_by_hand():
     assert weighted.group_weighted
     # Kish: Σw = 4, Σw² = 4 + 3 × 4/9 = 16/3 -> n_eff = 3, deff = 4/3
     assert u.n_eff == pytest.approx(3.0) and u.deff == pytest.approx(4 / 3)
+    assert weighted.group_weighting == "respondents"
+    # criterion_means (the default): the group means 1 and 1/3 weigh 0.5 each; the weights stay 1
+    means = score(par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}), responses)
+    m = means.unit("xa")
+    assert m.criteria["c1"] == pytest.approx(100 * (0.5 * 1 + 0.5 / 3))
+    assert m.criteria["c2"] == pytest.approx(100.0)
+    assert means.group_weighted and means.group_weighting == "criterion_means"
+    assert m.n_eff == pytest.approx(4.0) and m.deff == pytest.approx(1.0)
 
 
 def test_group_weights_need_a_group_column():
@@ -644,7 +655,7 @@ def test_result_round_trips_through_json_and_csv(tmp_path):
 
 
 def test_group_weights_equal_per_unit_margins_on_the_group():
-    q = par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5})
+    q = par_questionnaire({"lanh_dao": 0.5, "nguoi_dan": 0.5}, group_weighting="respondents")
     rng = np.random.default_rng(3)
     rows = []
     for unit, leaders, citizens in (("xa-1", 3, 12), ("xa-2", 5, 20)):
@@ -751,3 +762,168 @@ def test_calculates_are_scored_only_when_a_criterion_names_them():
     named = score(_with_calculates("b1_tinh"), responses).unit("xa-a")
     assert named.criteria["b1"] == pytest.approx(50.0)  # as b1: gated r1, r3 -> 2, 4 -> 1/2
     assert named.index == pytest.approx(plain.index)
+
+
+def par_xa(**settings):
+    q = load_questionnaire("par-xa-2023")
+    if not settings:
+        return q
+    data = to_dict(q)
+    data["scoring"].update(settings)
+    return from_data(data).questionnaire
+
+
+def six_responses() -> pd.DataFrame:
+    """Unit X: one leader answers tt_1 = A, two citizens D and "Không biết"; unit Y: three more."""
+    q = load_questionnaire("par-xa-2023")
+    items = [it for c in q.scoring.criteria for it in c.items]
+    rows = [
+        ("x1", "X", "lanh_dao", {"tt_1": "A"}),
+        ("x2", "X", "nguoi_dan", {"tt_1": "D"}),
+        ("x3", "X", "nguoi_dan", {"tt_1": "KB"}),
+        ("y1", "Y", "lanh_dao", {"tt_1": "B", "tt_3": "A"}),
+        # a citizen's paper answer to the leaders-only tt_3: not counted, reported
+        ("y2", "Y", "nguoi_dan", {"tt_1": "A", "tt_3": "D", **{f"hl_{i}": 5 for i in range(1, 6)}}),
+        ("y3", "Y", "nguoi_dan", {"tt_1": "C"}),
+    ]
+    return pd.DataFrame(
+        [
+            {"response_id": rid, "unit": unit, "nhom": group, **{it: answers.get(it) for it in items}}
+            for rid, unit, group, answers in rows
+        ]
+    )
+
+
+def test_par_survey_six_responses_by_hand():
+    table = score(par_xa(), six_responses())
+    assert table.group_weighting == "criterion_means" and table.points_total == "asked"
+    x = table.unit("X")
+    # the file's rule: 0.5 × the leaders' mean 1 + 0.5 × the citizens' mean 0 ("KB" is not valid)
+    assert x.criteria["tt_1"] == pytest.approx(50.0)
+    # only tt_1 (1 point) was asked and answered: 0.5 of 1 point, and the index is 50
+    assert x.points == pytest.approx(0.5) and x.max_points == 1.0 and x.index == pytest.approx(50.0)
+    assert x.node_points["thu_tuc_hc"] == pytest.approx(0.5) and x.node_max_points["thu_tuc_hc"] == 1.0
+    assert x.node_points["chi_dao"] is None and x.node_max_points["chi_dao"] is None
+    y = table.unit("Y")
+    # tt_1: leaders 0.6, citizens (1 + 0.2)/2 = 0.6; tt_3: the leader's A alone (the citizen's D is not
+    # counted); sipas_xa: 100% of 2 points
+    assert y.criteria["tt_1"] == pytest.approx(60.0)
+    assert y.criteria["tt_3"] == pytest.approx(100.0)
+    assert y.criteria["sipas_xa"] == pytest.approx(100.0)
+    assert y.node_points["thu_tuc_hc"] == pytest.approx(1.6) and y.node_max_points["thu_tuc_hc"] == 2.0
+    assert y.points == pytest.approx(0.6 + 1.0 + 2.0) and y.max_points == 4.0
+    assert y.index == pytest.approx(100 * 3.6 / 4)
+    assert "answers_not_asked" in y.flags and "answers_not_asked" not in x.flags
+    assert any("tt_3: nguoi_dan 1" in w and "đơn vị Y" in w for w in table.warnings)
+    # the whole area pools the groups: tt_1 = 0.5 × (1 + 0.6)/2 + 0.5 × (0 + 1 + 0.2)/3 = 0.6
+    assert table.overall.criteria["tt_1"] == pytest.approx(60.0)
+    assert table.overall.points == pytest.approx(3.6) and table.overall.max_points == 4.0
+    # ranked by the normalised score
+    assert [u.unit for u in table.units] == ["Y", "X"]
+
+
+def test_par_survey_six_responses_other_readings():
+    responses = six_responses()
+    respondents = score(par_xa(group_weighting="respondents"), responses)
+    x = respondents.unit("X")
+    # post-stratified: the leader weighs 1.5, each citizen 0.75: (1.5 × 1 + 0.75 × 0) / 2.25
+    assert x.criteria["tt_1"] == pytest.approx(200 / 3)
+    assert x.points == pytest.approx(2 / 3) and x.max_points == 1.0
+    y = respondents.unit("Y")
+    assert y.criteria["tt_3"] == pytest.approx(100.0)  # the gate holds under either reading
+    # the reading before: every node keeps its full maximum, points = 20 × index
+    scaled = score(par_xa(group_weighting="respondents", points_total="scaled"), responses)
+    old = scaled.unit("X")
+    assert old.index == pytest.approx(200 / 3)
+    assert old.points == pytest.approx(20 * 2 / 3) and old.max_points == 20.0
+    assert scaled.points_total == "scaled"
+
+
+def test_par_survey_one_group_answering_takes_the_criterion():
+    # criterion_means with only the citizens answering a criterion: its value is their mean (the
+    # weights renormalised over the groups that answered), and the unit is flagged
+    responses = six_responses()
+    responses.loc[responses["response_id"] == "x1", "tt_1"] = "KB"
+    u = score(par_xa(), responses).unit("X")
+    assert u.criteria["tt_1"] == pytest.approx(0.0)
+    assert "missing_group" in u.flags
+
+
+def test_par_survey_linearised_se_matches_a_numerical_derivative():
+    # criterion_means is a ratio of ratios: check the delta-method SE against finite differences of
+    # the estimator in the weights (Σ over responses of (∂index/∂w_i · w_i)² × n/(n-1), one stratum)
+    rng = np.random.default_rng(7)
+    q = par_xa()
+    items = [it for c in q.scoring.criteria for it in c.items]
+    rows = []
+    for i in range(40):
+        group = "lanh_dao" if i < 8 else "nguoi_dan"
+        answers = {it: "ABCD"[int(rng.integers(0, 4))] for it in items if not it.startswith("hl_")}
+        answers |= {f"hl_{k}": int(rng.integers(1, 6)) for k in range(1, 6)}
+        rows.append({"response_id": f"r{i}", "unit": "X", "nhom": group, **answers})
+    df = pd.DataFrame(rows)
+    u = score(q, df).unit("X")
+
+    def index_with(weights):
+        """The estimator written out: Σ max × criterion over Σ max, criteria as group-weighted means."""
+        num = 0.0
+        den = 0.0
+        for crit in q.scoring.criteria:
+            slot_values = []
+            for item in crit.items:
+                parts = []
+                for g, a in q.scoring.group_weights.items():
+                    asked = _asked(q, item)
+                    if asked is not None and g not in asked:
+                        continue
+                    mask = (df["nhom"] == g).to_numpy()
+                    codes = df[item].astype(str).to_numpy()
+                    s, v = _points_score(q, crit, codes)
+                    x = (weights * v * mask).sum()
+                    if x > 0:
+                        parts.append((a, (weights * s * v * mask).sum() / x))
+                if parts:
+                    slot_values.append(sum(a * r for a, r in parts) / sum(a for a, _ in parts))
+            if slot_values:
+                num += crit.max_points * sum(slot_values) / len(slot_values)
+                den += crit.max_points
+        return num / den
+
+    w = np.ones(len(df))
+    base = index_with(w)
+    assert 100 * base == pytest.approx(u.index, abs=1e-9)
+    grad = np.zeros(len(df))
+    h = 1e-6
+    for i in range(len(df)):
+        up, down = w.copy(), w.copy()
+        up[i] += h
+        down[i] -= h
+        grad[i] = (index_with(up) - index_with(down)) / (2 * h)
+    n = len(df)
+    z = grad * w
+    var = n / (n - 1) * ((z - z.mean()) ** 2).sum()
+    assert u.se == pytest.approx(100 * np.sqrt(var), rel=1e-5)
+
+
+def _asked(q, item):
+    """The groups asked ``item`` (its section's and its own ``groups``); None = everyone."""
+    for section in q.sections:
+        for question in section.questions:
+            if question.code == item:
+                groups = set(section.groups) if section.groups else None
+                if question.groups:
+                    groups = set(question.groups) if groups is None else groups & set(question.groups)
+                return groups
+    return None
+
+
+def _points_score(q, crit, codes):
+    sc = q.scoring
+    if (crit.method or sc.method).value == "share_satisfied":
+        v = np.isin(codes, list(sc.valid)).astype(float)
+        s = np.isin(codes, list(sc.positive)).astype(float)
+    else:
+        table = crit.values or sc.values
+        v = np.array([c in table for c in codes], dtype=float)
+        s = np.array([table.get(c, 0.0) for c in codes], dtype=float)
+    return s, v

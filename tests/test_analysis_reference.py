@@ -51,7 +51,7 @@ def check(table, exp: pd.DataFrame, elements: bool = True) -> None:
         assert got.se == pytest.approx(row["se"], rel=SE_REL, abs=1e-12), domain
         assert got.ci_low == pytest.approx(row["ci_low"], rel=1e-6, abs=1e-9), domain
         assert got.ci_high == pytest.approx(row["ci_high"], rel=1e-6, abs=1e-9), domain
-        if "n_kish" in row:
+        if "n_kish" in row and not pd.isna(row["n_kish"]):
             assert got.n_eff == pytest.approx(row["n_kish"], rel=1e-12)
         if elements:
             for column, value in row.items():
@@ -133,6 +133,42 @@ def test_points_method_with_group_weights_matches_r():
     assert xinh.criteria["sipas_xa"] is None and "missing_criteria" in xinh.flags
 
 
+@pytest.mark.parametrize("reading", ["criterion_means", "respondents"])
+def test_par_survey_groups_match_r(reading):
+    # Both readings of group_weights, points summed over the criteria asked and answered, questions
+    # asked of one group only, a gated criterion, missing criteria and a criterion with one group.
+    q = load_file(FIXTURES / "parxa_questionnaire.yaml").questionnaire
+    data = to_dict(q)
+    data["scoring"]["group_weighting"] = reading
+    q = from_data(data).questionnaire
+    table = score(
+        q, read_responses(FIXTURES / "parxa_responses.csv"), read_frame(FIXTURES / "parxa_frame.csv")
+    )
+    exp = expected("parxa_means" if reading == "criterion_means" else "parxa_respondents")
+    check(table, exp.drop(columns=["points", "max_points"]))
+    for domain, row in exp.iterrows():
+        got = table.overall if domain == "overall" else table.unit(domain)
+        assert got.points == pytest.approx(row["points"], abs=1e-10), domain
+        assert got.max_points == pytest.approx(row["max_points"], abs=1e-12), domain
+        # the points are the sum of the criteria's points, out of the sum of their maxima
+        assert got.points == pytest.approx(sum(got.node_points[c] or 0 for c in got.criteria), abs=1e-12)
+        for column, value in row.items():
+            if str(column).startswith("criterion:"):
+                code = str(column).split(":", 1)[1]
+                if pd.isna(value):
+                    assert got.criteria[code] is None, (domain, code)
+                else:
+                    assert got.criteria[code] == pytest.approx(value, abs=INDEX_TOL), (domain, code)
+    assert table.group_weighted and table.group_weighting == reading and table.points_total == "asked"
+    assert "missing_criteria" in table.unit("tra-thanh").flags  # tt_3 only "KB": 6 points, not 6.5
+    assert table.unit("tra-thanh").max_points == 6.0
+    assert table.unit("tra-thanh").node_max_points["thu_tuc"] == 2.5
+    assert "answers_not_asked" in table.unit("tra-bui").flags  # citizens' answers to cd_2 not counted
+    assert any("cd_2: nguoi_dan 4" in w for w in table.warnings)
+    if reading == "criterion_means":
+        assert "missing_group" in table.unit("tra-phong").flags  # tt_2: the leaders only said "KB"
+
+
 def test_korn_graubard_matches_svyciprop_beta():
     q = load_file(FIXTURES / "single_questionnaire.yaml").questionnaire
     table = score(
@@ -143,7 +179,16 @@ def test_korn_graubard_matches_svyciprop_beta():
 
 def test_reference_outputs_are_not_trivial():
     # The fixtures would prove little if every unit had the same index or a zero SE.
-    for name in ("unweighted", "design", "poststratified", "raked", "points", "single"):
+    for name in (
+        "unweighted",
+        "design",
+        "poststratified",
+        "raked",
+        "points",
+        "single",
+        "parxa_means",
+        "parxa_respondents",
+    ):
         exp = expected(name)
         assert exp["index"].nunique() >= 3, name
         assert (exp["se"].dropna() > 0.1).sum() >= 3, name

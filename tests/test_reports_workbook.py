@@ -549,6 +549,19 @@ def test_points_method_shows_points(tmp_path, unit_list, names):
     method = {r[0]: r[1] for r in book[SHEET_METHOD].iter_rows(values_only=True) if r[0]}
     assert "điểm tối đa" in method["Chỉ số tiêu chí"]
     assert "Lãnh đạo, công chức xã" in method["Chỉ số tiêu chí"]
+    # the rules used, named in Vietnamese: the file's defaults here
+    assert "points_total = asked" in method["Chỉ số yếu tố, lĩnh vực, chỉ số chung"]
+    assert "cộng điểm các tiêu chí được hỏi" in method["Chỉ số yếu tố, lĩnh vực, chỉ số chung"]
+    assert "group_weighting = criterion_means" in method["Trọng số nhóm đối tượng"]
+    assert "không được tính" in method["Câu hỏi theo nhóm đối tượng"]
+    # the rules the table was scored with win over the file's
+    other = IndexTable(**{**table.__dict__, "group_weighting": "respondents", "points_total": "scaled"})
+    build_report(other, q, path, unit_names=names, pictures=False)
+    method = {
+        r[0]: r[1] for r in openpyxl.load_workbook(path)[SHEET_METHOD].iter_rows(values_only=True) if r[0]
+    }
+    assert "group_weighting = respondents" in method["Trọng số nhóm đối tượng"]
+    assert "points_total = scaled" in method["Chỉ số yếu tố, lĩnh vực, chỉ số chung"]
 
 
 def test_wrong_questionnaire_or_empty_table_is_refused(table, questionnaire, tmp_path):

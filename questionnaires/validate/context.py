@@ -36,7 +36,8 @@ KEYS = {
         "guidance_hint", "required_message", "read_only", "extra",
     },
     "scoring": {
-        "method", "valid", "positive", "scale", "values", "group_weights", "decimals", "min_n", "index",
+        "method", "valid", "positive", "scale", "values", "group_weights", "group_weighting", "points_total",
+        "decimals", "min_n", "index",
     },
     "node": {"code", "label", "weight", "gate", "max_points", *LEVEL_KEYS},
     "criterion": {"code", "item", "items", "label", "weight", "gate", "max_points", "method", "values"},

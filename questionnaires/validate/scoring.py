@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ErrorCode, WarningCode
-from ..model import Level, Method
+from ..model import GroupWeighting, Level, Method, PointsTotal
 from .context import LEVEL_KEYS, Context, is_number, number_text, where_of
 from .references import check_refs
 
@@ -38,6 +38,8 @@ def scoring_tree(ctx: Context, raw: Any, items: dict, choices: dict, group_codes
         raise ctx.fail(ErrorCode.MISSING_FIELD, "'index' (the root of the scoring tree) is required", where)
     out["index"] = node(ctx, index, Level.INDEX, "scoring index", _Tree(items, choices, out))
     _check_tree(ctx, out, items, where)
+    if out["method"] == Method.POINTS.value and out["points_total"] == PointsTotal.ASKED.value:
+        _check_sums(ctx, out["index"])
     return out
 
 
@@ -64,9 +66,24 @@ def _settings(ctx: Context, raw: dict, where: str, group_codes: set[str]) -> dic
     out["scale"] = [float(scale[0]), float(scale[1])]
     out["values"] = values(ctx, raw.get("values"), where)
     out["group_weights"] = _group_weights(ctx, raw.get("group_weights") or {}, where, group_codes)
+    out["group_weighting"] = _choice(ctx, raw, "group_weighting", GroupWeighting, where)
+    out["points_total"] = _choice(ctx, raw, "points_total", PointsTotal, where)
     out["decimals"] = ctx.integer(raw, "decimals", 2, 0, 10, where)
     out["min_n"] = ctx.integer(raw, "min_n", 30, 0, 1_000_000, where)
     return out
+
+
+def _choice(ctx: Context, raw: dict, key: str, kind: type[GroupWeighting | PointsTotal], where: str) -> str:
+    """Return a named setting's value (its first value, the default, when absent)."""
+    value = raw.get(key)
+    if value is None:
+        return next(iter(kind)).value
+    try:
+        return kind(str(value).strip()).value
+    except ValueError:
+        raise ctx.fail(
+            ErrorCode.BAD_SCORING, f"unknown {key} {value!r}; use {', '.join(m.value for m in kind)}", where
+        ) from None
 
 
 def _group_weights(ctx: Context, raw: Any, where: str, group_codes: set[str]) -> dict[str, float]:
@@ -98,6 +115,22 @@ def _check_tree(ctx: Context, out: dict, items: dict, where: str) -> None:
                 f"uses the answer list {q['choices']!r} of scored items but is in no scoring criterion",
                 f"item {code}",
             )
+
+
+def _check_sums(ctx: Context, node: dict) -> float:
+    """Under ``points_total: asked`` a node's points are its criteria's: its max_points must be their sum."""
+    if node["level"] == Level.CRITERION.value:
+        return node["max_points"] or 0.0
+    total = sum(_check_sums(ctx, c) for c in node["children"])
+    if node["max_points"] is not None and abs(node["max_points"] - total) > 1e-9 * max(1.0, total):
+        raise ctx.fail(
+            ErrorCode.BAD_SCORING,
+            f"max_points {number_text(node['max_points'])} of {node['code']!r} differs from the sum of its "
+            f"criteria's max_points ({number_text(total)}); under points_total: asked a node's points are "
+            "the sum of its criteria's (use points_total: scaled to rescale)",
+            f"scoring {node['level']} {node['code']}",
+        )
+    return total
 
 
 def values(ctx: Context, raw: Any, where: str) -> dict[str, float]:
