@@ -165,7 +165,8 @@ class ExportTable:
     """A file read as the responses table, with what was found on the way.
 
     ``table``: ``response_id``, ``unit`` (and ``stratum``/``group`` when the file has them), one column
-    per item found (choice codes as text), ``submitted_at``/``started_at`` when known; indexed by file
+    per item found (choice codes as text), ``started_at``/``submitted_at``/``received_at`` when known
+    (UTC timestamps); indexed by file
     row. ``tool``: ``"kobo"``, ``"odk"``, ``"export"`` (prefixed headers without a tool's system
     columns) or ``"sipas"`` (our own layout, passed through unchanged). ``columns``: header -> item
     code. ``skipped``: system, metadata and per-option columns. ``problems``: cells that cannot be
@@ -236,7 +237,7 @@ def _first_part(header: str) -> str:
 
 
 def _is_system(header: str) -> bool:
-    """A column KoboToolbox or ODK Central adds (``_uuid``, ``KEY``, ``meta/instanceID`` …): never an answer."""
+    """A column Kobo or ODK Central adds (``_uuid``, ``KEY``, ``meta/instanceID`` …): never an answer."""
     if header in SYSTEM_COLUMNS or header.startswith("_"):
         return True
     parts = _SEPARATOR_RE.split(header)
@@ -288,9 +289,9 @@ def _label_index(questionnaire: Questionnaire) -> dict[str, str | None]:
     return index
 
 
-def _match_item(header: str, codes: Mapping[str, Question], labels: Mapping[str, str | None]) -> tuple[
-    str | None, bool
-]:
+def _match_item(
+    header: str, codes: Mapping[str, Question], labels: Mapping[str, str | None]
+) -> tuple[str | None, bool]:
     """The item code a header names (by code, then by label) and whether a label matched."""
     tails = _tails(header)
     for tail in tails:
@@ -596,9 +597,9 @@ def _no_unit(where: str, unit_column: str | None, unknown: Sequence[str]) -> Sco
     )
 
 
-def _unit_column(columns: _Columns, df: pd.DataFrame, converted: Mapping[str, pd.Series]) -> tuple[
-    pd.Series, str
-]:
+def _unit_column(
+    columns: _Columns, df: pd.DataFrame, converted: Mapping[str, pd.Series]
+) -> tuple[pd.Series, str]:
     """The unit of each row, from the column ``--unit-column`` or ``unit`` named (choice labels as codes)."""
     header = columns.roles[UNIT]
     values = converted[header] if header in converted else df[header].map(_cell_text)
@@ -698,7 +699,7 @@ def convert_export(
             out[role] = df[columns.roles[role]].map(_cell_text)
     for header, code in columns.items.items():
         out[code] = converted[header]
-    _add_times(df, headers, out)
+    _add_times(df, headers, columns, questionnaire, out)
     table = pd.DataFrame(out, index=df.index)
     table.attrs.update(df.attrs)
     problems.sort(key=lambda p: (p.row, p.column))
@@ -711,14 +712,35 @@ def convert_export(
     )
 
 
-def _add_times(df: pd.DataFrame, headers: Sequence[str], out: dict[str, pd.Series]) -> None:
-    """``submitted_at`` from the submission time, ``started_at`` from the form's own ``start``."""
-    submitted = next((h for h in SUBMISSION_TIME if h in headers), None)
-    if submitted is not None:
-        out["submitted_at"] = _times(df[submitted])
-    started = next((h for h in headers if h == "start" or (_last_part(h) == "start" and _is_system(h))), None)
-    if started is not None and "started_at" not in out:
+def _add_times(
+    df: pd.DataFrame,
+    headers: Sequence[str],
+    columns: _Columns,
+    questionnaire: Questionnaire,
+    out: dict[str, pd.Series],
+) -> None:
+    """``started_at``/``submitted_at`` from the device's start and end, ``received_at`` from the server.
+
+    The device times are the form's ``start``/``end`` metadata (Kobo ``start``, ODK ``…-start``) or the
+    questionnaire's own start/end items; the submission time (``_submission_time``, ``SubmissionDate``)
+    is when the collecting server received the form, and stands in for ``submitted_at`` without an end.
+    """
+    kinds = {q.code: q.type for q in questionnaire.questions()}
+
+    def device(kind: QuestionType, name: str) -> str | None:
+        own = next((h for h, code in columns.items.items() if kinds[code] is kind), None)
+        return own or next((h for h in headers if _last_part(h) == name and h not in columns.items), None)
+
+    received = next((h for h in SUBMISSION_TIME if h in headers), None)
+    started, ended = device(QuestionType.START, "start"), device(QuestionType.END, "end")
+    if started is not None:
         out["started_at"] = _times(df[started])
+    if ended is not None:
+        out["submitted_at"] = _times(df[ended])
+    if received is not None:
+        out["received_at"] = _times(df[received])
+        if ended is None:
+            out["submitted_at"] = out["received_at"]
 
 
 def _own_layout(df: pd.DataFrame, unit_column: str | None, unit: str | None, where: str) -> ExportTable:
@@ -741,4 +763,3 @@ def _own_layout(df: pd.DataFrame, unit_column: str | None, unit: str | None, whe
             )
         table[UNIT] = table[unit_column].map(_cell_text)
     return ExportTable(table=table, tool="sipas")
-

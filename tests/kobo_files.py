@@ -114,11 +114,12 @@ def kobo_labels_xlsx(
 
 
 def odk_csv(questionnaire: Questionnaire, responses: pd.DataFrame, path: Path) -> Path:
-    """An ODK Central CSV export: ``SubmissionDate`` first, ``group-question``, ``meta-instanceID``, ``KEY``."""
+    """An ODK Central CSV export: ``SubmissionDate``, ``group-question``, ``meta-instanceID``, ``KEY``."""
     n = len(responses)
-    data: dict[str, list] = {"SubmissionDate": [t + ".000Z" for t in _times(n)], "thong_tin-unit": list(
-        responses["unit"]
-    )}
+    data: dict[str, list] = {
+        "SubmissionDate": [t + ".000Z" for t in _times(n)],
+        "thong_tin-unit": list(responses["unit"]),
+    }
     for section, q in _items(questionnaire, responses):
         data[f"{section.code}-{q.code}"] = list(responses[q.code])
     ids = list(responses["response_id"])
