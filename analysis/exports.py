@@ -232,10 +232,6 @@ def _last_part(header: str) -> str:
     return _SEPARATOR_RE.split(header)[-1]
 
 
-def _first_part(header: str) -> str:
-    return _SEPARATOR_RE.split(header)[0]
-
-
 def _is_system(header: str) -> bool:
     """A column Kobo or ODK Central adds (``_uuid``, ``KEY``, ``meta/instanceID`` …): never an answer."""
     if header in SYSTEM_COLUMNS or header.startswith("_"):
@@ -389,7 +385,7 @@ def _tool(headers: Sequence[str]) -> str:
     return "export"
 
 
-def _column_errors(path: str, questionnaire: Questionnaire, columns: _Columns) -> list[str]:
+def _column_errors(questionnaire: Questionnaire, columns: _Columns) -> list[str]:
     problems: list[str] = []
     if columns.unknown:
         shown = ", ".join(columns.unknown[:MAX_LISTED]) + (
@@ -663,7 +659,7 @@ def convert_export(
     columns = _classify(questionnaire, headers, None if unit is not None else unit_column)
     if unit is None and UNIT not in columns.roles:
         raise _no_unit(where, unit_column, columns.unknown)
-    errors = _column_errors(where.rstrip(": "), questionnaire, columns)
+    errors = _column_errors(questionnaire, columns)
     if errors:
         raise ScoringError(where + "; ".join(errors))
     id_headers = _id_headers(headers, columns)

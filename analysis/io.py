@@ -12,6 +12,10 @@ responses
     ``response_id``, ``unit``, optional ``stratum`` and ``group``, then one column per item code
     holding the stored answer code (blank = no answer). In an XLSX workbook the sheet ``Dữ liệu`` (as
     the app exports it) or ``responses`` is read, else the first sheet.
+responses exported by KoboToolbox or ODK Central
+    Read by :mod:`analysis.exports` into the layout above (a file without ``response_id``): group
+    prefixes stripped, system columns skipped, choice labels turned back into codes, the instance id
+    as ``response_id``; the unit from a ``unit`` column, ``unit_column`` or ``unit``.
 frame
     ``unit``, optional ``stratum``, ``population`` (number of people served in the period).
 margins

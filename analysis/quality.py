@@ -160,7 +160,7 @@ class Scorable:
         -------
         pandas.DataFrame
             Indexed by unit (the campaign's units in order, else those of the table): ``received``,
-            ``kiosk``, ``api``, ``paper`` (when known), ``rejected``, ``late`` and ``double_entry``
+            ``kiosk``, ``api``, ``paper``, ``import`` (when known), ``rejected``, ``late``, ``double_entry``
             (a campaign's, as far as the app keeps them), one column per form-level rule that ran
             (forms it flagged), ``flagged`` (forms flagged by any rule) and ``counted`` (forms in the
             index).

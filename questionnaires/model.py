@@ -27,7 +27,6 @@ from types import MappingProxyType
 
 from .expressions import Expression
 
-
 # The standard XLSForm names of the languages the shipped questionnaires use.
 LANGUAGE_NAMES = {"vi": "Tiếng Việt (vi)", "en": "English (en)", "default": ""}
 
