@@ -176,6 +176,7 @@ class ExportTable:
     table: pd.DataFrame
     tool: str
     columns: Mapping[str, str] = field(default_factory=dict)
+    id_columns: tuple[str, ...] = (RESPONSE_ID,)
     skipped: tuple[str, ...] = ()
     problems: tuple[ExportProblem, ...] = ()
 
@@ -703,6 +704,7 @@ def convert_export(
         table=table,
         tool=_tool(headers),
         columns=dict(columns.items),
+        id_columns=tuple(id_headers),
         skipped=tuple(columns.skipped),
         problems=tuple(problems),
     )

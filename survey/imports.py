@@ -127,6 +127,7 @@ def import_responses(
     table = export.table
     result = ImportResult(path=str(path), tool=export.tool, read=len(table))
     bad = _cell_problems(export)
+    headers = {code: header for header, code in export.columns.items()}  # item code -> header in the file
     stored = _stored(session, [r for r in table["response_id"].tolist() if isinstance(r, str)])
     pending: list[Response] = []
     seen: dict[str, tuple[int, str]] = {}  # instance id -> (row, content hash) of the file
@@ -139,11 +140,13 @@ def import_responses(
         try:
             response = _build(session, campaign, questionnaire, record)
         except ValidationFailed as exc:
-            reason = "; ".join(f"{e.item or ''}: {e.message} ({e.message_en})" for e in exc.errors[:5])
+            reason = "; ".join(_item_error(e, headers, export.id_columns) for e in exc.errors[:5])
             result.refused.append(RefusedRow(row, iid, reason))
             continue
         iid = response.instance_id
         verdict = _compare(response, seen.get(iid), stored.get(iid), campaign)
+        if verdict not in ("new", "already"):
+            verdict = f"cột {', '.join(export.id_columns)}: {verdict}"
         if verdict == "new":
             seen[iid] = (row, response.content_hash)
             pending.append(response)
@@ -182,6 +185,20 @@ def import_responses(
     )
     session.commit()
     return result
+
+
+def _item_error(error: Any, headers: Mapping[str, str], id_columns: Sequence[str]) -> str:
+    """A submission error of one row, naming the column of the file it comes from."""
+    item = error.item
+    if item == "instance_id":
+        where = f"cột {', '.join(id_columns)}: "
+    elif item in headers and headers[item] != item:
+        where = f"cột {headers[item]} (câu {item}): "
+    elif item:
+        where = f"cột {item}: "
+    else:
+        where = ""
+    return f"{where}{error.message} ({error.message_en})"
 
 
 def _cell_problems(export: ExportTable) -> dict[int, list[str]]:

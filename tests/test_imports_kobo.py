@@ -101,6 +101,16 @@ def test_score_command_without_a_unit_says_to_pass_one(files):
     assert "thong_tin/don_vi" in result.output  # the column that might be it
 
 
+def test_unit_options_go_with_a_responses_file_one_at_a_time(files):
+    runner = CliRunner()
+    both = ["score", "-q", "sipas-2017", "-r", str(files["odk"]), "--unit", "a", "--unit-column", "b"]
+    both += ["-o", "x.json"]
+    result = runner.invoke(cli, both)
+    assert result.exit_code == 2 and "give --unit-column or --unit, not both" in result.output
+    result = runner.invoke(cli, ["score", "--campaign", "1", "--unit", "a", "-o", "x.json"])
+    assert result.exit_code == 2 and "--unit-column and --unit go with --responses" in result.output
+
+
 # ----------------------------------------------------------------------------------- column mapping
 def _multi() -> Questionnaire:
     return from_data(
@@ -301,20 +311,29 @@ def test_import_refuses_ids_of_another_campaign_and_bad_rows(sipas, database_url
     second = _campaign(sipas, "Đợt 2")
     sipas("responses", "import", "--campaign", str(first), str(files["odk"]))
     out = sipas("responses", "import", "--campaign", str(second), str(files["odk"]), expect=1)
-    assert f"{files['odk']}: dòng 2 (mã phiếu {uuid.UUID(int=1)}): mã phiếu" in out
+    first_id = uuid.UUID(int=1)
+    assert f"{files['odk']}: dòng 2 (mã phiếu {first_id}): cột meta-instanceID, KEY: mã phiếu" in out
     assert "đã được lưu ở đợt khảo sát số" in out and "không lưu phiếu nào" in out
 
     frame = pd.read_csv(files["odk"], dtype=str)
-    frame.loc[2, "tiep_can-tiep_can_2"] = "7"  # row 4: not a code of likert5
     frame["meta-instanceID"] = frame["KEY"] = [f"uuid:{uuid.uuid4()}" for _ in range(len(frame))]
+    frame.loc[2, "tiep_can-tiep_can_2"] = "7"  # row 4: not a code of likert5
+    frame.loc[3, "thong_tin-gioi_tinh"] = None  # row 5: a required answer left blank
+    frame.loc[5, ["meta-instanceID", "KEY"]] = frame.loc[4, ["meta-instanceID", "KEY"]].tolist()  # row 7
+    frame.loc[5, "tiep_can-tiep_can_1"] = "1" if frame.loc[4, "tiep_can-tiep_can_1"] != "1" else "2"
     path = tmp_path / "odk-bad.csv"
     frame.to_csv(path, index=False)
     out = sipas("responses", "import", "--campaign", str(second), str(path), expect=1)
     assert f"{path}: dòng 4" in out and "cột tiep_can-tiep_can_2: 7 không phải mã hay nhãn" in out
+    assert f"{path}: dòng 5" in out
+    assert "cột thong_tin-gioi_tinh (câu gioi_tinh): Câu 'Giới tính' bắt buộc" in out
+    assert f"{path}: dòng 7" in out and "cột meta-instanceID, KEY: mã phiếu" in out
+    assert "trùng với dòng 6 nhưng khác nội dung" in out
     assert "--skip-refused" in out
     assert _count(database_url, second) == 0
     out = sipas("responses", "import", "--campaign", str(second), str(path), "--skip-refused")
-    assert f"lưu mới {len(frame) - 1}, đã có sẵn 0, bị từ chối 1" in out
+    assert f"lưu mới {len(frame) - 3}, đã có sẵn 0, bị từ chối 3" in out
+    assert _count(database_url, second) == len(frame) - 3
 
 
 @pytest.mark.db
