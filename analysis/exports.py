@@ -257,8 +257,15 @@ def is_text_column(header: str, unit_column: str | None = None) -> bool:
 
 
 def looks_like_export(columns: Iterable[str]) -> bool:
-    """A table in a tool's layout rather than ours: it has no ``response_id`` column."""
-    return RESPONSE_ID not in {str(c).strip() for c in columns}
+    """A table in a tool's layout rather than ours: no ``response_id``, and a tool's column or a group.
+
+    A tool's column is a system column (``_uuid``, ``KEY``, ``meta/instanceID`` …); a group shows as a
+    ``/`` in a header. A table with neither stays ours, and a missing ``response_id`` is said as such.
+    """
+    names = [str(c).strip() for c in columns]
+    if RESPONSE_ID in names:
+        return False
+    return any(_is_system(n) or "/" in n for n in names)
 
 
 # --------------------------------------------------------------------------------------- columns
@@ -634,7 +641,7 @@ def convert_export(
     Returns
     -------
     ExportTable
-        Our own layout (a ``response_id`` column) comes back unchanged, but for the unit options.
+        Our own layout (see :func:`looks_like_export`) comes back unchanged, but for the unit options.
 
     Raises
     ------
