@@ -12,6 +12,10 @@ responses
     ``response_id``, ``unit``, optional ``stratum`` and ``group``, then one column per item code
     holding the stored answer code (blank = no answer). In an XLSX workbook the sheet ``Dữ liệu`` (as
     the app exports it) or ``responses`` is read, else the first sheet.
+responses exported by KoboToolbox or ODK Central
+    Read by :mod:`analysis.exports` into the layout above (a file without ``response_id``): group
+    prefixes stripped, system columns skipped, choice labels turned back into codes, the instance id
+    as ``response_id``; the unit from a ``unit`` column, ``unit_column`` or ``unit``.
 frame
     ``unit``, optional ``stratum``, ``population`` (number of people served in the period).
 margins
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +88,7 @@ def restore(text: str) -> str:
 def read_table(
     path: str | Path,
     what: str,
-    text_columns: Iterable[str] = (),
+    text_columns: Iterable[str] | Callable[[str], bool] = (),
     sheets: Sequence[str] = (),
     number_columns: Iterable[str] = (),
 ) -> pd.DataFrame:
@@ -97,7 +101,8 @@ def read_table(
     what
         What the file holds, for messages (``"responses"``, ``"frame"`` …).
     text_columns
-        Columns read as text whatever they look like (codes such as ``"01"`` must keep their zero).
+        Columns read as text whatever they look like (codes such as ``"01"`` must keep their zero), or
+        a function telling from a header whether its column is one.
     sheets
         XLSX sheet names to prefer, in order; the first sheet otherwise.
     number_columns
@@ -120,18 +125,27 @@ def read_table(
     if not path.is_file():
         raise ScoringError(f"{path}: không tìm thấy tệp {what} ({what} file not found)")
     _check_size(path, what)
-    text_columns = tuple(text_columns)
     number_columns = tuple(number_columns)
-    as_text = text_columns + number_columns
+    if callable(text_columns):
+        is_text = text_columns
+    else:
+        listed = tuple(text_columns)
+
+        def is_text(name: str) -> bool:
+            return name in listed
+
     try:
         if suffix == ".csv":
             with path.open(encoding="utf-8-sig", newline="") as fh:
-                names = next(csv.reader(fh), [])
+                first_line = fh.readline()
+            separator = _separator(first_line)
+            names = next(csv.reader([first_line], delimiter=separator), [])
             _check_header(names, path)
             df = pd.read_csv(
                 path,
+                sep=separator,
                 encoding="utf-8-sig",
-                dtype={c: str for c in names if c.strip() in as_text},
+                dtype={c: str for c in names if is_text(c.strip()) or c.strip() in number_columns},
                 keep_default_na=False,
                 na_values=[""],
                 skip_blank_lines=False,  # keep line numbers; blank rows are dropped below
@@ -150,7 +164,7 @@ def read_table(
                     sheet_name=sheet,
                     # object keeps a number cell a number and a text cell text (pandas would read
                     # the text "1.234" as 1.234)
-                    dtype={c: str for c in cols if c.strip() in text_columns}
+                    dtype={c: str for c in cols if is_text(c.strip())}
                     | {c: object for c in cols if c.strip() in number_columns},
                     keep_default_na=False,
                     na_values=[""],
@@ -202,6 +216,16 @@ def read_table(
     df.attrs["source"] = str(path)
     df.attrs["row_numbers"] = True
     return df
+
+
+def _separator(header_line: str) -> str:
+    """The field separator of a CSV file from its header line: ``,`` unless ``;`` or a tab splits more.
+
+    KoboToolbox writes its CSV exports with ``;``; spreadsheets in a Vietnamese locale may too.
+    """
+    counts = {sep: len(next(csv.reader([header_line], delimiter=sep), [])) for sep in (",", ";", "\t")}
+    best = max(counts.values())
+    return "," if counts[","] == best else next(sep for sep, n in counts.items() if n == best)
 
 
 def _check_size(path: Path, what: str) -> None:
@@ -290,27 +314,60 @@ def _check_header(names: Sequence[str], path: Path) -> None:
         )
 
 
-def read_responses(path: str | Path, questionnaire: object | None = None) -> pd.DataFrame:
-    """Read a responses table (CSV, XLSX or Parquet).
+def read_responses(
+    path: str | Path,
+    questionnaire: object | None = None,
+    *,
+    unit_column: str | None = None,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Read a responses table (CSV, XLSX or Parquet), or a KoboToolbox or ODK Central export.
 
     Parameters
     ----------
     path
-        The file. In XLSX the sheet ``Dữ liệu`` or ``responses`` is read, else the first sheet.
+        The file. In XLSX the sheet ``Dữ liệu`` or ``responses`` is read, else the first sheet (where
+        Kobo puts its data).
     questionnaire
-        Accepted for symmetry with :func:`analysis.score`; the content is checked there, against it.
+        The questionnaire the answers belong to (a :class:`~questionnaires.Questionnaire`). Our own
+        layout is checked against it later, in :func:`analysis.score`; an export (no
+        ``response_id`` column) is read against it here (:mod:`analysis.exports`): group prefixes
+        stripped, labels turned back into codes, instance ids as response ids.
+    unit_column, unit
+        Where the unit of each response is, when the file has no ``unit`` column: a column (an item
+        code or a header), or one unit code for the whole file.
 
     Returns
     -------
     pandas.DataFrame
-        The table as read, ``response_id``/``unit``/``stratum``/``group`` as text, indexed by file row.
+        The responses table, ``response_id``/``unit``/``stratum``/``group`` as text, indexed by file row.
+
+    Raises
+    ------
+    ScoringError
+        Naming the file and the column, row and value at fault; for an export every unreadable cell
+        (an unknown label, a blank instance id or unit) is listed and nothing is returned.
     """
-    df = read_table(path, "responses", RESPONSE_TEXT_COLUMNS, RESPONSE_SHEETS)
+    from .exports import convert_export, is_text_column
+
+    df = read_table(
+        path, "responses", lambda name: is_text_column(name, unit_column), RESPONSE_SHEETS
+    )
+    export = convert_export(
+        df,
+        questionnaire,  # type: ignore[arg-type]
+        unit_column=unit_column,
+        unit=unit,
+        where=f"{path}: ",
+    )
+    export.raise_problems(f"{path}: ")
+    df = export.table
     missing = [c for c in ("response_id", "unit") if c not in df.columns]
     if missing:
         raise ScoringError(
-            f"{path}: thiếu cột bắt buộc {', '.join(missing)} "
-            f"(missing required column(s) {', '.join(missing)})"
+            f"{path}: thiếu cột bắt buộc {', '.join(missing)}; tệp không có cột unit cần --unit-column "
+            f"TÊN_CỘT hoặc --unit MÃ (missing required column(s) {', '.join(missing)}; without a unit "
+            "column pass --unit-column NAME or --unit CODE)"
         )
     return df
 

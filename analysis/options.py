@@ -108,6 +108,8 @@ class ScoringOptions:
 
     questionnaire: str | None = None
     responses: Path | None = None
+    unit_column: str | None = None  # an export's unit: a column (item code or header) …
+    unit: str | None = None  # … or one unit for the whole file
     campaign: int | None = None
     database_url: str | None = None
     frame: Path | None = None
@@ -141,7 +143,26 @@ _OPTIONS = (
         "với --campaign: mặc định là bảng hỏi của đợt khảo sát.",
     ),
     click.option(
-        "--responses", "-r", type=_PATH, help="Bảng phiếu trả lời (responses table): .csv, .xlsx or .parquet."
+        "--responses",
+        "-r",
+        type=_PATH,
+        help="Bảng phiếu trả lời (responses table): .csv, .xlsx or .parquet; hoặc tệp xuất của KoboToolbox "
+        "(CSV/XLSX, giá trị XML hoặc nhãn) hay ODK Central (CSV) (or a KoboToolbox CSV/XLSX export, XML "
+        "values or labels, or an ODK Central CSV export).",
+    ),
+    click.option(
+        "--unit-column",
+        metavar="TÊN_CỘT",
+        help="Với --responses: cột chứa mã đơn vị (mã câu hỏi hoặc tiêu đề cột) khi tệp không có cột unit, "
+        "ví dụ tệp xuất từ KoboToolbox/ODK Central (with --responses: the column holding the unit code, "
+        "an item code or a header, for a file without a 'unit' column such as a Kobo/ODK export).",
+    ),
+    click.option(
+        "--unit",
+        "unit",
+        metavar="MÃ",
+        help="Với --responses: một mã đơn vị cho mọi phiếu trong tệp (with --responses: one unit code "
+        "for every response of the file).",
     ),
     click.option(
         "--campaign",
@@ -227,6 +248,14 @@ def resolve(options: ScoringOptions) -> tuple[dict[str, Any], CampaignDesign | N
         raise click.UsageError(
             "--responses cần --questionnaire (which questionnaire are these responses of?)"
         )
+    if options.responses is None and (options.unit_column or options.unit):
+        raise click.UsageError(
+            "--unit-column và --unit chỉ dùng với --responses (--unit-column and --unit go with --responses)"
+        )
+    if options.unit_column and options.unit:
+        raise click.UsageError(
+            "chỉ dùng một trong --unit-column và --unit (give --unit-column or --unit, not both)"
+        )
     design = _campaign_design(options) if options.campaign is not None else None
     return score_arguments(options, design), design
 
@@ -298,7 +327,9 @@ def score_arguments(options: ScoringOptions, design: CampaignDesign | None = Non
         questionnaire = load_questionnaire(options.questionnaire)
         arguments: dict[str, Any] = {
             "questionnaire": questionnaire,
-            "responses": read_responses(options.responses, questionnaire),
+            "responses": read_responses(
+                options.responses, questionnaire, unit_column=options.unit_column, unit=options.unit
+            ),
         }
     else:
         arguments = {

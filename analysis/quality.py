@@ -41,7 +41,7 @@ LEFT_OUT_REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "flagged": ("phiếu bị đánh dấu", "flagged"),
     }
 )
-SOURCE_COLUMNS = ("kiosk", "api", "paper")
+SOURCE_COLUMNS = ("kiosk", "api", "paper", "import")
 # The counts a campaign's design carries per unit besides the sources (survey.design.QUALITY_COLUMNS).
 _CAMPAIGN_REASONS = ("rejected", "late", "double_entry")
 
@@ -160,7 +160,7 @@ class Scorable:
         -------
         pandas.DataFrame
             Indexed by unit (the campaign's units in order, else those of the table): ``received``,
-            ``kiosk``, ``api``, ``paper`` (when known), ``rejected``, ``late`` and ``double_entry``
+            ``kiosk``, ``api``, ``paper``, ``import`` (when known), ``rejected``, ``late``, ``double_entry``
             (a campaign's, as far as the app keeps them), one column per form-level rule that ran
             (forms it flagged), ``flagged`` (forms flagged by any rule) and ``counted`` (forms in the
             index).

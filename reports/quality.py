@@ -34,6 +34,7 @@ COUNT_COLUMNS: dict[str, tuple[str, str | None]] = {
     "kiosk": ("Máy tính bảng (kiosk)", _RECEIVED),
     "api": ("Ứng dụng, điện thoại (api)", _RECEIVED),
     "paper": ("Phiếu giấy (paper)", _RECEIVED),
+    "import": ("Nhập từ tệp Kobo/ODK (import)", _RECEIVED),
     "rejected": ("Bị từ chối (rejected)", _NOT_COUNTED),
     "late": ("Đến muộn (late)", _NOT_COUNTED),
     "double_entry": ("Nhập hai lần chưa khớp", _NOT_COUNTED),

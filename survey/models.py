@@ -187,7 +187,7 @@ class Response(Base):
     respondent_group: Mapped[str | None] = mapped_column(String(64))
     answers: Mapped[dict[str, Any]] = mapped_column(JSONType)
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical submitted content
-    source: Mapped[str] = mapped_column(String(16))  # kiosk | api | paper
+    source: Mapped[str] = mapped_column(String(16))  # kiosk | api | paper | import (survey.storage.SOURCES)
     kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # paper forms
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

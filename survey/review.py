@@ -84,7 +84,12 @@ STATE_LABELS = {
     "approved": "Đã duyệt",
     "rejected": "Bị loại (không tính điểm)",
 }
-SOURCE_LABELS = {"kiosk": "Máy tính bảng", "api": "Ứng dụng / API", "paper": "Phiếu giấy"}
+SOURCE_LABELS = {
+    "kiosk": "Máy tính bảng",
+    "api": "Ứng dụng / API",
+    "paper": "Phiếu giấy",
+    "import": "Nhập từ tệp (KoboToolbox, ODK)",
+}
 # Audit actions that make a response's review history.
 REVIEW_ACTIONS = ("response_reviewed", "response_excluded", "response_restored", "response_revised")
 PER_PAGE = 50

@@ -1,4 +1,4 @@
-"""``sipas responses``: list, show, review, exclude and restore stored responses from the command line.
+"""``sipas responses``: list, show, review, exclude, restore and import responses from the command line.
 
 ID is the response id that ``sipas export`` writes (the instance id, a UUID). Every change is audited
 as done from the command line (``via: cli`` and the operating-system user), like the other commands.
@@ -49,7 +49,7 @@ def responses() -> None:
 @responses.command("list")
 @click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
 @click.option("--unit", help="Mã đơn vị.")
-@click.option("--source", type=click.Choice(["kiosk", "api", "paper"]), help="Nguồn phiếu.")
+@click.option("--source", type=click.Choice(["kiosk", "api", "paper", "import"]), help="Nguồn phiếu.")
 @click.option("--state", type=click.Choice(REVIEW_STATES), help="Trạng thái duyệt.")
 @click.option("--since", callback=_day, help="Từ ngày (YYYY-MM-DD, giờ Việt Nam).")
 @click.option("--until", callback=_day, help="Đến ngày (YYYY-MM-DD, giờ Việt Nam).")
@@ -231,3 +231,73 @@ def responses_history(campaign_id: int, out: Path, database_url: str | None) -> 
         found = _campaign(session, campaign_id)
         rows = export_revisions(session, found, out)
     click.echo(f"Đã xuất {rows} dòng lịch sử sửa vào {out} / exported {rows} corrected items")
+
+
+@responses.command("import")
+@click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát (campaign id).")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--unit-column",
+    metavar="TÊN_CỘT",
+    help="Cột chứa mã đơn vị, là mã câu hỏi hoặc tiêu đề cột, khi tệp không có cột unit "
+    "(the column holding the unit code: an item code or a header).",
+)
+@click.option(
+    "--unit",
+    metavar="MÃ",
+    help="Một mã đơn vị cho mọi phiếu trong tệp (one unit code for every response of the file).",
+)
+@click.option(
+    "--skip-refused",
+    is_flag=True,
+    help="Vẫn lưu các dòng hợp lệ khi có dòng bị từ chối; mặc định không lưu gì cả (store the valid rows "
+    "even when some are refused; by default a file with a refused row stores nothing).",
+)
+@database_option
+def responses_import(
+    campaign_id: int,
+    file: Path,
+    unit_column: str | None,
+    unit: str | None,
+    skip_refused: bool,
+    database_url: str | None,
+) -> None:
+    """Nhập phiếu từ tệp xuất của KoboToolbox hoặc ODK Central vào một đợt khảo sát.
+
+    \b
+    Import responses from a KoboToolbox export (CSV or XLSX, "XML values" or "labels") or an ODK
+    Central CSV export, or a responses table of our own layout (response_id, unit, item codes).
+    Tiền tố nhóm (nhom/cau, nhom-cau, nhom.cau) được bỏ; cột hệ thống (_uuid, KEY, SubmissionDate …)
+    được bỏ qua; nhãn lựa chọn được đổi về mã; mã phiếu lấy từ meta/instanceID, KEY hoặc _uuid.
+    Group prefixes are stripped, system columns skipped, choice labels mapped back to codes, and the
+    instance id (meta/instanceID, KEY or _uuid) is the response id.
+
+    \b
+    Mỗi dòng được kiểm tra như một phiếu gửi lên; có dòng bị từ chối thì không lưu gì cả (trừ khi
+    dùng --skip-refused). Nhập lại cùng tệp không lưu thêm gì. Phiếu nhập có nguồn "import".
+    Every row is checked as a submission is; one refused row stores nothing (unless --skip-refused).
+    Importing the same file again stores nothing new. Imported responses have the source "import".
+    """
+    from .imports import import_responses
+
+    if unit_column and unit:
+        raise click.UsageError("chỉ dùng một trong --unit-column và --unit (give --unit-column or --unit)")
+    with app_session(database_url) as (_, session):
+        found = _campaign(session, campaign_id)
+        result = import_responses(
+            session, found, file, unit_column=unit_column, unit=unit, skip_refused=skip_refused, via=_via()
+        )
+    for refused in result.refused[:50]:
+        click.echo(refused.line(file), err=True)
+    if len(result.refused) > 50:
+        more = len(result.refused) - 50
+        click.echo(f"… và {more} dòng khác (and {more} more)", err=True)
+    click.echo(result.summary())
+    if result.stored == 0 and result.already == result.read and result.read:
+        click.echo("Mọi phiếu trong tệp đã có sẵn: không lưu thêm gì (every response was already stored).")
+    if result.refused and not result.written:
+        raise click.ClickException(
+            f"{file}: {len(result.refused)} dòng bị từ chối nên không lưu phiếu nào; sửa tệp, hoặc dùng "
+            f"--skip-refused để lưu các dòng hợp lệ ({len(result.refused)} rows refused, nothing stored; "
+            "fix the file or pass --skip-refused)"
+        )

@@ -66,7 +66,8 @@ __all__ = [
     "store_response",
 ]
 
-SOURCES = ("kiosk", "api", "paper")
+# import: a file of another collection tool (KoboToolbox, ODK Central) read by `sipas responses import`.
+SOURCES = ("kiosk", "api", "paper", "import")
 # Columns the responses table carries after the items (provenance, for analysts and audits).
 # kiosk: the tablet link's id and counter ("12 (Quầy 1)"), enumerator: the username of who keyed a paper
 # form, received_at: when the server stored it (UTC); the integrity checks read them (analysis.integrity).
@@ -327,8 +328,9 @@ def build_response(
     submitted = _stamp("submitted_at", submitted_at, errors)
     late = False
     if not accepts_responses(campaign):
-        # Only a queued tablet form may come in after closing; paper is keyed by staff, who can reopen.
-        late = source != "paper" and arrives_late(campaign, submitted)
+        # Only a queued tablet form may come in after closing; paper is keyed and files are imported by
+        # staff, who can reopen.
+        late = source not in ("paper", "import") and arrives_late(campaign, submitted)
         if not late:
             raise CampaignNotOpen(campaign)
 
