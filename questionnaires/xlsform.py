@@ -130,7 +130,8 @@ def write_xlsform(questionnaire: Questionnaire, path: str | Path) -> Path:
 
 _SURVEY_COLUMNS = (
     "type", "name", "label", "hint", "guidance_hint", "required", "required_message", "relevant",
-    "constraint", "constraint_message", "calculation", "default", "choice_filter", "read_only", "appearance", "sipas_role",
+    "constraint", "constraint_message", "calculation", "default", "choice_filter", "read_only", "appearance",
+    "sipas_role",
     "sipas_groups", "sipas_intro",
 )  # fmt: skip
 _TRANSLATED = ("label", "hint", "guidance_hint", "required_message", "constraint_message", "sipas_intro")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -706,8 +705,7 @@ def test_trimming_weights_by_hand():
 def _with_calculates(b_item: str = "b1") -> object:
     """small_questionnaire with two calculates: ``tong`` (never scored) and ``b1_tinh`` (a copy of b1).
 
-    ``b_item`` is the item criterion b1 scores (set on the model: the loader does not score calculates
-    yet).
+    ``b_item`` is the item criterion b1 scores.
     """
     data = {
         "id": "hand-calc",
@@ -736,18 +734,17 @@ def _with_calculates(b_item: str = "b1") -> object:
                 "label": {"vi": "Chỉ số"},
                 "elements": [
                     {"code": "A", "label": {"vi": "Yếu tố A"}, "criteria": ["a1", "a2"]},
-                    {"code": "B", "label": {"vi": "Yếu tố B"}, "gate": "${g} = 1", "criteria": ["b1"]},
+                    {
+                        "code": "B",
+                        "label": {"vi": "Yếu tố B"},
+                        "gate": "${g} = 1",
+                        "criteria": [{"code": "b1", "item": b_item}],
+                    },
                 ],
             },
         },
     }
-    q = runtime_questionnaire(data)
-
-    def node(n):
-        items = (b_item,) if n.items == ("b1",) else n.items
-        return replace(n, items=items, children=tuple(node(c) for c in n.children))
-
-    return replace(q, scoring=replace(q.scoring, tree=node(q.scoring.tree)))
+    return runtime_questionnaire(data)
 
 
 def test_calculates_are_scored_only_when_a_criterion_names_them():

@@ -18,7 +18,6 @@ from runtime_helpers import questionnaire as runtime_questionnaire
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from questionnaires import LoadResult
 from survey.campaigns import create_campaign, create_kiosk
 from survey.db import session_scope
 from survey.models import Response
@@ -473,22 +472,9 @@ CASCADE = runtime_questionnaire(
 
 
 @pytest.fixture
-def cascade(make_app, monkeypatch) -> Iterator[dict]:
-    """A campaign on CASCADE, served on a local port, with a kiosk link.
-
-    The campaign's frozen copy is read back through the loader, which does not know calculates,
-    defaults and choice filters yet: until it does, reading it back gives CASCADE itself.
-    """
-    import survey.campaigns
-
-    real = survey.campaigns.from_data
-
-    def from_data(raw, file=None):
-        if raw.get("id") == CASCADE.id:
-            return LoadResult(CASCADE, ())
-        return real(raw, file)
-
-    monkeypatch.setattr(survey.campaigns, "from_data", from_data)
+def cascade(make_app) -> Iterator[dict]:
+    """A campaign on CASCADE (frozen and read back through the loader), served on a local port, with a
+    kiosk link."""
     app = make_app(KIOSK_RESET_SECONDS=3, KIOSK_IDLE_SECONDS=120)
     with app.app_context(), session_scope(app) as session:
         campaign = create_campaign(

@@ -195,7 +195,7 @@ def _criterion(ctx: Context, raw: dict, where: str, tree: _Tree, out: dict) -> t
         if it not in tree.items:
             raise ctx.fail(ErrorCode.SCORING_UNKNOWN_ITEM, f"scoring refers to unknown item {it!r}", where)
         q = tree.items[it]
-        if q["type"] not in ("single", "integer", "decimal"):
+        if q["type"] not in ("single", "integer", "decimal", "calculate"):
             raise ctx.fail(ErrorCode.BAD_SCORING, f"item {it!r} of type {q['type']} cannot be scored", where)
     out["items"] = item_list
     label = raw.get("label") or tree.items[item_list[0]]["label"]
@@ -261,6 +261,8 @@ def check_criterion_options(
     valid = set(tree.settings["valid"])
     for it in item_list:
         q = tree.items[it]
+        if q["type"] == "calculate":
+            continue  # its stored value is read as an answer code; nothing to check before data comes
         if q["type"] != "single":
             if method != Method.MEAN_SCORE.value:
                 raise ctx.fail(
