@@ -170,7 +170,8 @@ def node(ctx: Context, raw: Any, level: Level, where: str, tree: _Tree) -> dict:
     tree.seen.add(code)
     out["code"] = code
     if level is Level.CRITERION and not raw.get("label"):
-        out["label"] = dict(label)  # the item's label, already checked (and warned about) there
+        # The item's label, already checked (and warned about) there; a calculate has none: its code.
+        out["label"] = dict(label) if label else {ctx.languages[0]: code}
     else:
         out["label"] = ctx.label(label, where)
     _weighting(ctx, raw, level, where, tree, out)
