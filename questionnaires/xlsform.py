@@ -261,6 +261,7 @@ def _settings(q: Questionnaire, langs: _Languages) -> _Table:
             "form_title": q.title.text(title_lang),
             "form_id": q.id,
             "version": q.version,
+            # (a default language whose columns are bare keeps its name in the verbatim settings)
             "default_language": langs.names.get(default) if default else None,
             **{langs.column("sipas_title", lang): q.title.text(lang) for lang in others},
             "source": q.source,

@@ -380,6 +380,7 @@ class _Reader:
         self.choice_lists: dict[str, Any] = {}
         self.skipped: set[str] = set()  # names of rows refused, so later checks do not repeat them
         self.warned_columns: set[str] = set()
+        self.bare_seen = False  # whether any text column is bare (``label``, not ``label::…``)
 
     # -------------------------------------------------------------------------------------- the whole
     def read(self) -> dict:
@@ -422,6 +423,11 @@ class _Reader:
         _relabel(data, self.name_to_code)
         if self.default_name != "default" or "default_language" in data:
             data["default_language"] = self.name_to_code.get(self.default_name, self.default_name)
+        if self.bare_seen and self.default_name != "default":
+            # Bare columns in a named default language: pyxform writes them as plain labels (no itext),
+            # so they are written back bare, with the setting as it was.
+            data["language_names"][data["default_language"]] = ""
+            data.setdefault("settings", {})["default_language"] = self.default_name
         data["_xlsform"] = True
         data["_errors"] = self.problems.errors
         data["_warnings"] = self.problems.warnings
@@ -460,6 +466,7 @@ class _Reader:
             for head in fields:
                 if tokens[: len(head)] == head:
                     if len(tokens) == len(head):
+                        self.bare_seen = True
                         return self.default_name
                     if len(tokens) == len(head) + 1:
                         return tokens[-1]
@@ -585,6 +592,8 @@ class _Reader:
                 continue
             entry = self.survey_row(i, row, columns)
             if entry is None:
+                if stack and _cell_text(row.get("type")):
+                    stack[-1]["_refused_questions"] = True  # a refused question: its group may end empty
                 continue
             kind = entry.pop("_kind")
             if kind == "begin":
@@ -634,8 +643,11 @@ class _Reader:
             self.problems.error(
                 ErrorCode.BAD_VALUE, "this begin_group has no matching end_group", group["_where"]
             )
+        # A group left empty only because its questions were refused is not reported again as empty.
+        sections = [s for s in sections if s["questions"] or not s.pop("_refused_questions", False)]
         for s in sections:
             s.pop("_refused", None)
+            s.pop("_refused_questions", None)
         return sections
 
     def top_code(self, number: int) -> str:

@@ -8,12 +8,10 @@ from questionnaires import Choice, Expression, Label, Question, Questionnaire, S
 
 
 def _label(label: Label | None) -> dict[str, str] | None:
-    if label is None:
+    """Every language's text; ``vi`` is the Vietnamese, or the form's first language when it has none."""
+    if label is None or not label.texts:
         return None
-    out = {"vi": label.vi}
-    if label.en:
-        out["en"] = label.en
-    return out
+    return {**label.as_dict(), "vi": label.vi}
 
 
 def _tree(expr: Expression | None) -> list | None:

@@ -25,24 +25,25 @@ def top_level(ctx: Context, raw: Any) -> dict:
 
 def header(ctx: Context, raw: Mapping) -> dict[str, Any]:
     """Return id, version, languages, title, description, source and settings; set the context's languages."""
+    where = where_of(raw, WHERE)  # an XLSForm's settings row
     out: dict[str, Any] = {}
-    out["id"] = ctx.text(raw, "id", WHERE)
+    out["id"] = ctx.text(raw, "id", where)
     if not ID_RE.match(out["id"]):
         raise ctx.fail(
             ErrorCode.BAD_CODE,
             f"id {out['id']!r} must be letters, digits, '.', '-' or '_', starting with a letter or digit",
-            WHERE,
+            where,
         )
-    out["version"] = ctx.text(raw, "version", WHERE)
+    out["version"] = ctx.text(raw, "version", where)
     out.update(_languages(ctx, raw))
-    out["title"] = ctx.label(_titled(raw.get("title"), ctx), WHERE, "title")
-    out["description"] = ctx.label(raw.get("description"), WHERE, "description", required=False)
-    out["source"] = ctx.text(raw, "source", WHERE, required=False)
+    out["title"] = ctx.label(_titled(raw.get("title"), ctx), where, "title")
+    out["description"] = ctx.label(raw.get("description"), where, "description", required=False)
+    out["source"] = ctx.text(raw, "source", where, required=False)
     settings = raw.get("settings") or {}
     if not isinstance(settings, Mapping) or not all(
         isinstance(v, (str, int, float)) for v in settings.values()
     ):
-        raise ctx.fail(ErrorCode.BAD_VALUE, "settings must map XLSForm setting names to text", WHERE)
+        raise ctx.fail(ErrorCode.BAD_VALUE, "settings must map XLSForm setting names to text", where)
     out["settings"] = {str(k): str(v) for k, v in settings.items()}
     return out
 

@@ -465,7 +465,8 @@
       progress: (index / (sections.length + 1)) * 100
     });
     var body = el("div", { className: "k-section" });
-    body.appendChild(el("h1", { className: "k-section__title", text: vi(section.label) }));
+    // Questions outside any XLSForm group have no page title of their own: the form's title serves.
+    body.appendChild(el("h1", { className: "k-section__title", text: vi(section.label) || vi(Q.title) }));
     if (section.intro) body.appendChild(el("p", { className: "k-section__intro", text: vi(section.intro) }));
     renderQuestions(section, body);
     main.appendChild(body);
