@@ -1,4 +1,4 @@
-"""Real XLSForms written by other projects (../shared/xlsform-corpus, see its SOURCES.md) come in without loss.
+"""Real XLSForms by other projects (../shared/xlsform-corpus, see its SOURCES.md) come in without loss.
 
 Each form either imports with every question, choice, relevant, constraint, required, hint and label that
 pyxform's own JSON of the same file has, and goes XLSForm -> YAML -> XLSForm to the same XForm as pyxform
@@ -85,7 +85,9 @@ def test_each_corpus_form_imports_whole_or_is_refused_with_reasons(path, tmp_pat
         for problem in exc.problems:
             assert problem.file == str(path)
             # Every problem says where: the sheet and row (and the column where one is to blame).
-            assert problem.where and re.match(r"(survey|choices|settings|entities|osm) (row \d+|sheet)", problem.where)
+            assert problem.where and re.match(
+                r"(survey|choices|settings|entities|osm) (row \d+|sheet)", problem.where
+            )
             assert problem.reason
         # Something named as unsupported or unknown is among the reasons (never a vague failure).
         assert {p.code for p in exc.problems} & {
@@ -114,10 +116,6 @@ def test_the_readme_states_the_corpus_outcome():
     assert f"{len(IMPORTED)} of the {len(FORMS)} forms" in readme
 
 
-def _text(label) -> dict | str | None:
-    return label
-
-
 def _labels(label, q) -> dict | str | None:
     """A model label the way pyxform's JSON has it: text alone without translations, else by language name."""
     if label is None or not label.texts:
@@ -135,7 +133,7 @@ def _pyxform_label(value, default_language: str):
 
 
 def _same_as_pyxform_json(q, js: dict) -> None:
-    """Every question, choice, relevant, constraint, required, hint and label of pyxform's JSON is in ``q``."""
+    """Every question, choice, relevant, constraint, required, hint and label of pyxform's JSON is in q."""
     default = js.get("default_language", "default")
     expected: list[tuple] = []
 
@@ -278,13 +276,18 @@ def test_every_setting_is_carried_kept_or_refused(column, tmp_path):
     path = _workbook(
         tmp_path / "f.xlsx",
         [["type", "name", "label"], ["select_one yn", "q", "Câu"]],
-        settings=[["form_title", "form_id", "version", column], ["Phiếu", "phieu", "3", value.get(column, "x")]],
+        settings=[
+            ["form_title", "form_id", "version", column],
+            ["Phiếu", "phieu", "3", value.get(column, "x")],
+        ],
     )
     outcome = _outcome(path, tmp_path, column)
     assert outcome in ("kept", "refused", "pyxform refuses"), outcome
 
 
-CHOICE_COLUMNS = sorted({*aliases.list_header, *Option.get_slot_names()} - {"list_name", "list name", "name", "label"})
+CHOICE_COLUMNS = sorted(
+    {*aliases.list_header, *Option.get_slot_names()} - {"list_name", "list name", "name", "label"}
+)
 
 
 @pytest.mark.parametrize("column", [*CHOICE_COLUMNS, "state"])
@@ -293,7 +296,11 @@ def test_every_choice_column_is_carried_kept_or_refused(column, tmp_path):
     path = _workbook(
         tmp_path / "f.xlsx",
         [["type", "name", "label"], ["select_one yn", "q", "Câu"]],
-        choices=[["list_name", "name", "label", column], ["yn", "1", "Có", value], ["yn", "2", "Không", value]],
+        choices=[
+            ["list_name", "name", "label", column],
+            ["yn", "1", "Có", value],
+            ["yn", "2", "Không", value],
+        ],
     )
     outcome = _outcome(path, tmp_path, column)
     assert outcome in ("kept", "refused", "pyxform refuses"), outcome
@@ -308,7 +315,10 @@ def test_pass_through_columns_and_settings_are_kept_in_the_model(tmp_path):
             ["text", "q", "Câu", "a.png", "1", "Hỏi chậm", "ghi chú"],
             ["end_group", None, None, None, None, None, None],
         ],
-        settings=[["form_title", "form_id", "version", "instance_name", "style"], ["P", "p", "1", "${q}", "pages"]],
+        settings=[
+            ["form_title", "form_id", "version", "instance_name", "style"],
+            ["P", "p", "1", "${q}", "pages"],
+        ],
     )
     result = load_file(path)
     q = result.questionnaire
@@ -355,9 +365,16 @@ def test_an_xls_workbook_is_read_like_an_xlsx(tmp_path):
     xlwt = pytest.importorskip("xlwt")
     book = xlwt.Workbook()
     sheets = {
-        "survey": [["type", "name", "label"], ["select_one yn", "q", "Câu hỏi"], ["text", "y_kien", "Ý kiến"]],
+        "survey": [
+            ["type", "name", "label"],
+            ["select_one yn", "q", "Câu hỏi"],
+            ["text", "y_kien", "Ý kiến"],
+        ],
         "choices": [["list_name", "name", "label"], ["yn", "1", "Có"], ["yn", "2", "Không"]],
-        "settings": [["form_title", "form_id", "version", "default_language"], ["Phiếu", "p", "2", "Tiếng Việt (vi)"]],
+        "settings": [
+            ["form_title", "form_id", "version", "default_language"],
+            ["Phiếu", "p", "2", "Tiếng Việt (vi)"],
+        ],
     }
     for name, rows in sheets.items():
         ws = book.add_sheet(name)
@@ -383,7 +400,9 @@ def test_a_label_showing_an_unknown_name_is_an_error(tmp_path):
 
 
 def test_choices_from_a_file_beside_the_workbook(tmp_path):
-    (tmp_path / "xa.csv").write_text("name,label,huyen\ntra-xuan,Thị trấn Trà Xuân,tb\ntra-son,Xã Trà Sơn,tb\n")
+    (tmp_path / "xa.csv").write_text(
+        "name,label,huyen\ntra-xuan,Thị trấn Trà Xuân,tb\ntra-son,Xã Trà Sơn,tb\n"
+    )
     path = _workbook(
         tmp_path / "f.xlsx",
         [["type", "name", "label"], ["select_one_from_file xa.csv", "xa", "Xã"]],
