@@ -205,7 +205,7 @@ def _scoring_lines(scoring: Scoring, text: Callable) -> Iterator[str]:
 @click.argument("path", metavar="PATH")
 @_user_errors
 def validate_command(path: str) -> None:
-    """Kiểm tra một tệp định nghĩa (.yaml, .xlsx) — validate a definition file."""
+    """Kiểm tra một tệp định nghĩa (.yaml, .xlsx, .xls) — validate a definition file."""
     file = definition_path(path)
     result = load_file(file)
     q = result.questionnaire
