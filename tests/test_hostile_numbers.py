@@ -361,7 +361,7 @@ def _xlsform(path: Path, rows: int) -> Path:
 
 
 def test_xlsform_rows_per_sheet_are_limited(tmp_path):
-    limit = questionnaires.xlsform.MAX_SHEET_ROWS
+    limit = questionnaires.xlsform_read.MAX_SHEET_ROWS
     path = _xlsform(tmp_path / "lon.xlsx", limit)  # header + limit rows: one too many
     with pytest.raises(QuestionnaireError) as caught:
         load_file(path)
@@ -370,7 +370,7 @@ def test_xlsform_rows_per_sheet_are_limited(tmp_path):
 
 
 def test_xlsform_rows_are_counted_while_read_when_the_sheet_does_not_say(tmp_path, monkeypatch):
-    monkeypatch.setattr(questionnaires.xlsform, "MAX_SHEET_ROWS", 5)
+    monkeypatch.setattr(questionnaires.xlsform_read, "MAX_SHEET_ROWS", 5)
     path = _xlsform(tmp_path / "lon.xlsx", 5)
     real_max_row = openpyxl.worksheet._read_only.ReadOnlyWorksheet.max_row
     monkeypatch.setattr(openpyxl.worksheet._read_only.ReadOnlyWorksheet, "max_row", None)
@@ -381,7 +381,7 @@ def test_xlsform_rows_are_counted_while_read_when_the_sheet_does_not_say(tmp_pat
 
 
 def test_xlsform_file_size_is_limited_before_it_is_opened(tmp_path, monkeypatch):
-    monkeypatch.setattr(questionnaires.xlsform, "MAX_XLSFORM_BYTES", 1000)
+    monkeypatch.setattr(questionnaires.xlsform_read, "MAX_XLSFORM_BYTES", 1000)
     path = tmp_path / "rac.xlsx"
     path.write_bytes(b"\0" * 1001)  # not even a workbook: the size is checked first
     with pytest.raises(QuestionnaireError, match="quá giới hạn 1.000 byte"):
@@ -389,7 +389,7 @@ def test_xlsform_file_size_is_limited_before_it_is_opened(tmp_path, monkeypatch)
 
 
 def test_questionnaires_validate_refuses_a_big_workbook_in_one_line(tmp_path):
-    path = _xlsform(tmp_path / "lon.xlsx", questionnaires.xlsform.MAX_SHEET_ROWS + 10)
+    path = _xlsform(tmp_path / "lon.xlsx", questionnaires.xlsform_read.MAX_SHEET_ROWS + 10)
     result = CliRunner().invoke(cli, ["questionnaires", "validate", str(path)], catch_exceptions=False)
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
@@ -399,7 +399,7 @@ def test_questionnaires_validate_refuses_a_big_workbook_in_one_line(tmp_path):
 
 def test_xlsform_unpacked_size_is_limited(tmp_path, monkeypatch):
     path = _xlsform(tmp_path / "nen.xlsx", 50)
-    monkeypatch.setattr(questionnaires.xlsform, "MAX_XLSFORM_UNPACKED_BYTES", path.stat().st_size)
+    monkeypatch.setattr(questionnaires.xlsform_read, "MAX_XLSFORM_UNPACKED_BYTES", path.stat().st_size)
     with pytest.raises(QuestionnaireError, match="the workbook unpacks to more than the limit"):
         load_file(path)
 

@@ -803,6 +803,16 @@ def _random_runtime_questionnaire(rng: random.Random, number: int):
         if calcs and rng.random() < 0.5:
             section["relevant"] = f"${{{rng.choice(calcs)}}} != ''"
         sections.append(section)
+    # The loader refuses a reference to an item that does not exist: one drawn past the last question
+    # (or with no question before it) reads a literal instead.
+    known = {c for c, _ in items}
+    for section in sections:
+        for q in section["questions"]:
+            for key in ("calculation", "choice_filter"):
+                if key in q:
+                    q[key] = re.sub(
+                        r"\$\{([^}]*)\}", lambda m: m.group(0) if m.group(1) in known else "'qng'", q[key]
+                    )
     raw = {
         "id": f"tinh-{number}",
         "version": "1",
