@@ -27,6 +27,7 @@ The output feeds :func:`questionnaires.validate.validate` like a YAML file's dat
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import warnings
@@ -35,21 +36,54 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from xml.parsers.expat import ExpatError
-
-from pyxform import aliases
-from pyxform.errors import PyXFormError
-from pyxform.parsing.sheet_headers import RE_SMART_QUOTES, SMART_QUOTES, process_header
-from pyxform.question import MultipleChoiceQuestion, Option
-from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
-from pyxform.survey import Survey
-from pyxform.xls2json import RE_BEGIN_CONTROL, RE_END_CONTROL, RE_SELECT
-from pyxform.xls2json_backends import get_xlsform
 
 from .errors import ErrorCode, QuestionnaireError, WarningCode
 from .model import Level, QuestionType
 from .numbers import format_count
+
+
+@functools.cache
+def _pyxform() -> SimpleNamespace:
+    """pyxform's readers, alias tables and type patterns, imported on first use (a quarter of a second
+    that the kiosk and the commands that never read a workbook do not pay)."""
+    from pyxform import aliases
+    from pyxform.errors import PyXFormError
+    from pyxform.parsing.sheet_headers import RE_SMART_QUOTES, SMART_QUOTES, process_header
+    from pyxform.question import MultipleChoiceQuestion, Option
+    from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+    from pyxform.survey import Survey
+    from pyxform.xls2json import RE_BEGIN_CONTROL, RE_END_CONTROL, RE_SELECT
+    from pyxform.xls2json_backends import get_xlsform
+
+    return SimpleNamespace(
+        aliases=aliases,
+        PyXFormError=PyXFormError,
+        RE_SMART_QUOTES=RE_SMART_QUOTES,
+        SMART_QUOTES=SMART_QUOTES,
+        process_header=process_header,
+        MultipleChoiceQuestion=MultipleChoiceQuestion,
+        Option=Option,
+        QUESTION_TYPE_DICT=QUESTION_TYPE_DICT,
+        Survey=Survey,
+        RE_BEGIN_CONTROL=RE_BEGIN_CONTROL,
+        RE_END_CONTROL=RE_END_CONTROL,
+        RE_SELECT=RE_SELECT,
+        get_xlsform=get_xlsform,
+    )
+
+
+class _Lazy:
+    """``px.aliases`` and the rest, imported from pyxform when first read."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_pyxform(), name)
+
+
+px = _Lazy()
+
 
 __all__ = ["MAX_ERRORS", "XLSFORM_SUFFIXES", "language_code", "read_xlsform"]
 
@@ -184,9 +218,9 @@ def read_xlsform(path: str | Path) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl on styles and data validation it does not read
-            book = get_xlsform(str(path))
+            book = px.get_xlsform(str(path))
     except (
-        PyXFormError,
+        px.PyXFormError,
         zipfile.BadZipFile,
         KeyError,
         ValueError,
@@ -363,7 +397,7 @@ def _columns(headers: list[dict] | None, aliases_: dict, known: set[str]) -> lis
     double = any("::" in h for h in names)
     out = []
     for header in names:
-        _, tokens = process_header(header, double, aliases_, known)
+        _, tokens = px.process_header(header, double, aliases_, known)
         out.append(_Column(header, tuple(tokens)))
     return out
 
@@ -387,9 +421,11 @@ class _Reader:
         self.check_sheets()
         data: dict[str, Any] = self.settings()
         survey_columns = _columns(
-            self.book.survey_header, aliases.survey_header, set(MultipleChoiceQuestion.get_slot_names())
+            self.book.survey_header, px.aliases.survey_header, set(px.MultipleChoiceQuestion.get_slot_names())
         )
-        choice_columns = _columns(self.book.choices_header, aliases.list_header, set(Option.get_slot_names()))
+        choice_columns = _columns(
+            self.book.choices_header, px.aliases.list_header, set(px.Option.get_slot_names())
+        )
         self.see_languages(survey_columns, ("label", "hint", "guidance_hint", "bind", "sipas_intro"))
         self.see_languages(choice_columns, ("label",))
         if self.book.survey is None:
@@ -475,7 +511,9 @@ class _Reader:
     # ------------------------------------------------------------------------------------- settings
     def settings(self) -> dict:
         rows = self.book.settings or []
-        columns = _columns(self.book.settings_header, aliases.settings_header, set(Survey.get_slot_names()))
+        columns = _columns(
+            self.book.settings_header, px.aliases.settings_header, set(px.Survey.get_slot_names())
+        )
         row = rows[0] if rows else {}
         where = "settings row 2"
         out: dict[str, Any] = {"_where": where}
@@ -703,13 +741,13 @@ class _Reader:
                     self.skipped.add(name)
             return None
         kind = " ".join(raw_type.split())
-        kind = aliases._type_alias_map.get(kind, kind)
-        end = RE_END_CONTROL.search(kind)
+        kind = px.aliases._type_alias_map.get(kind, kind)
+        end = px.RE_END_CONTROL.search(kind)
         if end:
             return {"_kind": "end"}
-        begin = RE_BEGIN_CONTROL.search(kind)
+        begin = px.RE_BEGIN_CONTROL.search(kind)
         if begin:
-            return self.group_row(i, aliases.control[begin.group("type")], raw_type, fields, texts, extra)
+            return self.group_row(i, px.aliases.control[begin.group("type")], raw_type, fields, texts, extra)
         if name is None:
             self.problems.error(
                 ErrorCode.MISSING_FIELD, "the name column is empty", _where("survey", i, "name")
@@ -797,19 +835,19 @@ class _Reader:
 
     def straighten(self, value: str, row: int, header: str) -> str:
         """Curly quotes in an expression read as straight ones, as pyxform reads them, with a warning."""
-        if RE_SMART_QUOTES.search(value):
+        if px.RE_SMART_QUOTES.search(value):
             self.problems.warn(
                 WarningCode.CURLY_QUOTES,
                 f"curly quotes in {value!r} are read as straight quotes",
                 _where("survey", row, header),
             )
-            return RE_SMART_QUOTES.sub(lambda m: SMART_QUOTES[m.group(0)], value)
+            return px.RE_SMART_QUOTES.sub(lambda m: px.SMART_QUOTES[m.group(0)], value)
         return value
 
     def question_type(self, kind: str, raw_type: str, row: int) -> tuple[QuestionType | None, str | None]:
         """The type of a question row and its choice list, or (None, None) when refused."""
         where = _where("survey", row, "type")
-        select = RE_SELECT.search(kind)
+        select = px.RE_SELECT.search(kind)
         if select:
             command = select.group("select_command")
             list_name = select.group("list_name")
@@ -821,7 +859,7 @@ class _Reader:
                     where,
                 )
                 return None, None
-            target = aliases.select[command]
+            target = px.aliases.select[command]
             if target == "select one external":
                 self.problems.error(
                     ErrorCode.UNSUPPORTED,
@@ -836,17 +874,17 @@ class _Reader:
                 )
                 return None, None
             qtype = QuestionType.SINGLE if target == "select one" else QuestionType.MULTIPLE
-            if command in aliases.select_from_file:
+            if command in px.aliases.select_from_file:
                 list_name = self.choices_from_file(list_name, row)
                 if list_name is None:
                     return None, None
             return qtype, list_name
         for candidate in (kind, kind.lower()):
-            spec = QUESTION_TYPE_DICT.get(candidate)
+            spec = px.QUESTION_TYPE_DICT.get(candidate)
             if spec is None:
                 continue
             for canonical, qtype in _CANONICAL.items():
-                if spec == QUESTION_TYPE_DICT[canonical]:
+                if spec == px.QUESTION_TYPE_DICT[canonical]:
                     return qtype, None
             self.problems.error(
                 ErrorCode.UNKNOWN_TYPE,
@@ -856,7 +894,7 @@ class _Reader:
             )
             return None, None
         head = kind.split(" ")[0]
-        if head in aliases.select or any(kind.startswith(s + " ") for s in aliases.select):
+        if head in px.aliases.select or any(kind.startswith(s + " ") for s in px.aliases.select):
             self.problems.error(ErrorCode.BAD_VALUE, f"'{raw_type}' needs one choice list name", where)
         else:
             self.problems.error(
