@@ -420,3 +420,38 @@ def test_choices_from_a_file_beside_the_workbook(tmp_path):
     with pytest.raises(QuestionnaireError) as info:
         load_file(path)
     assert "xa.csv" in str(info.value) and info.value.where == "survey row 2, column 'type'"
+
+
+# ------------------------------------------------------------------- an imported form runs end to end
+@pytest.mark.db
+def test_an_imported_multilingual_form_runs_a_campaign(app, client, make_campaign, tmp_path):
+    """A real form with no Vietnamese, a group and top-level questions: frozen in a campaign, served to
+    the kiosk in its languages, answered, stored as sent and exported."""
+    from conftest import submission
+    from sqlalchemy import select
+
+    from survey.db import session_scope
+    from survey.exports import export_campaign
+    from survey.models import Campaign, Response
+
+    path = CORPUS / "ona_multi_lingual_form.xlsx"
+    q = load_file(path).questionnaire
+    campaign_id, tokens = make_campaign(path)
+    definition = client.get(f"/api/v1/kiosk/{tokens['tra-xuan']}/definition").get_json()["questionnaire"]
+    assert definition["languages"] == ["English", "Swahili", "French"]
+    first = definition["sections"][0]["questions"][0]
+    assert first["label"]["Swahili"] == "Jina la muulizwaji" and first["label"]["vi"] == "Name of respondent"
+    answers = {"resp_name": "Amina", "age": 34, "sex_resp": "2", "Fruits": ["apple", "mango"]}
+    body = submission(q, tokens["tra-xuan"], answers, unit="tra-xuan")
+    reply = client.post("/api/v1/responses", json=body)
+    assert reply.status_code == 201, reply.get_json()
+    with app.app_context(), session_scope() as session:
+        row = session.scalars(select(Response).where(Response.instance_id == body["instance_id"])).one()
+        assert row.answers == {"resp_name": "Amina", "age": 34, "sex_resp": "2", "Fruits": ["apple", "mango"]}
+        out = tmp_path / "du-lieu.xlsx"
+        assert export_campaign(session, session.get(Campaign, campaign_id), out) == 1
+    sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
+    rows = [[c for c in r] for r in sheet.iter_rows(values_only=True)]
+    header, values = rows[0], dict(zip(rows[0], rows[1], strict=False))
+    assert {"resp_name", "age", "sex_resp", "Fruits"} <= set(header)
+    assert (values["resp_name"], values["sex_resp"], values["age"]) == ("Amina", 2, 34)
