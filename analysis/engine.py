@@ -364,7 +364,7 @@ def _estimates(
     ranks = ranking.competition_rank_array(index[:U], scoring.decimals)
     se = intervals.se[:U] * 100.0
     simulation = (
-        ranking.simulate_ranks(index[:U], se, ranks, draws, seed, confidence)
+        _simulate_by_code(cells.units, index[:U], se, ranks, draws, seed, confidence)
         if rank_probability or int((ranks > 0).sum()) <= ranking.AUTO_MAX_UNITS
         else None
     )
@@ -388,3 +388,21 @@ def _estimates(
         population=cells.unit_population,
         lonely_units=intervals.lonely_units,
     )
+
+
+def _simulate_by_code(
+    codes: Sequence[str],
+    index: np.ndarray,
+    se: np.ndarray,
+    ranks: np.ndarray,
+    draws: int,
+    seed: int,
+    confidence: float,
+) -> ranking.RankSimulation:
+    """The rank simulation with the units in the order of their codes, so that the draws (and the
+    intervals) do not depend on the order of a unit list."""
+    order = np.array(sorted(range(len(codes)), key=lambda u: str(codes[u])), dtype=int)
+    sim = ranking.simulate_ranks(index[order], se[order], ranks[order], draws, seed, confidence)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return ranking.RankSimulation(sim.probability[back], sim.low[back], sim.high[back])

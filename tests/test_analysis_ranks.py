@@ -229,3 +229,15 @@ def test_csv_numbers_carry_no_float_noise(tmp_path):
     # JSON keeps full precision.
     t.write(tmp_path / "r.json")
     assert IndexTable.read(tmp_path / "r.json").units[0].index == 84.00000000000001
+
+
+def test_rank_simulation_does_not_depend_on_the_order_of_units():
+    # The draws are made with the units in the order of their codes: a unit list in another order, or
+    # the responses in another order, give the same intervals and probabilities.
+    q = one_question()
+    counts = {f"x{i}": (60 + 2 * i, 80) for i in range(8)}
+    frame = responses(counts)
+    a = score(q, frame, rank_probability=True)
+    b = score(q, frame.iloc[::-1], units=sorted(counts, reverse=True), rank_probability=True)
+    pick = [(u.unit, u.rank_low, u.rank_high, u.rank_probability, u.rank_group) for u in a.units]
+    assert pick == [(u.unit, u.rank_low, u.rank_high, u.rank_probability, u.rank_group) for u in b.units]
