@@ -140,7 +140,8 @@ def letter_display(m: int, different: Sequence[tuple[int, int]]) -> list[str] | 
     """Compact letter display (Piepho 2004, insert and absorb) of ``m`` units in rank order.
 
     Units that share a letter are not significantly different; every pair in ``different`` shares none.
-    Letters are given in the order of each group's best-ranked unit ("a" for the group of the first).
+    Letters are given in the order of each group's best-ranked unit ("a" for the group of the first),
+    groups with the same best unit by their next units.
     ``None`` when more groups are needed than ``GROUP_LETTERS`` has.
     """
     if m == 0:
@@ -164,7 +165,8 @@ def letter_display(m: int, different: Sequence[tuple[int, int]]) -> list[str] | 
         groups = kept
     if len(groups) > len(GROUP_LETTERS):
         return None
-    groups.sort(key=lambda g: (g & -g).bit_length())  # by the best-ranked unit in the group
+    # By the group's units in rank order: the group of the best-ranked unit first, then the next …
+    groups.sort(key=lambda g: [u for u in range(m) if g >> u & 1])
     return ["".join(GROUP_LETTERS[n] for n, g in enumerate(groups) if g >> u & 1) for u in range(m)]
 
 

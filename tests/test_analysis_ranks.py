@@ -169,6 +169,9 @@ def test_letter_display():
     # Two clusters {0, 1} and {2, 3}.
     assert letter_display(4, [(0, 2), (0, 3), (1, 2), (1, 3)]) == ["a", "a", "b", "b"]
     assert letter_display(2, [(0, 1)]) == ["a", "b"]
+    # Only 1 and 3 differ: groups {0, 1, 2} and {0, 2, 3} share their best unit 0; the one holding the
+    # next unit (1) is "a", so letters run down the ranking.
+    assert letter_display(4, [(1, 3)]) == ["ab", "a", "ab", "b"]
     assert letter_display(0, []) == []
 
 
