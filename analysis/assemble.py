@@ -108,6 +108,9 @@ class Estimates:
     n_eff: np.ndarray
     ranks: np.ndarray  # units only; 0 = no rank
     rank_probability: np.ndarray | None
+    rank_low: np.ndarray | None  # units only; the rank interval, 0 = none
+    rank_high: np.ndarray | None
+    rank_groups: list[str | None]  # units only; letters of the groups that cannot be told apart
     valid_n: np.ndarray  # (D, L) valid answers per leaf
     any_valid: Mapping[int, np.ndarray]  # multi-item criteria: responses with a valid answer, per unit
     population: np.ndarray | None
@@ -234,6 +237,8 @@ def assemble(
     n_list, df_list = est.n.astype(int).tolist(), est.df.astype(int).tolist()
     ranks = est.ranks.tolist()
     probability = est.rank_probability.tolist() if est.rank_probability is not None else None
+    rank_low = est.rank_low.tolist() if est.rank_low is not None else None
+    rank_high = est.rank_high.tolist() if est.rank_high is not None else None
     population = est.population.tolist() if est.population is not None else None
     root = plan.nodes[0].node.code
     results: list[UnitResult] = []
@@ -251,6 +256,10 @@ def assemble(
             extra = _unit_extra(unit, value if has_index else None, ranks[d] or None, previous, names)
             if probability is not None and extra["rank"] is not None:
                 extra["rank_probability"] = probability[d]
+            if rank_low is not None and rank_high is not None and extra["rank"] is not None:
+                extra["rank_low"], extra["rank_high"] = rank_low[d] or None, rank_high[d] or None
+            if extra["rank"] is not None:
+                extra["rank_group"] = est.rank_groups[d]
             if population is not None:
                 extra["population"] = population[d]
         elif population is not None:

@@ -124,7 +124,10 @@ def score(
         ``e`` in Slovin's formula.
     rank_probability
         Also estimate, by simulation from normal(index, se), the probability that a unit's true rank is
-        within one place of its shown rank.
+        within one place of its shown rank. The same simulation gives each unit's rank interval
+        (``rank_low``–``rank_high``), computed anyway when at most ``ranking.AUTO_MAX_UNITS`` units are
+        ranked; ``rank_group`` (units that cannot be told apart) is computed for at most
+        ``ranking.GROUPS_MAX_UNITS``.
     draws, seed
         Simulation size and seed (fixed, so results repeat).
     trim
@@ -169,7 +172,7 @@ def score(
     not_asked = gated.not_asked
     del gated, linearised  # a gated item's codes are n entries each: not needed by the results
     intervals = interval_estimates(tree, variance, cells, calibration, confidence)
-    estimates = _estimates(scoring, tree, totals, cells, intervals, rank_probability, draws, seed)
+    estimates = _estimates(scoring, tree, totals, cells, intervals, rank_probability, draws, seed, confidence)
     min_n_value = scoring.min_n if min_n is None else int(min_n)
     unit_results, overall = assemble(
         plan,
@@ -353,16 +356,19 @@ def _estimates(
     rank_probability: bool,
     draws: int,
     seed: int,
+    confidence: float,
 ) -> Estimates:
     """Every domain's estimates on the percentage scale, with the units' ranks."""
     U = cells.U
     index = tree.value[:, 0] * 100.0
     ranks = ranking.competition_rank_array(index[:U], scoring.decimals)
-    probability = (
-        ranking.rank_probability_array(index[:U], intervals.se[:U] * 100.0, ranks, draws, seed)
-        if rank_probability
+    se = intervals.se[:U] * 100.0
+    simulation = (
+        _simulate_by_code(cells.units, index[:U], se, ranks, draws, seed, confidence)
+        if rank_probability or int((ranks > 0).sum()) <= ranking.AUTO_MAX_UNITS
         else None
     )
+    groups = ranking.rank_groups(index[:U], se, ranks, scoring.decimals, confidence)
     return Estimates(
         index=index,
         se=intervals.se * 100.0,
@@ -373,9 +379,30 @@ def _estimates(
         deff=intervals.deff,
         n_eff=intervals.n_eff,
         ranks=ranks,
-        rank_probability=probability,
+        rank_probability=simulation.probability if simulation is not None and rank_probability else None,
+        rank_low=simulation.low if simulation is not None else None,
+        rank_high=simulation.high if simulation is not None else None,
+        rank_groups=groups,
         valid_n=totals.valid_n,
         any_valid=totals.any_valid,
         population=cells.unit_population,
         lonely_units=intervals.lonely_units,
     )
+
+
+def _simulate_by_code(
+    codes: Sequence[str],
+    index: np.ndarray,
+    se: np.ndarray,
+    ranks: np.ndarray,
+    draws: int,
+    seed: int,
+    confidence: float,
+) -> ranking.RankSimulation:
+    """The rank simulation with the units in the order of their codes, so that the draws (and the
+    intervals) do not depend on the order of a unit list."""
+    order = np.array(sorted(range(len(codes)), key=lambda u: str(codes[u])), dtype=int)
+    sim = ranking.simulate_ranks(index[order], se[order], ranks[order], draws, seed, confidence)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    return ranking.RankSimulation(sim.probability[back], sim.low[back], sim.high[back])

@@ -437,7 +437,7 @@ def read_previous(path: str | Path):
 
 
 # Columns of a previous result that hold text; every other one holds numbers.
-_PREVIOUS_TEXT_COLUMNS = ("unit", "name", "flags")
+_PREVIOUS_TEXT_COLUMNS = ("unit", "name", "flags", "rank_group")
 
 
 def _check_previous_csv(path: Path) -> None:

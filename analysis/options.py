@@ -210,7 +210,12 @@ _OPTIONS = (
         help="Giới hạn hệ số hiệu chỉnh trọng số (bounds on calibrated/design weight), with --margins.",
     ),
     click.option(
-        "--rank-probability", is_flag=True, help="Ước lượng xác suất thứ hạng (P(true rank within ±1))."
+        "--rank-probability",
+        is_flag=True,
+        help=(
+            "Ước lượng xác suất thứ hạng (P(true rank within ±1)). Khoảng hạng 95% (rank interval) luôn được"
+            " tính khi có đến 1000 đơn vị; với tùy chọn này thì tính cho mọi số đơn vị."
+        ),
     ),
     click.option(
         "--include-flagged/--exclude-flagged",

@@ -32,6 +32,10 @@ FLAG_MISSING_GROUP = "missing_group"
 # answers given by respondents of a group that the question is not asked of: not counted
 FLAG_NOT_ASKED = "answers_not_asked"
 
+# Significant digits of the numbers in a CSV file: 12 keep a percentage to 1e-10, far below any published
+# precision, and drop the noise of floating-point arithmetic (about 1e-15 relative).
+CSV_SIGNIFICANT_DIGITS = 12
+
 FLAG_LABELS_VI: Mapping[str, str] = MappingProxyType(
     {
         FLAG_SMALL_SAMPLE: "Mẫu nhỏ",
@@ -76,6 +80,9 @@ class UnitResult:
     change: float | None = None  # index - previous_index
     rank_change: int | None = None  # previous_rank - rank (positive = moved up)
     rank_probability: float | None = None  # P(true rank within shown rank ± 1)
+    rank_low: int | None = None  # the rank interval at the table's confidence (simulated ranks)
+    rank_high: int | None = None
+    rank_group: str | None = None  # letters: units sharing a letter cannot be told apart ("a", "ab")
     name: str | None = None  # display name, when a unit list is known
     df: int | None = None  # design degrees of freedom: responses minus cells
     node_points: Mapping[str, float | None] = field(default_factory=_empty)  # points method: node -> points
@@ -91,6 +98,9 @@ class UnitResult:
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "rank": self.rank,
+            "rank_low": self.rank_low,
+            "rank_high": self.rank_high,
+            "rank_group": self.rank_group,
             "deff": self.deff,
             "n_eff": self.n_eff,
             "target": self.target,
@@ -228,7 +238,7 @@ class IndexTable:
                 else:
                     d[str(key)] = value
             d["flags"] = tuple(f for f in str(d.get("flags") or "").split(";") if f)
-            for key in ("n", "rank", "previous_rank", "rank_change", "target", "df"):
+            for key in ("n", "rank", "rank_low", "rank_high", "previous_rank", "rank_change", "target", "df"):
                 if d.get(key) is not None:
                     d[key] = int(d[key])
             d["unit"] = str(d["unit"])
@@ -243,7 +253,11 @@ class IndexTable:
         if path.suffix.lower() == ".json":
             return cls.from_json_dict(json.loads(path.read_text(encoding="utf-8")))
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8-sig", dtype={"unit": str, "name": str, "flags": str})
+            frame = pd.read_csv(
+                path,
+                encoding="utf-8-sig",
+                dtype={"unit": str, "name": str, "flags": str, "rank_group": str},
+            )
             for column in frame.columns:
                 if not pd.api.types.is_numeric_dtype(frame[column].dtype):
                     frame[column] = frame[column].map(lambda v: restore(v) if isinstance(v, str) else v)
@@ -290,14 +304,28 @@ class IndexTable:
         atomic_write(path, lambda tmp: tmp.write_bytes(text.encode("utf-8")))
 
     def write_csv(self, path: str | Path) -> None:
-        """Write one row per unit (:meth:`to_frame`), formula-like text neutralised."""
+        """Write one row per unit (:meth:`to_frame`), formula-like text neutralised.
+
+        Numbers are written rounded to ``CSV_SIGNIFICANT_DIGITS`` significant digits, as the shortest text
+        that reads back to that rounded value (``84.0``, not the float noise ``84.00000000000001``); the
+        JSON keeps full precision.
+        """
         frame = self.to_frame()
         for column in frame.columns:
-            if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            if pd.api.types.is_float_dtype(frame[column].dtype):
+                frame[column] = [csv_number(v) for v in frame[column].tolist()]
+            elif not pd.api.types.is_numeric_dtype(frame[column].dtype):
                 frame[column] = frame[column].astype(object).map(neutralise)
         # UTF-8 with BOM so that Excel shows Vietnamese correctly.
         data = frame.to_csv(index=False).encode("utf-8-sig")
         atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def csv_number(value: float) -> float:
+    """``value`` rounded to ``CSV_SIGNIFICANT_DIGITS`` significant digits (NaN and infinities as they are)."""
+    if not math.isfinite(value):
+        return value
+    return float(f"{value:.{CSV_SIGNIFICANT_DIGITS}g}")
 
 
 def _is_missing(value: Any) -> bool:

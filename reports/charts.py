@@ -96,6 +96,10 @@ def _figure(width: float, height: float, layout: str | None = "constrained") -> 
     return figure
 
 
+# x of the column of group letters in the ranking chart (right of the value labels, which end near 108).
+GROUP_X = 113
+
+
 def _ranked(table: IndexTable) -> list[UnitResult]:
     ranked = [u for u in table.units if u.index is not None]
     return sorted(ranked, key=lambda u: (u.rank if u.rank is not None else math.inf, -(u.index or 0), u.unit))
@@ -151,10 +155,17 @@ def ranking_figure(
                 fontsize=8,
                 in_layout=False,  # inside the axes: the layout need not measure every label
             )
+        grouped = any(u.rank_group for _, u in shown)
+        if grouped:
+            # Groups that cannot be told apart (analysis: pairwise tests, Holm): letters in a column.
+            for (_, u), yy in zip(shown, ys, strict=True):
+                letters = u.rank_group or ""
+                ax.text(GROUP_X, yy, letters, va="center", ha="center", fontsize=8, in_layout=False)
+            ax.text(GROUP_X, -0.9, "Nhóm", ha="center", va="bottom", fontsize=8, fontweight="bold")
         labels = ["…" if u is None else f"{u.rank or '—'}. {display_name(u, unit_names)}" for u in rows]
         ax.set_yticks(y, labels=labels)
         ax.invert_yaxis()
-        ax.set_xlim(0, 108)
+        ax.set_xlim(0, GROUP_X + 5 if grouped else 108)
         ax.set_xticks(range(0, 101, 10))
         ax.set_xlabel(f"Chỉ số (%) và khoảng tin cậy {table.confidence:.0%}")
         overall = table.overall.index
@@ -177,8 +188,13 @@ def ranking_figure(
             ax.spines[side].set_visible(False)
         heading = title or f"Xếp hạng {table.labels.get(_index_code(table), 'chỉ số')}"
         ax.set_title(_wrap(heading, 90), loc="left")
-        if any(cautious) or note:
+        if any(cautious) or note or grouped:
             bits = []
+            if grouped:
+                bits.append(
+                    "Nhóm: các đơn vị có chung một chữ cái không khác nhau có ý nghĩa thống kê "
+                    "(kiểm định từng cặp, hiệu chỉnh Holm)"
+                )
             if any(cautious):
                 bits.append("Thanh màu cam: mẫu nhỏ hoặc thiếu tiêu chí, cần đọc thận trọng")
             if note:

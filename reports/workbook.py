@@ -73,6 +73,30 @@ FONT = "Times New Roman"  # the font of Vietnamese administrative documents
 
 _INVALID_SHEET_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
 
+# The Methods sheet's words on the rank interval and the groups (analysis/README.md, "Flags, targets, ranks").
+RANK_INTERVAL_VI = " ".join(
+    (
+        'Cột "Khoảng hạng {confidence}": từ chỉ số và sai số chuẩn của các đơn vị, máy tính mô phỏng 1.000',
+        "lần (phân phối chuẩn, hạt giống cố định nên kết quả lặp lại được) và xếp hạng lại ở mỗi lần; khoảng",
+        "hạng là khoảng ở giữa chứa {confidence} số hạng mô phỏng của đơn vị. Khoảng hạng rộng nghĩa là thứ",
+        "hạng của đơn vị chưa chắc chắn.",
+    )
+)
+RANK_GROUPS_VI = " ".join(
+    (
+        'Cột "Nhóm không phân biệt được": mỗi cặp đơn vị được kiểm định chênh lệch chỉ số (kiểm định z',
+        "với sai số chuẩn tuyến tính hoá của hai đơn vị; mẫu của các đơn vị độc lập nhau). Mức ý nghĩa",
+        "α = {alpha} được",
+        "hiệu chỉnh cho nhiều phép so sánh theo phương pháp Holm: 16 đơn vị có 120 cặp, nếu không hiệu chỉnh",
+        "thì khoảng 5% số cặp sẽ có vẻ khác nhau chỉ do ngẫu nhiên. Kết quả được trình bày bằng chữ cái:",
+        "hai đơn vị có chung ít nhất một chữ cái thì chênh lệch giữa chúng không có ý nghĩa thống kê; hai",
+        'đơn vị không có chữ cái chung thì khác nhau có ý nghĩa (ví dụ "a", "ab", "b": đơn vị "ab" không',
+        'phân biệt được với cả hai). Chữ "a" là nhóm của đơn vị đứng đầu. Cách này được chọn thay cho việc',
+        "xem khoảng tin cậy có chồng nhau hay không, vì hai khoảng tin cậy {confidence} có thể chồng nhau",
+        "trong khi chênh lệch vẫn có ý nghĩa; kiểm định trực tiếp chênh lệch là cách đúng. Hạng chỉ nên dùng",
+        "để phân biệt các đơn vị thuộc các nhóm khác nhau.",
+    )
+)
 CI_METHODS_VI = {
     "korn-graubard": (
         "Korn–Graubard: khoảng Clopper–Pearson (phân phối beta) tính trên cỡ mẫu hiệu dụng, nên luôn "
@@ -486,6 +510,11 @@ def ranking_columns(ctx: _Context) -> list[_Col]:
         _Col("ci_low", "Cận dưới", 9, ci),
         _Col("ci_high", "Cận trên", 9, ci),
     ]
+    if any(u.rank_low is not None for u in ctx.units):
+        rank_range = f"Khoảng hạng {ctx.confidence}"
+        cols += [_Col("rank_low", "Từ hạng", 7, rank_range), _Col("rank_high", "Đến hạng", 7, rank_range)]
+    if any(u.rank_group is not None for u in ctx.units):
+        cols.append(_Col("rank_group", "Nhóm không phân biệt được", 11))
     if any(u.rank_probability is not None for u in ctx.units):
         cols.append(_Col("rank_probability", "Xác suất hạng đúng (± 1)", 10))
     if ctx.has_points:
@@ -576,12 +605,12 @@ def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     for key in ("rank_probability", "points", "max_points", "previous_index", "previous_rank"):
         if key in col:
             sh.number(row, col[key], getattr(o, key), f.overall_index)
-    for key in ("change", "rank_change", "flags", "unit"):
+    for key in ("rank_low", "rank_high", "rank_group", "change", "rank_change", "flags", "unit"):
         if key in col:
             sh.blank(row, col[key], f.overall_blank)
     row += 2
     for note in _ranking_notes(ctx):
-        sh.height(row, 30 if len(note) > 120 else 16)
+        sh.height(row, 16 if len(note) <= 120 else 15 * math.ceil(len(note) / 120))
         sh.merge(row, 0, last_visible, note, f.note)
         row += 1
     if len(ctx.units) <= CHART_UNITS_MAX:
@@ -630,6 +659,10 @@ def _ranking_row(sh: _Sheet, ctx: _Context, col: Mapping[str, int], r: int, u: U
             sh.number(r, c, getattr(u, key), f.index)
         elif key == "change":
             sh.number(r, c, u.change, f.change)
+        elif key in ("rank_low", "rank_high"):
+            sh.number(r, c, getattr(u, key), f.text_center)
+        elif key == "rank_group":
+            sh.text(r, c, u.rank_group or "", f.text_center)
         elif key == "rank_probability":
             sh.number(r, c, u.rank_probability, f.percent)
         elif key == "previous_rank":
@@ -671,6 +704,12 @@ def _ranking_notes(ctx: _Context) -> list[str]:
         "Xếp hạng theo chỉ số giảm dần; số liệu làm tròn 2 chữ số thập phân. "
         'Xem trang "Phương pháp" để biết cách tính, trọng số và cỡ mẫu.',
     ]
+    if any(u.rank_group is not None for u in ctx.units):
+        notes.append(
+            f'Cột "Khoảng hạng {ctx.confidence}": các hạng mà đơn vị có thể đạt khi tính đến sai số của mẫu. '
+            'Cột "Nhóm không phân biệt được": các đơn vị có chung một chữ cái không khác nhau có ý nghĩa '
+            "thống kê; thứ hạng giữa chúng không nên dùng để khen thưởng hay phê bình."
+        )
     used = sorted({flag for u in ctx.units for flag in u.flags})
     if used:
         notes.append(
@@ -1187,6 +1226,11 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
             "(Quyết định 1383/QĐ-BNV).",
         )
     )
+    if any(u.rank_low is not None for u in ctx.units):
+        ranking += " " + RANK_INTERVAL_VI.format(confidence=ctx.confidence)
+    if any(u.rank_group is not None for u in ctx.units):
+        alpha = vn_number(1 - ctx.table.confidence)
+        ranking += " " + RANK_GROUPS_VI.format(confidence=ctx.confidence, alpha=alpha)
     if any(u.rank_probability is not None for u in ctx.units):
         ranking += (
             ' Cột "Xác suất hạng đúng (± 1)": xác suất để hạng thật của đơn vị nằm trong hạng hiển thị ± 1,'

@@ -554,3 +554,21 @@ def test_analysts_download_the_ranked_report(staff_app):
     assert order[:2] == ["Thị trấn Trà Xuân", "Xã Trà Giang"]
     assert login(staff_app, "dieu_tra").get(f"/admin/campaigns/{cid}/report.xlsx").status_code == 403
     reply.close()
+
+
+def test_a_report_of_an_empty_campaign_shows_its_error_on_the_campaign_page(staff_app, campaign_id):
+    client = login(staff_app, "chuyen_vien")
+    page = text(client.get(f"/admin/campaigns/{campaign_id}"))
+    # The links are plain links: with a `download` attribute the browser saves the error's redirect as a
+    # file ("3.html") instead of showing it.
+    for route in ("report.xlsx", "responses.csv", "responses.xlsx"):
+        link = re.search(rf'<a [^>]*href="/admin/campaigns/{campaign_id}/{re.escape(route)}"[^>]*>', page)
+        assert link is not None and "download" not in link.group(0), route
+    reply = client.get(f"/admin/campaigns/{campaign_id}/report.xlsx")
+    assert reply.status_code == 302 and reply.headers["Location"].endswith(f"/admin/campaigns/{campaign_id}")
+    assert "attachment" not in reply.headers.get("Content-Disposition", "")
+    shown = client.get(reply.headers["Location"])
+    assert shown.status_code == 200 and shown.mimetype == "text/html"
+    html = text(shown)
+    alert = re.search(r'<p class="flash flash--error" role="alert">([^<]*)</p>', html)
+    assert alert is not None and "Chưa lập được báo cáo" in alert.group(1), html[:2000]

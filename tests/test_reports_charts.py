@@ -131,3 +131,24 @@ def test_charts_never_load_pyplot():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_ranking_chart_shows_the_groups(names, unit_list):
+    # The chart of the workbook and of `sipas plot --kind ranking`: a column of group letters per unit.
+    from analysis import score
+    from reports.synthetic import synthetic_responses
+
+    q = questionnaires.load_questionnaire("sipas-2017")
+    table = score(q, synthetic_responses(q, unit_list.codes, 60, seed=5), unit_names=names)
+    figure = charts.ranking_figure(table, names)
+    ax = figure.axes[0]
+    column = [t for t in ax.texts if t.get_position()[0] == charts.GROUP_X]
+    assert column[-1].get_text() == "Nhóm"
+    assert [t.get_text() for t in column[:-1]] == [u.rank_group for u in table.units]
+    assert [t.get_position()[1] for t in column[:-1]] == list(range(len(table.units)))
+    assert ax.get_xlim()[1] > charts.GROUP_X
+    assert "chung một chữ cái" in figure.get_supxlabel()
+    # Without groups (a table from before), the chart is as it was.
+    plain = synthetic_index_table(q, unit_list.codes, names=names, seed=1)
+    ax = charts.ranking_figure(plain, names).axes[0]
+    assert ax.get_xlim() == (0, 108) and not any(t.get_text() == "Nhóm" for t in ax.texts)

@@ -90,12 +90,17 @@ def test_report_end_to_end_equals_analysis_score(files, questionnaire, names):
     ws = book[SHEET_RANKING]
     head = next(c.row for c in ws["A"] if c.value == "Hạng")
     rows = list(ws.iter_rows(min_row=head + 1, max_row=head + 16, values_only=True))
+    # Columns by their header: the rank interval and the groups sit between the CI and the previous period.
+    at = {c.value: c.column - 1 for c in ws[head] if c.value}
     for row, unit in zip(rows, expected.units, strict=True):
         assert row[:3] == (unit.rank, names[unit.unit], unit.n)
         assert row[3:6] == (same(unit.index), same(unit.ci_low), same(unit.ci_high))
-        assert row[7] == same(unit.change) and row[9] == unit.rank_change
+        assert (row[at["Từ hạng"]], row[at["Đến hạng"]]) == (unit.rank_low, unit.rank_high)
+        assert row[at["Nhóm không phân biệt được"]] == unit.rank_group
+        assert row[at["Thay đổi chỉ số"]] == same(unit.change)
+        assert row[at["Thay đổi hạng"]] == unit.rank_change
     small = next(r for r in rows if r[2] == 12)
-    assert "Mẫu nhỏ" in small[10]
+    assert "Mẫu nhỏ" in small[at["Ghi chú"]]
     assert len(ws._charts) == 1
     data = book["Dữ liệu"]
     header = [c.value for c in data[1]]

@@ -592,3 +592,33 @@ def test_missing_values_are_shown_not_crashing(table, questionnaire, tmp_path):
     _, body = _table(openpyxl.load_workbook(path)[SHEET_RANKING], "Hạng")
     assert body[0][4] == "—"
     assert body[-1][:4] == ["—", "Xã Mới", 0, "—"] and body[-1][10] == "Không có dữ liệu"
+
+
+def test_ranking_sheet_shows_rank_intervals_and_groups(questionnaire, tmp_path):
+    # Scored by the engine (the hand scorer above has no simulation): 16 communes of 60 responses.
+    from analysis import score
+
+    codes = [f"xa-{i:02d}" for i in range(16)]
+    t = score(questionnaire, synthetic_responses(questionnaire, codes, 60, seed=5))
+    build_report(t, questionnaire, tmp_path / "r.xlsx", generated=GENERATED)
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    ws = book[SHEET_RANKING]
+    header, body = _table(ws, "Hạng")
+    at = {name: header.index(name) for name in ("Từ hạng", "Đến hạng", "Nhóm không phân biệt được")}
+    assert header[at["Từ hạng"] - 2 : at["Từ hạng"]] == ["Cận dưới", "Cận trên"]  # beside the CI
+    group_row = ws[_header_row(ws, "Hạng") - 1]
+    assert group_row[at["Từ hạng"]].value == "Khoảng hạng 95%"
+    assert len(body) == 16
+    for row, unit in zip(body, t.units, strict=True):
+        assert row[0] == unit.rank
+        assert unit.rank_low <= unit.rank <= unit.rank_high
+        assert [row[at["Từ hạng"]], row[at["Đến hạng"]]] == [unit.rank_low, unit.rank_high]
+        assert row[at["Nhóm không phân biệt được"]] == unit.rank_group
+    letters = [r[at["Nhóm không phân biệt được"]] for r in body]
+    assert letters[0] == "a" and len(set("".join(letters))) > 1  # clear differences among 16 communes
+    notes = [c for r in ws.iter_rows(values_only=True) for c in r if isinstance(c, str)]
+    assert any("Nhóm không phân biệt được" in c and "chung một chữ cái" in c for c in notes)
+    method = {r[0]: r[1] for r in book[SHEET_METHOD].iter_rows(values_only=True) if r[0]}
+    ranking = method["Xếp hạng"]
+    assert "Holm" in ranking and "α = 0,05" in ranking and "Khoảng hạng 95%" in ranking
+    assert "khoảng tin cậy 95% có thể chồng nhau" in ranking  # why tests rather than overlapping CIs
