@@ -56,6 +56,10 @@
       return "Phiếu chưa gửi sẽ được xoá sau " + s + " giây nếu không có thao tác.";
     },
     idleContinue: "Tiếp tục trả lời",
+    restart: "Làm lại từ đầu",
+    restartTitle: "Làm lại từ đầu?",
+    restartText: "Mọi câu trả lời trên phiếu này sẽ bị xoá và phiếu mới mở từ đầu.",
+    restartConfirm: "Xoá và làm lại",
     resetIn: function (s) { return "Phiếu mới sẽ mở sau " + s + " giây."; },
     part: function (i, n) { return "Phần " + i + "/" + n; },
     minutes: function (n) { return "Khoảng " + n + " phút"; },
@@ -291,14 +295,16 @@
     return screen === "section" || screen === "review";
   }
 
+  // The visible countdown before an untouched form is wiped (the last part of idle_seconds).
   function warnSeconds() {
-    return Math.max(5, Math.min(30, Math.round(def.idle_seconds / 6)));
+    var warn = def.idle_warning_seconds || 15;
+    return Math.max(1, Math.min(warn, def.idle_seconds - 1));
   }
 
   function touch() {
     if (!def) return;
     clearTimer("idle");
-    if (document.querySelector(".idle-warning")) hideIdleWarning();
+    if (document.querySelector(".idle-warning:not(.k-restart)")) hideIdleWarning();
     if (!idleArmed()) return;
     var ms = Math.max(1, def.idle_seconds - warnSeconds()) * 1000;
     timers.idle = setTimeout(showIdleWarning, ms);
@@ -335,14 +341,59 @@
 
   function hideIdleWarning() {
     clearTimer("tick");
-    var box = document.querySelector(".idle-warning");
+    var box = document.querySelector(".idle-warning:not(.k-restart)");
     if (box) box.parentNode.removeChild(box);
   }
 
-  // An abandoned form: its answers are thrown away and the welcome screen comes back.
+  // An abandoned form, or "Làm lại từ đầu": its answers are wiped from memory, from the tablet's
+  // storage and from the page, and the welcome screen comes back. The next person sees nothing of it.
   function discard() {
     state = null;
+    hideIdleWarning();
+    closeRestart();
+    try {
+      window.sessionStorage.removeItem(storageKey());
+    } catch (e) {
+      // storage disabled: nothing was kept there
+    }
+    try {
+      // The history entries of the wiped form name its id and pages: replace them with a blank one.
+      window.history.replaceState({ kiosk: true, screen: "welcome", page: null, form: null }, "");
+    } catch (e) {
+      // history is a convenience only
+    }
     showWelcome();
+  }
+
+  // "Làm lại từ đầu": one confirmation, then the form is discarded.
+  function askRestart() {
+    if (!state || screen === "sending" || document.querySelector(".k-restart")) return;
+    var keep = el("button", {
+      type: "button", className: "btn btn--secondary btn--big", id: "k-restart-cancel", text: TEXT.idleContinue,
+      onclick: function () { closeRestart(); touch(); }
+    });
+    var box = el("div", {
+      className: "idle-warning k-restart", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "restart-title"
+    }, [
+      el("div", { className: "idle-warning__box" }, [
+        el("h2", { id: "restart-title", text: TEXT.restartTitle }),
+        el("p", { className: "idle-warning__count", text: TEXT.restartText }),
+        el("div", { className: "k-restart__buttons" }, [
+          keep,
+          el("button", {
+            type: "button", className: "btn btn--danger btn--big", id: "k-restart-confirm", text: TEXT.restartConfirm,
+            onclick: discard
+          })
+        ])
+      ])
+    ]);
+    document.body.appendChild(box);
+    keep.focus();
+  }
+
+  function closeRestart() {
+    var box = document.querySelector(".k-restart");
+    if (box) box.parentNode.removeChild(box);
   }
 
   // ---------------------------------------------------------------------------------- history
@@ -378,11 +429,15 @@
   function frame(options) {
     clearTimer("reset");
     hideIdleWarning();
+    closeRestart();
     root.innerHTML = "";
     root.className = "kiosk-app kiosk-app--" + options.kind;
     var header = el("header", { className: "k-header" }, [
       el("div", { className: "k-header__unit", text: options.title || def.kiosk.unit_name || config.unitName }),
-      options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null
+      options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null,
+      options.restart ? el("button", {
+        type: "button", className: "k-restart-button", id: "k-restart", text: TEXT.restart, onclick: askRestart
+      }) : null
     ]);
     if (window.SipasStaff) window.SipasStaff.mount(header); // the staff badge: queue and connection
     root.appendChild(header);
@@ -461,6 +516,7 @@
     track(String(Q.sections.indexOf(section)));
     var main = frame({
       kind: "section",
+      restart: true,
       counter: TEXT.part(index + 1, sections.length),
       progress: (index / (sections.length + 1)) * 100
     });
@@ -843,7 +899,7 @@
     state.fromReview = false;
     track("review");
     var sections = visibleSections();
-    var main = frame({ kind: "review", counter: TEXT.reviewTitle, progress: (sections.length / (sections.length + 1)) * 100 });
+    var main = frame({ kind: "review", restart: true, counter: TEXT.reviewTitle, progress: (sections.length / (sections.length + 1)) * 100 });
     main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
     main.appendChild(el("p", { className: "k-section__intro", text: TEXT.reviewIntro }));
     var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
@@ -1071,7 +1127,7 @@
   // hiding it on pointerdown would let the same tap land on an answer underneath.
   ["pointerdown", "keydown", "input", "scroll", "touchstart"].forEach(function (type) {
     window.addEventListener(type, function () {
-      if (idleArmed() && !document.querySelector(".idle-warning")) touch();
+      if (idleArmed() && !document.querySelector(".idle-warning:not(.k-restart)")) touch();
     }, { passive: true, capture: true });
   });
   // Paradata: every tap (or click) on a page of the form counts for that page.
@@ -1083,6 +1139,12 @@
     var group = root.querySelectorAll('input[name="' + input.name + '"]');
     Array.prototype.forEach.call(group, function (i) { i.parentNode.classList.toggle("is-selected", i.checked); });
   });
+
+  // For checks on the tablet (and the tests): a copy of the form being filled, or null between forms.
+  window.SipasKiosk = {
+    formState: function () { return state ? JSON.parse(JSON.stringify(state)) : null; },
+    screen: function () { return screen; }
+  };
 
   load(0);
 })();

