@@ -753,7 +753,7 @@ def demo(
     """Set up a demonstration (SQLite, demo campaign for Trà Bồng, admin, kiosk links) and start it."""
     from .app import create_app
     from .db import session_scope, upgrade
-    from .demo import set_up_demo
+    from .demo import STAFF_PIN_FILE, demo_staff_pin, set_up_demo
 
     # Never the production database by accident: only an explicit --database-url replaces the
     # instance SQLite file (SIPAS_DATABASE_URL is ignored here).
@@ -779,6 +779,12 @@ def demo(
         with app.test_request_context(base_url=base):
             admin_url = url_for("admin.login", _external=True)
 
+    # The staff panel on the tablets is behind a PIN: the one configured (SIPAS_KIOSK_STAFF_PIN), else
+    # the demo's own, kept in the instance folder.
+    configured = app.config.get("KIOSK_STAFF_PIN")
+    pin = configured or demo_staff_pin(app.instance_path)
+    app.config["KIOSK_STAFF_PIN"] = pin
+    pin_source = "SIPAS_KIOSK_STAFF_PIN" if configured else str(Path(app.instance_path) / STAFF_PIN_FILE)
     first_unit = next(iter(setup.kiosk_urls))
     lines = [
         "",
@@ -792,6 +798,7 @@ def demo(
         f"  Mật khẩu / password:        {setup.admin_password}   (mới mỗi lần chạy / new on every run)",
         f"  Máy trạm / kiosk ({setup.unit_names[first_unit]}): {setup.kiosk_urls[first_unit]}",
         f"  Tất cả đường dẫn máy trạm / all kiosk links: {setup.kiosk_file}",
+        f"  Mã PIN cán bộ trên máy trạm / kiosk staff PIN: {pin}   ({pin_source})",
         f"  Xuất dữ liệu / export:      sipas export --campaign {setup.campaign_id} --out demo.xlsx",
         "",
     ]

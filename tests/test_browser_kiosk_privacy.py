@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from browser_helpers import TABLET, chromium
+from browser_helpers import TABLET, chromium, fill_sipas_2017, wait_for
 from werkzeug.serving import make_server
 
 from survey.campaigns import create_campaign, create_kiosk
@@ -72,6 +72,11 @@ def browser() -> Iterator:
 @pytest.fixture
 def kiosk_2017(make_app) -> Iterator[str]:
     yield from _serve(make_app(KIOSK_IDLE_SECONDS=4, KIOSK_IDLE_WARNING_SECONDS=2), "sipas-2017")
+
+
+@pytest.fixture
+def kiosk_2017_calm(make_app) -> Iterator[str]:
+    yield from _serve(make_app(), "sipas-2017")
 
 
 @pytest.fixture
@@ -147,5 +152,33 @@ def test_an_untouched_form_is_wiped_after_a_visible_countdown(browser, kiosk_201
     assert "Phiếu chưa gửi sẽ được xoá sau 2 giây" in page.inner_text(".idle-warning")
     page.wait_for_selector("#k-start", timeout=6_000)
     _assert_nothing_left(page, instance_id)
+    assert not errors
+    context.close()
+
+
+def _thanked(page) -> None:
+    page.tap("#k-submit")
+    page.wait_for_selector("#k-thanks")
+    assert page.inner_text("#k-thanks-text").startswith("Đã ghi nhận ý kiến của Ông/Bà.")
+    seen = page.inner_text("body")
+    assert "chờ gửi" not in seen and "Đồng bộ" not in seen and "Trực tuyến" not in seen
+    assert page.inner_text("#k-staff") == ""  # staff status: a dot only
+    page.tap(".thanks .btn")
+    page.wait_for_selector("#k-start")
+
+
+def test_the_thank_you_screen_says_recorded_whether_sent_or_still_on_the_tablet(browser, kiosk_2017_calm):
+    context, page, errors = _open(browser, kiosk_2017_calm)
+    fill_sipas_2017(page, 1)
+    _thanked(page)  # sent and stored
+    wait_for(lambda: page.evaluate("() => SipasQueue.counts()")["pending"] == 0, page=page)
+    page.route("**/api/v1/responses", lambda route: route.abort())  # the server cannot be reached
+    fill_sipas_2017(page, 2)
+    _thanked(page)  # kept in the tablet's outbox: the same words
+    assert page.evaluate("() => SipasQueue.counts()")["pending"] == 1
+    assert "1 phiếu chờ gửi" in page.evaluate("() => SipasStaff.statusText()")  # for staff, in the panel
+    page.tap("#k-staff")  # no PIN in this test app: the panel opens and shows the counts
+    page.wait_for_selector("#k-staff-summary")
+    assert "1 phiếu chờ gửi" in page.inner_text("#k-staff-summary")
     assert not errors
     context.close()

@@ -33,7 +33,9 @@
     reviewTitle: "Xem lại câu trả lời",
     reviewIntro: "Xin Ông/Bà kiểm tra lại. Muốn thay đổi, chạm “Sửa” ở phần tương ứng. Nếu đã đúng, chạm “Gửi phiếu”.",
     thanksTitle: "Xin cảm ơn Ông/Bà!",
-    thanksText: "Ý kiến của Ông/Bà đã được ghi nhận. Chúc Ông/Bà một ngày tốt lành.",
+    // The same words whether the form is already on the server or still in the tablet's outbox: it is
+    // safe either way, and sending is the staff's concern (their panel), not the respondent's.
+    thanksText: "Đã ghi nhận ý kiến của Ông/Bà. Chúc Ông/Bà một ngày tốt lành.",
     newForm: "Mở phiếu mới ngay",
     needChoice: "Xin Ông/Bà chọn một câu trả lời.",
     needChoices: "Xin Ông/Bà chọn ít nhất một câu trả lời.",
@@ -1055,7 +1057,7 @@
     main.appendChild(el("section", { className: "thanks", "aria-live": "polite" }, [
       el("div", { className: "thanks__icon", "aria-hidden": "true", text: "✓" }),
       el("h1", { className: "thanks__title", id: "k-thanks", text: TEXT.thanksTitle }),
-      el("p", { className: "thanks__text", text: TEXT.thanksText }),
+      el("p", { className: "thanks__text", id: "k-thanks-text", text: TEXT.thanksText }),
       count,
       el("button", { type: "button", className: "btn btn--secondary btn--big", text: TEXT.newForm, onclick: showWelcome })
     ]));
