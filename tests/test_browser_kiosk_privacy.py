@@ -80,8 +80,13 @@ def kiosk_2017_calm(make_app) -> Iterator[str]:
 
 
 @pytest.fixture
+def kiosk_2017_guarded(make_app) -> Iterator[str]:
+    yield from _serve(make_app(KIOSK_TAP_GUARD_MS=450), "sipas-2017")  # the default of the config
+
+
+@pytest.fixture
 def kiosk_2023(make_app) -> Iterator[str]:
-    yield from _serve(make_app(), "sipas-2023")
+    yield from _serve(make_app(KIOSK_TAP_GUARD_MS=450), "sipas-2023")
 
 
 def _open(browser, url):
@@ -180,5 +185,81 @@ def test_the_thank_you_screen_says_recorded_whether_sent_or_still_on_the_tablet(
     page.tap("#k-staff")  # no PIN in this test app: the panel opens and shows the counts
     page.wait_for_selector("#k-staff-summary")
     assert "1 phiếu chờ gửi" in page.inner_text("#k-staff-summary")
+    assert not errors
+    context.close()
+
+
+PROGRESS = (
+    "() => [Number(document.querySelector('.k-progress').getAttribute('aria-valuenow')), "
+    "document.querySelector('.k-header__part').textContent]"
+)
+
+
+def _answer_page(page, seen: list) -> None:
+    """Answer every question the page shows (the first choice: "Có" at Câu 8), noting the progress."""
+    for code in page.eval_on_selector_all(
+        ".k-section [data-code]", "nodes => nodes.map(n => n.dataset.code)"
+    ):
+        if page.is_hidden(f'[data-code="{code}"]'):
+            continue  # not asked, given the answers above it
+        inputs = page.eval_on_selector_all(f'[name="{code}"]', "nodes => nodes.map(n => [n.type, n.id])")
+        if not inputs:
+            continue
+        kind, first_id = inputs[0]
+        if kind in ("radio", "checkbox"):
+            page.tap(f'label[for="{first_id}"]')
+        else:
+            page.fill(f"#{first_id}", "Ý kiến thử")
+        seen.append(page.evaluate(PROGRESS))
+
+
+def test_progress_never_goes_backwards_on_a_sipas_2023_path_through_cau_8(browser, kiosk_2023):
+    context, page, errors = _open(browser, kiosk_2023)
+    minutes = int(page.inner_text(".welcome__facts li").split()[1])
+    assert 2 <= minutes < round(67 * 10 / 60)  # the path asked at first, not all 67 items
+    page.tap("#k-start")
+    page.wait_for_selector(".k-section [data-code]")
+    assert page.is_hidden('[data-code="linh_vuc"]') if page.query_selector('[data-code="linh_vuc"]') else True
+    seen: list = [page.evaluate(PROGRESS)]
+    pages = 0
+    while not page.query_selector("#k-submit"):
+        if page.query_selector('[data-code="da_thuc_hien_tthc"]'):
+            # Câu 8: the procedure field is asked only after "Có", and the pages it opens are counted.
+            assert page.is_hidden('[data-code="linh_vuc"]')
+            before = page.evaluate(PROGRESS)
+            page.tap('label[for="q-da_thuc_hien_tthc-1"]')
+            page.wait_for_selector('[data-code="linh_vuc"]:visible')
+            after = page.evaluate(PROGRESS)
+            assert int(after[1].split("/")[1]) > int(before[1].split("/")[1]) and after[0] >= before[0]
+        _answer_page(page, seen)
+        page.wait_for_timeout(500)  # a respondent reads before going on (no double tap here)
+        page.tap("#k-next")
+        page.wait_for_selector("#k-submit, .k-section [data-code]")
+        assert page.is_hidden("#k-page-errors")
+        seen.append(page.evaluate(PROGRESS))
+        pages += 1
+    values = [value for value, _ in seen]
+    assert values == sorted(values) and values[-1] > 90, seen
+    assert pages >= 12 and not errors  # Câu 9's pages were on the path
+    context.close()
+
+
+def test_a_double_tap_on_tiep_tuc_does_not_press_the_next_page_or_mark_it_red(browser, kiosk_2017_guarded):
+    context, page, errors = _open(browser, kiosk_2017_guarded)
+    page.tap("#k-start")
+    page.wait_for_selector('[data-code="linh_vuc"]')
+    for code, value in {"linh_vuc": "dat_dai", "gioi_tinh": "2", "do_tuoi": "3", "nghe_nghiep": "4"}.items():
+        page.tap(f'label[for="q-{code}-{value}"]')
+    page.fill("#q-so_lan_di_lai", "2")
+    page.tap("#k-next")
+    page.tap("#k-next")  # the same finger again, at once: it lands on the next page's "Tiếp tục"
+    page.wait_for_selector('[data-code="tiep_can_1"]')
+    page.wait_for_timeout(300)
+    assert page.query_selector_all(".q--invalid, .q__error:not([hidden])") == []
+    assert page.is_hidden("#k-page-errors") and page.query_selector('[data-code="tiep_can_1"]')
+    # A real attempt to go on without answers does show what is missing.
+    page.wait_for_timeout(500)
+    page.tap("#k-next")
+    page.wait_for_selector("#err-tiep_can_1:not([hidden])")
     assert not errors
     context.close()

@@ -462,9 +462,9 @@
     touch();
     var main = frame({ kind: "welcome", title: TEXT.surveyName });
     var description = vi(Q.description);
-    var count = visibleSectionsForWelcome();
-    var asked = 0;
-    Q.sections.forEach(function (s) { s.questions.forEach(function (q) { if (E.answerable(q)) asked += 1; }); });
+    var path = applicablePath();
+    var count = path.sections;
+    var asked = path.items;
     main.appendChild(el("section", { className: "welcome" }, [
       el("p", { className: "welcome__unit", text: def.kiosk.unit_name || config.unitName }),
       el("h1", { className: "welcome__title", text: vi(Q.title) }),
@@ -484,13 +484,19 @@
     main.focus({ preventScroll: true });
   }
 
-  function visibleSectionsForWelcome() {
+  // The pages and items a new form asks before any answer opens more (Câu 8 "Có" opens Câu 9): what
+  // the welcome screen's "Khoảng N phút" and "N phần" count, rather than every item of the definition.
+  function applicablePath() {
     var saved = state;
     state = newState();
     dropInapplicable(); // the defaults and the calculates they give may hide or show sections
-    var n = visibleSections().length;
+    var sections = visibleSections();
+    var items = 0;
+    sections.forEach(function (s) {
+      visibleQuestions(s).forEach(function (q) { if (E.answerable(q)) items += 1; });
+    });
     state = saved;
-    return n;
+    return { sections: sections.length, items: items };
   }
 
   function startForm() {
@@ -520,7 +526,7 @@
       kind: "section",
       restart: true,
       counter: TEXT.part(index + 1, sections.length),
-      progress: (index / (sections.length + 1)) * 100
+      progress: progressShown(index / (sections.length + 1) * 100)
     });
     var body = el("div", { className: "k-section" });
     // Questions outside any XLSForm group have no page title of their own: the form's title serves.
@@ -532,9 +538,9 @@
     var nextText = state.fromReview ? TEXT.backToReview : (index === sections.length - 1 ? TEXT.toReview : TEXT.next);
     root.appendChild(nav([
       index > 0 || state.fromReview ? el("button", {
-        type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: goBack
+        type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: guarded(goBack)
       }) : el("span"),
-      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: goNext })
+      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: guarded(goNext) })
     ]));
     refresh();
     if (!fromHistory) pushHistory();
@@ -544,7 +550,49 @@
     main.focus({ preventScroll: true });
   }
 
+  // A quick double tap on "Tiếp tục" must not press the button the next page draws in the same place
+  // ("Tiếp tục" again, or "Gửi phiếu" after "Xem lại phiếu"), nor mark that page's items red before it
+  // was even seen: a finger's tap on the buttons of a page nobody has touched yet, in its first moments
+  // (def.tap_guard_ms), is taken as the same tap and ignored.
+  var shownAt = 0;
+  var pageTouched = false;
+
+  function guarded(action) {
+    return function (event) {
+      var guard = def && typeof def.tap_guard_ms === "number" ? def.tap_guard_ms : 450;
+      if (event && event.isTrusted && !pageTouched && Date.now() - shownAt < guard) return;
+      action();
+    };
+  }
+
+  // The bar never goes backwards: pages that open further on (Câu 8 "Có" opens Câu 9) lower the share
+  // of the form done, so the bar holds until the respondent passes the furthest point shown.
+  function progressShown(computed) {
+    state.progress = Math.max(state.progress || 0, computed);
+    return state.progress;
+  }
+
+  // After an answer: the page count of the path that now applies, the bar held where it was or further.
+  function updateProgress() {
+    if (screen !== "section") return;
+    var sections = visibleSections();
+    var index = sections.indexOf(sectionByCode(state.page));
+    if (index < 0) return;
+    var part = root.querySelector(".k-header__part");
+    if (part) part.textContent = TEXT.part(index + 1, sections.length);
+    var value = progressShown(index / (sections.length + 1) * 100);
+    var bar = root.querySelector(".k-progress");
+    if (bar) {
+      bar.setAttribute("aria-valuenow", String(Math.round(value)));
+      bar.firstChild.style.width = value + "%";
+    }
+    var next = document.getElementById("k-next");
+    if (next && !state.fromReview) next.textContent = index === sections.length - 1 ? TEXT.toReview : TEXT.next;
+  }
+
   function nav(buttons) {
+    shownAt = Date.now();
+    pageTouched = false;
     return el("nav", { className: "k-nav", "aria-label": "Chuyển trang" }, [el("div", { className: "k-nav__inner" }, buttons)]);
   }
 
@@ -715,6 +763,7 @@
     }
     refresh();
     updateSummary();
+    updateProgress();
     save();
   }
 
@@ -901,7 +950,10 @@
     state.fromReview = false;
     track("review");
     var sections = visibleSections();
-    var main = frame({ kind: "review", restart: true, counter: TEXT.reviewTitle, progress: (sections.length / (sections.length + 1)) * 100 });
+    var main = frame({
+      kind: "review", restart: true, counter: TEXT.reviewTitle,
+      progress: progressShown(sections.length / (sections.length + 1) * 100)
+    });
     main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
     main.appendChild(el("p", { className: "k-section__intro", text: TEXT.reviewIntro }));
     var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
@@ -932,11 +984,11 @@
     var status = el("p", { className: "k-status", id: "k-status", role: "status", "aria-live": "polite" });
     main.appendChild(status);
     root.appendChild(nav([
-      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: function () {
+      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: guarded(function () {
         var all = visibleSections();
         showSection(all[all.length - 1].code);
-      } }),
-      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: TEXT.submit, onclick: submit })
+      }) }),
+      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: TEXT.submit, onclick: guarded(submit) })
     ]));
     if (!fromHistory) pushHistory();
     save();
@@ -1132,6 +1184,10 @@
       if (idleArmed() && !document.querySelector(".idle-warning:not(.k-restart)")) touch();
     }, { passive: true, capture: true });
   });
+  // A tap anywhere but the page's buttons (an answer, the page itself) lifts the double-tap guard.
+  window.addEventListener("pointerdown", function (event) {
+    if (!(event.target && event.target.closest && event.target.closest(".k-nav"))) pageTouched = true;
+  }, { passive: true, capture: true });
   // Paradata: every tap (or click) on a page of the form counts for that page.
   window.addEventListener("pointerdown", countTap, { passive: true, capture: true });
   // Tablets: a double tap must not zoom the grid; selection state is mirrored on the label.
