@@ -316,6 +316,47 @@ def test_demo_sets_a_staff_pin_prints_it_and_the_kiosk_pages_carry_it(database_u
     assert "staff PIN: 482916   (SIPAS_KIOSK_STAFF_PIN)" in third.output
 
 
+def test_demo_on_all_interfaces_prints_lan_links_a_qr_code_and_why_https(database_url, tmp_path, monkeypatch):
+    from flask import Flask
+
+    import survey.commands as commands
+
+    served = []
+
+    def run(self, **kw):
+        served.append(kw)
+        self.extensions["sipas.engine"].dispose()
+
+    monkeypatch.setattr(Flask, "run", run)
+    monkeypatch.setattr(commands, "_lan_address", lambda: "127.0.0.1")  # tests stay on the loopback
+    env = {"SIPAS_INSTANCE_PATH": str(tmp_path / "demo-instance"), "SIPAS_DATABASE_URL": "sqlite:///unused"}
+    argv = [
+        "demo",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "5066",
+        "--sample-responses",
+        "0",
+        "--database-url",
+        database_url,
+    ]
+    result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    kiosk = re.search(
+        r"scan with a tablet — Thị trấn Trà Xuân: (http://127\.0\.0\.1:5066/k/\S+)", result.output
+    )
+    assert kiosk and "http://127.0.0.1:5066/admin/login" in result.output
+    assert "█" in result.output or "▀" in result.output  # the QR code, in block characters
+    assert "KHÔNG có chế độ ngoại tuyến" in result.output and "docs/deployment.md" in result.output
+    assert served == [
+        {"host": "0.0.0.0", "port": 5066, "threaded": True, "use_reloader": False, "debug": False}
+    ]
+    # On the loopback, as before: no QR code, no note.
+    quiet = CliRunner().invoke(cli, [*argv[:1], *argv[5:], "--no-serve"], env=env, catch_exceptions=False)
+    assert "scan with a tablet" not in quiet.output and "HTTPS" not in quiet.output
+
+
 def test_serve_runs_the_development_server(monkeypatch, sipas):
     from flask import Flask
 
