@@ -413,6 +413,8 @@ def kiosk_definition(token: str):
             "submit_url": "/api/v1/responses",
             "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
             "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
+            "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
+            "tap_guard_ms": current_app.config["KIOSK_TAP_GUARD_MS"],
             # The tablet sends per-page timings and taps only to a server that says it takes them.
             "paradata": {"v": PARADATA_VERSION, "max_pages": PARADATA_MAX_PAGES},
         }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import getpass
+import io
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -727,6 +729,42 @@ def _run(app: Flask, host: str, port: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------- demo
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+LAN_HTTPS_NOTE = """\
+Máy tính bảng mở trang qua http://<địa chỉ LAN> (không phải HTTPS) thì:
+  - điền và gửi phiếu bình thường khi có mạng, giữ phiếu khi mạng chập chờn nếu trang còn mở;
+  - KHÔNG có chế độ ngoại tuyến: trình duyệt chỉ cho service worker chạy trên HTTPS (hoặc trên chính
+    máy chủ, 127.0.0.1), nên mất mạng thì không mở lại được trang;
+  - bảng điều khiển cán bộ bị khoá: trình duyệt chỉ kiểm tra mã PIN (Web Crypto) trên HTTPS.
+Để có HTTPS trên mạng nội bộ: Caddy với "tls internal", hoặc mkcert + nginx, và cài chứng chỉ gốc (CA)
+lên máy tính bảng — từng bước trong docs/deployment.md (mục 1, 4 và 5).
+Tablets on plain http://<LAN address> work online but have no offline mode and no staff panel (browsers
+allow service workers and Web Crypto only on HTTPS); docs/deployment.md shows how to serve HTTPS."""
+
+
+def _lan_address() -> str:
+    """This machine's address on the LAN (the interface of its default route); 127.0.0.1 if none.
+
+    Connecting a UDP socket sends nothing: it only makes the system pick the outgoing interface.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def _qr_text(url: str) -> str:
+    """A QR code of ``url`` drawn with block characters, for scanning off the terminal."""
+    import segno
+
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True)
+    return out.getvalue()
+
+
 @click.command("demo")
 @click.option(
     "--sample-responses",
@@ -735,7 +773,12 @@ def _run(app: Flask, host: str, port: int) -> None:
     type=click.IntRange(0, 5000),
     help="Số phiếu mẫu (tổng hợp) cho mỗi xã.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="0.0.0.0: mở cho máy tính bảng trong mạng LAN (in đường dẫn theo địa chỉ LAN của máy và mã QR).",
+)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--base-url", help="Địa chỉ in trong đường dẫn máy trạm (mặc định http://HOST:PORT).")
 @click.option("--no-serve", is_flag=True, help="Chỉ tạo dữ liệu, không chạy máy chủ.")
@@ -753,7 +796,7 @@ def demo(
     """Set up a demonstration (SQLite, demo campaign for Trà Bồng, admin, kiosk links) and start it."""
     from .app import create_app
     from .db import session_scope, upgrade
-    from .demo import set_up_demo
+    from .demo import STAFF_PIN_FILE, demo_staff_pin, set_up_demo
 
     # Never the production database by accident: only an explicit --database-url replaces the
     # instance SQLite file (SIPAS_DATABASE_URL is ignored here).
@@ -767,7 +810,8 @@ def demo(
         raise click.ClickException(
             f"không tạo được cơ sở dữ liệu {safe_url(url)}: {_first_line(exc)}"
         ) from None
-    base = _base_url(app, base_url, host, port)
+    lan = host in ALL_INTERFACES
+    base = _base_url(app, base_url, _lan_address() if lan else host, port)
     with app.app_context():
         try:
             with session_scope(app) as session:
@@ -779,6 +823,12 @@ def demo(
         with app.test_request_context(base_url=base):
             admin_url = url_for("admin.login", _external=True)
 
+    # The staff panel on the tablets is behind a PIN: the one configured (SIPAS_KIOSK_STAFF_PIN), else
+    # the demo's own, kept in the instance folder.
+    configured = app.config.get("KIOSK_STAFF_PIN")
+    pin = configured or demo_staff_pin(app.instance_path)
+    app.config["KIOSK_STAFF_PIN"] = pin
+    pin_source = "SIPAS_KIOSK_STAFF_PIN" if configured else str(Path(app.instance_path) / STAFF_PIN_FILE)
     first_unit = next(iter(setup.kiosk_urls))
     lines = [
         "",
@@ -792,12 +842,22 @@ def demo(
         f"  Mật khẩu / password:        {setup.admin_password}   (mới mỗi lần chạy / new on every run)",
         f"  Máy trạm / kiosk ({setup.unit_names[first_unit]}): {setup.kiosk_urls[first_unit]}",
         f"  Tất cả đường dẫn máy trạm / all kiosk links: {setup.kiosk_file}",
+        f"  Mã PIN cán bộ trên máy trạm / kiosk staff PIN: {pin}   ({pin_source})",
         f"  Xuất dữ liệu / export:      sipas export --campaign {setup.campaign_id} --out demo.xlsx",
         "",
     ]
     click.echo("\n".join(lines))
+    if lan:
+        kiosk = setup.kiosk_urls[first_unit]
+        click.echo(
+            f"Quét mã bằng máy tính bảng / scan with a tablet — {setup.unit_names[first_unit]}: {kiosk}"
+        )
+        click.echo(_qr_text(kiosk))
+        if not base.startswith("https://"):
+            click.echo(LAN_HTTPS_NOTE + "\n")
     if no_serve:
         app.extensions["sipas.engine"].dispose()
         return
-    click.echo(f"Máy chủ thử nghiệm / development server on http://{host}:{port}/  (Ctrl+C để dừng)")
+    where = f"{base}/ (mọi giao diện mạng / all interfaces)" if lan else f"http://{host}:{port}/"
+    click.echo(f"Máy chủ thử nghiệm / development server on {where}  (Ctrl+C để dừng)")
     _run(app, host, port)

@@ -14,7 +14,13 @@ class Defaults:
     MAX_CONTENT_LENGTH = 512 * 1024  # bytes; a response is a few KB, anything larger is refused (413)
     # Kiosk behaviour.
     KIOSK_RESET_SECONDS = 8  # thank-you page -> fresh form
-    KIOSK_IDLE_SECONDS = 180  # an abandoned form is discarded after this much inactivity
+    # A form left untouched this long is wiped (answers, drafts, page) so the next person at the shared
+    # tablet sees nothing of it; the last KIOSK_IDLE_WARNING_SECONDS show a countdown that a tap stops.
+    KIOSK_IDLE_SECONDS = 75
+    KIOSK_IDLE_WARNING_SECONDS = 15
+    # A tap on "Tiếp tục"/"Gửi phiếu" of a page nobody touched yet, this soon after it was drawn, is the
+    # second half of a double tap on the page before, and is ignored.
+    KIOSK_TAP_GUARD_MS = 450
     PROGRESS_POLL_SECONDS = 15  # how often the admin campaign page refreshes its progress table
     # Base URL used in kiosk links and QR codes (e.g. https://sipas.trabong.gov.vn); None = from the request.
     PUBLIC_URL: str | None = None

@@ -10,6 +10,7 @@ index, so a second run meets its own earlier responses as duplicates.
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ DEMO_UNITS = "tra-bong-2023"
 DEMO_NAME = "[DEMO] Khảo sát SIPAS 2017 — huyện Trà Bồng (dữ liệu minh họa)"
 DEMO_ADMIN = "admin"
 KIOSK_FILE = "demo-kiosks.txt"
+STAFF_PIN_FILE = "demo-staff-pin.txt"
 _NAMESPACE = uuid.UUID("6f1c7a2e-5b0d-4c1e-9a43-0d5b8e2f9c11")
 
 
@@ -72,6 +74,24 @@ def _write_kiosk_file(path: Path, urls: dict[str, str], names: dict[str, str]) -
     lines += [f"{code}\t{names[code]}\t{url}" for code, url in urls.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
+
+
+def demo_staff_pin(instance_path: str | Path) -> str:
+    """The demo tablets' staff PIN: 6 random digits made once, kept in the instance folder (0600).
+
+    Without a PIN anyone who taps the status dot opens the staff panel; the demo sets one so that it
+    shows the tablet as it should be run. It stays the same from one run to the next.
+    """
+    path = Path(instance_path) / STAFF_PIN_FILE
+    if path.exists():
+        text = path.read_text(encoding="utf-8").strip()
+        if text.isascii() and text.isdigit() and 4 <= len(text) <= 12:
+            return text
+    pin = f"{secrets.randbelow(10**6):06d}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pin + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return pin
 
 
 def set_up_demo(

@@ -307,7 +307,7 @@ def test_a_refusal_after_the_respondent_left_goes_to_staff_and_a_lost_answer_is_
     page.wait_for_selector("#k-thanks")
 
     # 400: nothing stored, nothing dropped: the form is listed for staff with the server's message.
-    page.wait_for_selector('#k-staff-pending:has-text("1 phiếu cần xử lý")')
+    wait_for(lambda: "1 phiếu cần xử lý" in page.evaluate("() => SipasStaff.statusText()"), page=page)
     assert _stored(live["app"]) == []
     page.tap("#k-staff")  # no staff PIN configured here: the panel opens at once
     page.wait_for_selector("#k-attention-list")
@@ -315,7 +315,7 @@ def test_a_refusal_after_the_respondent_left_goes_to_staff_and_a_lost_answer_is_
     page.tap("#k-attention-list [data-retry]")  # "Gửi lại": fails twice on the way, then goes through
 
     stored = wait_for(lambda: _stored(live["app"]), timeout=30, what="the stored response", page=page)
-    page.wait_for_selector('#k-staff-pending:has-text("0 phiếu chờ gửi")')
+    wait_for(lambda: "0 phiếu chờ gửi" in page.evaluate("() => SipasStaff.statusText()"), page=page)
     assert len(sent) == 4
     assert len({body["instance_id"] for body in sent}) == 1  # one form, one id, whatever happened
     assert sent[0] == sent[1] == sent[2] == sent[3]  # the queued submission is re-sent unchanged

@@ -280,6 +280,83 @@ def test_demo_sets_up_what_it_prints_and_is_idempotent(app, database_url, tmp_pa
     assert set(frame["tiep_can_1"]) <= {"1", "2", "3", "4", "5"}
 
 
+def test_demo_sets_a_staff_pin_prints_it_and_the_kiosk_pages_carry_it(database_url, tmp_path, monkeypatch):
+    import hashlib
+
+    from flask import Flask
+
+    served = []
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: served.append(self))
+    runner = CliRunner()
+    env = {"SIPAS_INSTANCE_PATH": str(tmp_path / "demo-instance"), "SIPAS_DATABASE_URL": "sqlite:///unused"}
+    argv = ["demo", "--sample-responses", "0", "--database-url", database_url]
+    first = runner.invoke(cli, argv, env=env, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    pin = re.search(r"staff PIN: (\d+)", first.output).group(1)
+    assert len(pin) == 6
+    pin_file = tmp_path / "demo-instance" / "demo-staff-pin.txt"
+    assert str(pin_file) in first.output and pin_file.read_text().strip() == pin
+    assert pin_file.stat().st_mode & 0o077 == 0  # readable by its owner only
+    # The served app checks that PIN: the kiosk page carries its salted hash, never the PIN itself.
+    app = served[0]
+    assert app.config["KIOSK_STAFF_PIN"] == pin
+    url = re.search(r"http://127\.0\.0\.1:5000(/k/\S+)", first.output).group(1)
+    page = app.test_client().get(url).get_data(as_text=True)
+    record = re.search(r'data-staff-pin="([^"]+)"', page).group(1)
+    algorithm, iterations, salt, digest = record.split("$")
+    assert algorithm == "pbkdf2-sha256" and pin not in page
+    assert hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(iterations)).hex() == digest
+    app.extensions["sipas.engine"].dispose()
+    # The same PIN on the next run; a configured one wins.
+    second = runner.invoke(cli, [*argv, "--no-serve"], env=env, catch_exceptions=False)
+    assert f"staff PIN: {pin} " in second.output
+    third = runner.invoke(
+        cli, [*argv, "--no-serve"], env={**env, "SIPAS_KIOSK_STAFF_PIN": "482916"}, catch_exceptions=False
+    )
+    assert "staff PIN: 482916   (SIPAS_KIOSK_STAFF_PIN)" in third.output
+
+
+def test_demo_on_all_interfaces_prints_lan_links_a_qr_code_and_why_https(database_url, tmp_path, monkeypatch):
+    from flask import Flask
+
+    import survey.commands as commands
+
+    served = []
+
+    def run(self, **kw):
+        served.append(kw)
+        self.extensions["sipas.engine"].dispose()
+
+    monkeypatch.setattr(Flask, "run", run)
+    monkeypatch.setattr(commands, "_lan_address", lambda: "127.0.0.1")  # tests stay on the loopback
+    env = {"SIPAS_INSTANCE_PATH": str(tmp_path / "demo-instance"), "SIPAS_DATABASE_URL": "sqlite:///unused"}
+    argv = [
+        "demo",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "5066",
+        "--sample-responses",
+        "0",
+        "--database-url",
+        database_url,
+    ]
+    result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    kiosk = re.search(
+        r"scan with a tablet — Thị trấn Trà Xuân: (http://127\.0\.0\.1:5066/k/\S+)", result.output
+    )
+    assert kiosk and "http://127.0.0.1:5066/admin/login" in result.output
+    assert "█" in result.output or "▀" in result.output  # the QR code, in block characters
+    assert "KHÔNG có chế độ ngoại tuyến" in result.output and "docs/deployment.md" in result.output
+    assert served == [
+        {"host": "0.0.0.0", "port": 5066, "threaded": True, "use_reloader": False, "debug": False}
+    ]
+    # On the loopback, as before: no QR code, no note.
+    quiet = CliRunner().invoke(cli, [*argv[:1], *argv[5:], "--no-serve"], env=env, catch_exceptions=False)
+    assert "scan with a tablet" not in quiet.output and "HTTPS" not in quiet.output
+
+
 def test_serve_runs_the_development_server(monkeypatch, sipas):
     from flask import Flask
 

@@ -33,7 +33,9 @@
     reviewTitle: "Xem lại câu trả lời",
     reviewIntro: "Xin Ông/Bà kiểm tra lại. Muốn thay đổi, chạm “Sửa” ở phần tương ứng. Nếu đã đúng, chạm “Gửi phiếu”.",
     thanksTitle: "Xin cảm ơn Ông/Bà!",
-    thanksText: "Ý kiến của Ông/Bà đã được ghi nhận. Chúc Ông/Bà một ngày tốt lành.",
+    // The same words whether the form is already on the server or still in the tablet's outbox: it is
+    // safe either way, and sending is the staff's concern (their panel), not the respondent's.
+    thanksText: "Đã ghi nhận ý kiến của Ông/Bà. Chúc Ông/Bà một ngày tốt lành.",
     newForm: "Mở phiếu mới ngay",
     needChoice: "Xin Ông/Bà chọn một câu trả lời.",
     needChoices: "Xin Ông/Bà chọn ít nhất một câu trả lời.",
@@ -56,6 +58,10 @@
       return "Phiếu chưa gửi sẽ được xoá sau " + s + " giây nếu không có thao tác.";
     },
     idleContinue: "Tiếp tục trả lời",
+    restart: "Làm lại từ đầu",
+    restartTitle: "Làm lại từ đầu?",
+    restartText: "Mọi câu trả lời trên phiếu này sẽ bị xoá và phiếu mới mở từ đầu.",
+    restartConfirm: "Xoá và làm lại",
     resetIn: function (s) { return "Phiếu mới sẽ mở sau " + s + " giây."; },
     part: function (i, n) { return "Phần " + i + "/" + n; },
     minutes: function (n) { return "Khoảng " + n + " phút"; },
@@ -291,14 +297,16 @@
     return screen === "section" || screen === "review";
   }
 
+  // The visible countdown before an untouched form is wiped (the last part of idle_seconds).
   function warnSeconds() {
-    return Math.max(5, Math.min(30, Math.round(def.idle_seconds / 6)));
+    var warn = def.idle_warning_seconds || 15;
+    return Math.max(1, Math.min(warn, def.idle_seconds - 1));
   }
 
   function touch() {
     if (!def) return;
     clearTimer("idle");
-    if (document.querySelector(".idle-warning")) hideIdleWarning();
+    if (document.querySelector(".idle-warning:not(.k-restart)")) hideIdleWarning();
     if (!idleArmed()) return;
     var ms = Math.max(1, def.idle_seconds - warnSeconds()) * 1000;
     timers.idle = setTimeout(showIdleWarning, ms);
@@ -335,14 +343,59 @@
 
   function hideIdleWarning() {
     clearTimer("tick");
-    var box = document.querySelector(".idle-warning");
+    var box = document.querySelector(".idle-warning:not(.k-restart)");
     if (box) box.parentNode.removeChild(box);
   }
 
-  // An abandoned form: its answers are thrown away and the welcome screen comes back.
+  // An abandoned form, or "Làm lại từ đầu": its answers are wiped from memory, from the tablet's
+  // storage and from the page, and the welcome screen comes back. The next person sees nothing of it.
   function discard() {
     state = null;
+    hideIdleWarning();
+    closeRestart();
+    try {
+      window.sessionStorage.removeItem(storageKey());
+    } catch (e) {
+      // storage disabled: nothing was kept there
+    }
+    try {
+      // The history entries of the wiped form name its id and pages: replace them with a blank one.
+      window.history.replaceState({ kiosk: true, screen: "welcome", page: null, form: null }, "");
+    } catch (e) {
+      // history is a convenience only
+    }
     showWelcome();
+  }
+
+  // "Làm lại từ đầu": one confirmation, then the form is discarded.
+  function askRestart() {
+    if (!state || screen === "sending" || document.querySelector(".k-restart")) return;
+    var keep = el("button", {
+      type: "button", className: "btn btn--secondary btn--big", id: "k-restart-cancel", text: TEXT.idleContinue,
+      onclick: function () { closeRestart(); touch(); }
+    });
+    var box = el("div", {
+      className: "idle-warning k-restart", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "restart-title"
+    }, [
+      el("div", { className: "idle-warning__box" }, [
+        el("h2", { id: "restart-title", text: TEXT.restartTitle }),
+        el("p", { className: "idle-warning__count", text: TEXT.restartText }),
+        el("div", { className: "k-restart__buttons" }, [
+          keep,
+          el("button", {
+            type: "button", className: "btn btn--danger btn--big", id: "k-restart-confirm", text: TEXT.restartConfirm,
+            onclick: discard
+          })
+        ])
+      ])
+    ]);
+    document.body.appendChild(box);
+    keep.focus();
+  }
+
+  function closeRestart() {
+    var box = document.querySelector(".k-restart");
+    if (box) box.parentNode.removeChild(box);
   }
 
   // ---------------------------------------------------------------------------------- history
@@ -378,11 +431,15 @@
   function frame(options) {
     clearTimer("reset");
     hideIdleWarning();
+    closeRestart();
     root.innerHTML = "";
     root.className = "kiosk-app kiosk-app--" + options.kind;
     var header = el("header", { className: "k-header" }, [
       el("div", { className: "k-header__unit", text: options.title || def.kiosk.unit_name || config.unitName }),
-      options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null
+      options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null,
+      options.restart ? el("button", {
+        type: "button", className: "k-restart-button", id: "k-restart", text: TEXT.restart, onclick: askRestart
+      }) : null
     ]);
     if (window.SipasStaff) window.SipasStaff.mount(header); // the staff badge: queue and connection
     root.appendChild(header);
@@ -405,9 +462,9 @@
     touch();
     var main = frame({ kind: "welcome", title: TEXT.surveyName });
     var description = vi(Q.description);
-    var count = visibleSectionsForWelcome();
-    var asked = 0;
-    Q.sections.forEach(function (s) { s.questions.forEach(function (q) { if (E.answerable(q)) asked += 1; }); });
+    var path = applicablePath();
+    var count = path.sections;
+    var asked = path.items;
     main.appendChild(el("section", { className: "welcome" }, [
       el("p", { className: "welcome__unit", text: def.kiosk.unit_name || config.unitName }),
       el("h1", { className: "welcome__title", text: vi(Q.title) }),
@@ -427,13 +484,19 @@
     main.focus({ preventScroll: true });
   }
 
-  function visibleSectionsForWelcome() {
+  // The pages and items a new form asks before any answer opens more (Câu 8 "Có" opens Câu 9): what
+  // the welcome screen's "Khoảng N phút" and "N phần" count, rather than every item of the definition.
+  function applicablePath() {
     var saved = state;
     state = newState();
     dropInapplicable(); // the defaults and the calculates they give may hide or show sections
-    var n = visibleSections().length;
+    var sections = visibleSections();
+    var items = 0;
+    sections.forEach(function (s) {
+      visibleQuestions(s).forEach(function (q) { if (E.answerable(q)) items += 1; });
+    });
     state = saved;
-    return n;
+    return { sections: sections.length, items: items };
   }
 
   function startForm() {
@@ -461,8 +524,9 @@
     track(String(Q.sections.indexOf(section)));
     var main = frame({
       kind: "section",
+      restart: true,
       counter: TEXT.part(index + 1, sections.length),
-      progress: (index / (sections.length + 1)) * 100
+      progress: progressShown(index / (sections.length + 1) * 100)
     });
     var body = el("div", { className: "k-section" });
     // Questions outside any XLSForm group have no page title of their own: the form's title serves.
@@ -474,9 +538,9 @@
     var nextText = state.fromReview ? TEXT.backToReview : (index === sections.length - 1 ? TEXT.toReview : TEXT.next);
     root.appendChild(nav([
       index > 0 || state.fromReview ? el("button", {
-        type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: goBack
+        type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: guarded(goBack)
       }) : el("span"),
-      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: goNext })
+      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: guarded(goNext) })
     ]));
     refresh();
     if (!fromHistory) pushHistory();
@@ -486,7 +550,49 @@
     main.focus({ preventScroll: true });
   }
 
+  // A quick double tap on "Tiếp tục" must not press the button the next page draws in the same place
+  // ("Tiếp tục" again, or "Gửi phiếu" after "Xem lại phiếu"), nor mark that page's items red before it
+  // was even seen: a finger's tap on the buttons of a page nobody has touched yet, in its first moments
+  // (def.tap_guard_ms), is taken as the same tap and ignored.
+  var shownAt = 0;
+  var pageTouched = false;
+
+  function guarded(action) {
+    return function (event) {
+      var guard = def && typeof def.tap_guard_ms === "number" ? def.tap_guard_ms : 450;
+      if (event && event.isTrusted && !pageTouched && Date.now() - shownAt < guard) return;
+      action();
+    };
+  }
+
+  // The bar never goes backwards: pages that open further on (Câu 8 "Có" opens Câu 9) lower the share
+  // of the form done, so the bar holds until the respondent passes the furthest point shown.
+  function progressShown(computed) {
+    state.progress = Math.max(state.progress || 0, computed);
+    return state.progress;
+  }
+
+  // After an answer: the page count of the path that now applies, the bar held where it was or further.
+  function updateProgress() {
+    if (screen !== "section") return;
+    var sections = visibleSections();
+    var index = sections.indexOf(sectionByCode(state.page));
+    if (index < 0) return;
+    var part = root.querySelector(".k-header__part");
+    if (part) part.textContent = TEXT.part(index + 1, sections.length);
+    var value = progressShown(index / (sections.length + 1) * 100);
+    var bar = root.querySelector(".k-progress");
+    if (bar) {
+      bar.setAttribute("aria-valuenow", String(Math.round(value)));
+      bar.firstChild.style.width = value + "%";
+    }
+    var next = document.getElementById("k-next");
+    if (next && !state.fromReview) next.textContent = index === sections.length - 1 ? TEXT.toReview : TEXT.next;
+  }
+
   function nav(buttons) {
+    shownAt = Date.now();
+    pageTouched = false;
     return el("nav", { className: "k-nav", "aria-label": "Chuyển trang" }, [el("div", { className: "k-nav__inner" }, buttons)]);
   }
 
@@ -657,6 +763,7 @@
     }
     refresh();
     updateSummary();
+    updateProgress();
     save();
   }
 
@@ -843,7 +950,10 @@
     state.fromReview = false;
     track("review");
     var sections = visibleSections();
-    var main = frame({ kind: "review", counter: TEXT.reviewTitle, progress: (sections.length / (sections.length + 1)) * 100 });
+    var main = frame({
+      kind: "review", restart: true, counter: TEXT.reviewTitle,
+      progress: progressShown(sections.length / (sections.length + 1) * 100)
+    });
     main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
     main.appendChild(el("p", { className: "k-section__intro", text: TEXT.reviewIntro }));
     var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
@@ -874,11 +984,11 @@
     var status = el("p", { className: "k-status", id: "k-status", role: "status", "aria-live": "polite" });
     main.appendChild(status);
     root.appendChild(nav([
-      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: function () {
+      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: guarded(function () {
         var all = visibleSections();
         showSection(all[all.length - 1].code);
-      } }),
-      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: TEXT.submit, onclick: submit })
+      }) }),
+      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: TEXT.submit, onclick: guarded(submit) })
     ]));
     if (!fromHistory) pushHistory();
     save();
@@ -999,7 +1109,7 @@
     main.appendChild(el("section", { className: "thanks", "aria-live": "polite" }, [
       el("div", { className: "thanks__icon", "aria-hidden": "true", text: "✓" }),
       el("h1", { className: "thanks__title", id: "k-thanks", text: TEXT.thanksTitle }),
-      el("p", { className: "thanks__text", text: TEXT.thanksText }),
+      el("p", { className: "thanks__text", id: "k-thanks-text", text: TEXT.thanksText }),
       count,
       el("button", { type: "button", className: "btn btn--secondary btn--big", text: TEXT.newForm, onclick: showWelcome })
     ]));
@@ -1071,9 +1181,13 @@
   // hiding it on pointerdown would let the same tap land on an answer underneath.
   ["pointerdown", "keydown", "input", "scroll", "touchstart"].forEach(function (type) {
     window.addEventListener(type, function () {
-      if (idleArmed() && !document.querySelector(".idle-warning")) touch();
+      if (idleArmed() && !document.querySelector(".idle-warning:not(.k-restart)")) touch();
     }, { passive: true, capture: true });
   });
+  // A tap anywhere but the page's buttons (an answer, the page itself) lifts the double-tap guard.
+  window.addEventListener("pointerdown", function (event) {
+    if (!(event.target && event.target.closest && event.target.closest(".k-nav"))) pageTouched = true;
+  }, { passive: true, capture: true });
   // Paradata: every tap (or click) on a page of the form counts for that page.
   window.addEventListener("pointerdown", countTap, { passive: true, capture: true });
   // Tablets: a double tap must not zoom the grid; selection state is mirrored on the label.
@@ -1083,6 +1197,12 @@
     var group = root.querySelectorAll('input[name="' + input.name + '"]');
     Array.prototype.forEach.call(group, function (i) { i.parentNode.classList.toggle("is-selected", i.checked); });
   });
+
+  // For checks on the tablet (and the tests): a copy of the form being filled, or null between forms.
+  window.SipasKiosk = {
+    formState: function () { return state ? JSON.parse(JSON.stringify(state)) : null; },
+    screen: function () { return screen; }
+  };
 
   load(0);
 })();

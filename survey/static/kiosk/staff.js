@@ -3,8 +3,9 @@
  *
  * - offline mode: registers the service worker (sw.js) and asks it to keep this kiosk's page,
  *   definition and manifest; says plainly when the page's origin cannot have offline mode (no HTTPS);
- * - a small badge in the header: "N phiếu chờ gửi", "Đồng bộ lần cuối: HH:MM", online or offline;
- * - behind the staff PIN, a panel: the outbox, the "cần xử lý" list with each server refusal,
+ * - a small dot in the header, nothing more: its colour tells staff online, offline or a problem, and
+ *   tells a respondent nothing (no counts, no "chờ gửi" that would read as "your form was not sent");
+ * - behind the staff PIN, a panel: "N phiếu chờ gửi", "Đồng bộ lần cuối: HH:MM", the outbox, the "cần xử lý" list with each server refusal,
  *   "Gửi ngay", "Xoá hàng đợi" (PIN again and a confirmation naming the forms that would be lost),
  *   persistent-storage state and versions;
  * - persistent storage requested from the browser, and a warning before leaving with unsent forms.
@@ -368,7 +369,8 @@
   var badgeLine1 = el("span", { className: "k-staff__line", id: "k-staff-pending" });
   var badgeLine2 = el("span", { className: "k-staff__line k-staff__line--small", id: "k-staff-sync" });
   badge.appendChild(badgeDot);
-  badge.appendChild(el("span", { className: "k-staff__text" }, [badgeLine1, badgeLine2]));
+  // The two status lines are shown at the top of the staff panel only (renderPanel).
+  var badgeText = el("div", { className: "k-panel__summary", id: "k-staff-summary" }, [badgeLine1, badgeLine2]);
 
   // Put the badge into a freshly drawn header (kiosk.js redraws the header on every screen).
   function mount(header) {
@@ -738,6 +740,7 @@
         el("button", { type: "button", className: "btn btn--secondary", id: "k-staff-close", text: TEXT.close, onclick: closePanel })
       ]);
       box.appendChild(el("h2", { id: "k-panel-title", text: TEXT.panelTitle }));
+      box.appendChild(badgeText);
       if (offline.state === "unavailable") box.appendChild(el("p", { className: "k-panel__warning", id: "k-offline-warning", role: "alert", text: offline.reason }));
       if (!status.queue) box.appendChild(el("p", { className: "k-panel__warning", text: TEXT.noQueue }));
       if (revoked) box.appendChild(el("p", { className: "k-panel__warning", text: TEXT.revoked + ": " + TEXT.held(status.pending || 0) }));
@@ -790,6 +793,8 @@
     pbkdf2: function (password, saltHex, iterations) {
       return pbkdf2(utf8(password), hexToBytes(saltHex), iterations).then(bytesToHex);
     },
-    refresh: refresh
+    refresh: refresh,
+    // What the staff panel's summary says ("N phiếu chờ gửi …", connection and last sync), for checks.
+    statusText: function () { return badgeLine1.textContent + "\n" + badgeLine2.textContent; }
   };
 })(window);
