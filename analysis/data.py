@@ -227,6 +227,7 @@ def prepare_responses(
     *,
     needed_items: Iterable[str] = (),
     stratum_required: bool = False,
+    blank_stratum_allowed: bool = False,
     group_required: bool = False,
 ) -> ResponseData:
     """Check ``responses`` against ``questionnaire`` and encode it.
@@ -242,6 +243,9 @@ def prepare_responses(
     stratum_required, group_required
         Whether every response needs a stratum (the frame is by stratum) or a respondent group
         (``group_weights`` are set).
+    blank_stratum_allowed
+        Whether a required stratum may be blank (``unasked_stratum: unit_cell``: the caller checks that
+        the stratum question was not asked of those responses).
 
     Returns
     -------
@@ -286,7 +290,7 @@ def prepare_responses(
         problems.append(bilingual("unit để trống", "blank unit") + ": " + rows.describe(blank_units))
     stratum, strata = _role_column(col, STRATUM, questionnaire, Role.STRATUM)
     if stratum_required:
-        problems += _stratum_problems(stratum, rows)
+        problems += _stratum_problems(stratum, rows, blank_stratum_allowed)
     group, groups = _role_column(col, GROUP, questionnaire, Role.GROUP)
     problems += _group_problems(col, questionnaire, group, groups, group_required, rows)
     items: dict[str, ItemColumn] = {}
@@ -368,8 +372,8 @@ def _response_id_problems(ids: pd.Series, rows: RowNames) -> list[str]:
     return problems
 
 
-def _stratum_problems(stratum: np.ndarray | None, rows: RowNames) -> list[str]:
-    """A frame by stratum needs a stratum for every response."""
+def _stratum_problems(stratum: np.ndarray | None, rows: RowNames, blank_allowed: bool = False) -> list[str]:
+    """A frame by stratum needs a stratum column and, unless blanks are allowed, a stratum in every row."""
     if stratum is None:
         return [
             bilingual(
@@ -378,7 +382,7 @@ def _stratum_problems(stratum: np.ndarray | None, rows: RowNames) -> list[str]:
             )
         ]
     blank = np.flatnonzero(stratum < 0)
-    if len(blank):
+    if len(blank) and not blank_allowed:
         return [bilingual("stratum để trống", "blank stratum") + ": " + rows.describe(blank)]
     return []
 

@@ -126,6 +126,7 @@ class Cells:
     design_h: np.ndarray  # (H,): design weight N_h / n_h (1 without a frame)
     f_h: np.ndarray  # (H,): finite population correction 1 - n_h / N_h
     design_weight: np.ndarray  # (n,): design weight of each response
+    unasked_responses: int = 0  # responses weighted as their unit's cell of those not asked the stratum
 
     @property
     def n(self) -> int:
@@ -141,7 +142,12 @@ class Cells:
 
 
 def cells(
-    data: ResponseData, frame: Frame | None, units: Sequence[str] | None, where: str, warnings: list[str]
+    data: ResponseData,
+    frame: Frame | None,
+    units: Sequence[str] | None,
+    where: str,
+    warnings: list[str],
+    unasked_cell: bool = False,
 ) -> Cells:
     """Order the units, number the cells that have responses and give each response its design weight.
 
@@ -157,6 +163,9 @@ def cells(
         The responses' source, for messages.
     warnings
         Receives the frame's warnings (frame units or strata without responses).
+    unasked_cell
+        ``unasked_stratum: unit_cell``: the responses of a unit with a blank stratum (not asked) form one
+        more cell of that unit, sampled at the unit's own rate (see :func:`populations`).
 
     Returns
     -------
@@ -175,9 +184,9 @@ def cells(
     by_stratum = frame is not None and frame.by_stratum
     if by_stratum:
         assert data.stratum is not None and data.strata is not None
-        S = len(data.strata)
+        S = len(data.strata) + (1 if unasked_cell else 0)
         key = unit_row * S
-        key += data.stratum
+        key += np.where(data.stratum < 0, S - 1, data.stratum) if unasked_cell else data.stratum
     else:
         S = 1
         key = unit_row
@@ -209,6 +218,7 @@ def cells(
         design_h=design_h,
         f_h=fpc_factor(n_h, population_h),
         design_weight=np.take(design_h, cell),
+        unasked_responses=int((data.stratum < 0).sum()) if by_stratum and unasked_cell else 0,
     )
 
 
@@ -271,7 +281,11 @@ def populations(
     missing: list[str] = []
     over: list[str] = []
     seen: set[tuple[str, str | None]] = set()
+    n_strata = len(data.strata) if by_stratum and data.strata is not None else 0
+    unasked = by_stratum & (cell_stratum >= n_strata) if by_stratum else np.zeros(H, dtype=bool)
     for h in range(H):
+        if unasked[h]:
+            continue
         unit = unit_order[int(cell_unit[h])]
         stratum = data.strata[int(cell_stratum[h])] if by_stratum and data.strata is not None else None
         key = (unit, stratum)
@@ -298,6 +312,8 @@ def populations(
                 "more responses than the population served in the frame",
             )
         )
+    if unasked.any():
+        _unasked_populations(population, unasked, cell_unit, n_h, unit_order, warnings)
     unit_population = np.zeros(len(unit_order))
     pos = {u: i for i, u in enumerate(unit_order)}
     empty: dict[str, list[str]] = {}
@@ -325,6 +341,51 @@ def populations(
             )
         )
     return population, unit_population
+
+
+def _unasked_populations(
+    population: np.ndarray,
+    unasked: np.ndarray,
+    cell_unit: np.ndarray,
+    n_h: np.ndarray,
+    unit_order: list[str],
+    warnings: list[str],
+) -> None:
+    """Give each unit's cell of responses not asked the stratum question a population (in place).
+
+    The cell is taken to be sampled at the unit's own rate: ``N = n × ΣN / Σn`` over the unit's cells
+    with a stratum, so its responses weigh the unit's mean design weight and its finite population
+    correction is the unit's. These people are not in the frame (they did no procedure), so they are not
+    added to the unit's population served. A unit whose responses all lack a stratum has no rate: error.
+    """
+    U = len(unit_order)
+    real = ~unasked
+    N_unit = np.bincount(cell_unit[real], weights=population[real], minlength=U)
+    n_unit = np.bincount(cell_unit[real], weights=n_h[real], minlength=U)
+    orphan = []
+    for h in np.flatnonzero(unasked).tolist():
+        u = int(cell_unit[h])
+        if n_unit[u] == 0:
+            orphan.append(f"{unit_order[u]} ({int(n_h[h])})")
+            continue
+        population[h] = n_h[h] * N_unit[u] / n_unit[u]
+    if orphan:
+        raise ScoringError(
+            bilingual(
+                "đơn vị không có phiếu nào có lĩnh vực (stratum) nên không tính được trọng số cho phiếu "
+                f"không được hỏi lĩnh vực: {', '.join(orphan[:10])}",
+                "units where no response has a stratum: the responses not asked it cannot be weighted",
+            )
+        )
+    total = int(n_h[unasked].sum())
+    warnings.append(
+        bilingual(
+            f"{total} phiếu không được hỏi lĩnh vực (stratum) được tính như một ô riêng của mỗi đơn vị, "
+            "với trọng số bình quân của đơn vị (unasked_stratum = unit_cell)",
+            f"{total} responses not asked the stratum form one more cell per unit, weighted at the unit's "
+            "mean design weight",
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)

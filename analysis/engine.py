@@ -57,14 +57,22 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from questionnaires import Questionnaire, QuestionnaireError, Role, Scoring, load_questionnaire
+from questionnaires import (
+    Expression,
+    Questionnaire,
+    QuestionnaireError,
+    Role,
+    Scoring,
+    UnaskedStratum,
+    load_questionnaire,
+)
 
 from . import design, passes, ranking
 from .assemble import Estimates, assemble, previous_lookup, targets_of
 from .data import GROUP, STRATUM, ItemColumn, ResponseData, bilingual, prepare_responses
 from .design import Calibration, Cells, Frame
 from .errors import ScoringError
-from .gates import gated_codes
+from .gates import evaluate_gate, gated_codes
 from .passes import Totals
 from .results import IndexTable
 from .tree import Plan, Tree, asked_groups, compile_plan, evaluate
@@ -150,7 +158,14 @@ def score(
     warnings: list[str] = []
     inputs = read_inputs(q, plan, responses, frame)
     data = inputs.data
-    cells = design.cells(data, inputs.frame, units, data.where(), warnings)
+    cells = design.cells(
+        data,
+        inputs.frame,
+        units,
+        data.where(),
+        warnings,
+        unasked_cell=scoring.unasked_stratum is UnaskedStratum.UNIT_CELL,
+    )
     calibration = design.calibrate(
         data,
         inputs.columns,
@@ -201,6 +216,7 @@ def score(
         group_weighted=calibration.group_weighted,
         group_weighting=scoring.group_weighting.value if calibration.group_weighted else None,
         points_total=scoring.points_total.value if plan.points else None,
+        unasked_stratum=UnaskedStratum.UNIT_CELL.value if cells.unasked_responses else None,
         decimals=scoring.decimals,
         min_n=min_n_value,
     )
@@ -273,13 +289,18 @@ def read_inputs(q: Questionnaire, plan: Plan, responses: pd.DataFrame, frame: pd
         item = q.role_item(role)
         if item is not None and item.code not in columns and meta in columns:
             role_alias[item.code] = meta
-    needed = [*plan.items(), *sorted(r for r in plan.gate_references() if r not in role_alias)]
+    by_stratum = checked_frame is not None and checked_frame.by_stratum
+    unasked = by_stratum and plan.scoring.unasked_stratum is UnaskedStratum.UNIT_CELL
+    asked_when = _stratum_asked_when(q) if unasked else []
+    references = plan.gate_references() | {r for e in asked_when for r in e.references}
+    needed = [*plan.items(), *sorted(r for r in references if r not in role_alias)]
     group_weights = {g: float(w) for g, w in plan.scoring.group_weights.items()}
     data = prepare_responses(
         q,
         responses,
         needed_items=needed,
-        stratum_required=checked_frame is not None and checked_frame.by_stratum,
+        stratum_required=by_stratum,
+        blank_stratum_allowed=unasked,
         group_required=bool(group_weights) or plan.needs_group,
     )
     item_columns = dict(data.items)
@@ -287,7 +308,43 @@ def read_inputs(q: Questionnaire, plan: Plan, responses: pd.DataFrame, frame: pd
         column = data.role_column(meta, code)
         if column is not None:
             item_columns[code] = column
+    if unasked:
+        _check_unasked_strata(q, data, item_columns, asked_when)
     return Inputs(data, checked_frame, item_columns, group_weights)
+
+
+def _stratum_asked_when(q: Questionnaire) -> list[Expression]:
+    """The conditions under which the stratum question is asked: its section's and its own ``relevant``."""
+    item = q.role_item(Role.STRATUM)
+    if item is None:
+        return []
+    section = q.section_of(item.code)
+    return [e for e in (section.relevant, item.relevant) if e is not None]
+
+
+def _check_unasked_strata(
+    q: Questionnaire, data: ResponseData, columns: Mapping[str, ItemColumn], asked_when: list[Expression]
+) -> None:
+    """Under ``unasked_stratum: unit_cell`` a stratum may be blank only where its question was not asked."""
+    assert data.stratum is not None
+    blank = data.stratum < 0
+    if not blank.any():
+        return
+    asked = np.ones(data.n, dtype=bool)
+    for expr in asked_when:
+        asked &= evaluate_gate(expr, columns, data.n)
+    bad = np.flatnonzero(blank & asked)
+    if len(bad):
+        item = q.role_item(Role.STRATUM)
+        name = item.code if item is not None else STRATUM
+        raise ScoringError(
+            data.where()
+            + bilingual(
+                f"stratum để trống dù câu hỏi {name} được hỏi", f"blank stratum although {name} was asked"
+            )
+            + ": "
+            + data.rows.describe(bad)
+        )
 
 
 # ---------------------------------------------------------------------- sizes, design effects, CIs

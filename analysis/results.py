@@ -154,6 +154,8 @@ class IndexTable:
     group_weighted: bool = False  # respondent groups weighted by Scoring.group_weights
     group_weighting: str | None = None  # criterion_means | respondents, when group weighted
     points_total: str | None = None  # points method: asked | scaled
+    # unit_cell when responses not asked the stratum question were weighted as a cell of their unit
+    unasked_stratum: str | None = None
     decimals: int = 2  # published precision (Scoring.decimals); ranks tie at this precision
     min_n: int | None = None  # units with fewer responses are flagged small_sample
 
@@ -190,6 +192,7 @@ class IndexTable:
             "group_weighted": self.group_weighted,
             "group_weighting": self.group_weighting,
             "points_total": self.points_total,
+            "unasked_stratum": self.unasked_stratum,
             "decimals": self.decimals,
             "min_n": self.min_n,
             "labels": dict(self.labels),
@@ -216,6 +219,7 @@ class IndexTable:
             group_weighted=bool(d.get("group_weighted", False)),
             group_weighting=d.get("group_weighting"),
             points_total=d.get("points_total"),
+            unasked_stratum=d.get("unasked_stratum"),
             decimals=int(d.get("decimals") if d.get("decimals") is not None else 2),
             min_n=d.get("min_n"),
         )

@@ -33,6 +33,7 @@ from .model import (
     ScoreNode,
     Scoring,
     Section,
+    UnaskedStratum,
     Unit,
     UnitList,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "ScoreNode",
     "Scoring",
     "Section",
+    "UnaskedStratum",
     "Unit",
     "UnitList",
     "WarningCode",

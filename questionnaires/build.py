@@ -25,6 +25,7 @@ from .model import (
     ScoreNode,
     Scoring,
     Section,
+    UnaskedStratum,
 )
 
 __all__ = ["build"]
@@ -121,6 +122,7 @@ def _scoring(sc: dict) -> Scoring:
         group_weights=MappingProxyType(dict(sc["group_weights"])),
         group_weighting=GroupWeighting(sc.get("group_weighting", GroupWeighting.CRITERION_MEANS.value)),
         points_total=PointsTotal(sc.get("points_total", PointsTotal.ASKED.value)),
+        unasked_stratum=UnaskedStratum(sc.get("unasked_stratum", UnaskedStratum.REFUSE.value)),
         decimals=sc["decimals"],
         min_n=sc["min_n"],
     )

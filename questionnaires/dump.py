@@ -11,7 +11,17 @@ from typing import Any
 import yaml
 
 from .expressions import Expression
-from .model import ChoiceList, Label, Level, Question, Questionnaire, ScoreNode, Scoring, Section
+from .model import (
+    ChoiceList,
+    Label,
+    Level,
+    Question,
+    Questionnaire,
+    ScoreNode,
+    Scoring,
+    Section,
+    UnaskedStratum,
+)
 
 __all__ = ["dump_yaml", "to_dict"]
 
@@ -129,6 +139,11 @@ def _scoring(sc: Scoring) -> dict:
         **({"group_weights": dict(sc.group_weights)} if sc.group_weights else {}),
         "group_weighting": sc.group_weighting.value,
         "points_total": sc.points_total.value,
+        **(
+            {"unasked_stratum": sc.unasked_stratum.value}
+            if sc.unasked_stratum is not UnaskedStratum.REFUSE
+            else {}
+        ),
         "decimals": sc.decimals,
         "min_n": sc.min_n,
         "index": _node(sc.tree),

@@ -250,6 +250,24 @@ class PointsTotal(StrEnum):
     SCALED = "scaled"
 
 
+class UnaskedStratum(StrEnum):
+    """What scoring does with a response whose stratum question was not asked (methodology §6).
+
+    A frame by stratum (unit × procedure field) gives each cell its population. A form may ask the
+    stratum question only of some respondents (sipas-2023 asks the procedure field only after Câu 8 says
+    the person did a procedure); those without it belong to no frame cell. This is a local choice, not an
+    official rule, so it is a setting of the questionnaire and the method sheet says which was used.
+    """
+
+    # A blank stratum is an error, whatever the reason (the reading before 2026).
+    REFUSE = "refuse"
+    # The unit's responses whose stratum question was not asked form one more cell of that unit, whose
+    # population is taken to be sampled at the unit's own rate: N = n × (frame population of the unit's
+    # cells with responses / their responses), so each weighs the unit's mean design weight. A blank
+    # stratum where the question *was* asked is still an error.
+    UNIT_CELL = "unit_cell"
+
+
 class Level(StrEnum):
     INDEX = "index"
     FIELD = "field"
@@ -301,6 +319,7 @@ class Scoring:
     group_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     group_weighting: GroupWeighting = GroupWeighting.CRITERION_MEANS  # how group_weights apply
     points_total: PointsTotal = PointsTotal.ASKED  # points method: what a unit's points are
+    unasked_stratum: UnaskedStratum = UnaskedStratum.REFUSE  # responses not asked the stratum question
     decimals: int = 2  # for display only
     min_n: int = 30  # units with fewer responses are flagged
 

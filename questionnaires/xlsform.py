@@ -27,7 +27,8 @@ Sheets and columns
     ``max_points``, ``method``, ``values`` (``A=1 B=0.6``). The ``index`` row also holds the scoring
     settings: ``method`` and ``values`` are the defaults, and ``valid``, ``positive``, ``scale``,
     ``group_weights`` (``lanh_dao=0.5 nguoi_dan=0.5``), ``group_weighting`` (``criterion_means`` or
-    ``respondents``), ``points_total`` (``asked`` or ``scaled``), ``decimals``, ``min_n``.
+    ``respondents``), ``points_total`` (``asked`` or ``scaled``),
+    ``unasked_stratum`` (``refuse`` or ``unit_cell``), ``decimals``, ``min_n``.
 """
 
 from __future__ import annotations
@@ -301,6 +302,7 @@ def _scoring(q: Questionnaire, langs: _Languages) -> _Table:
             "group_weights",
             "group_weighting",
             "points_total",
+            "unasked_stratum",
             "decimals",
             "min_n",
         ],
@@ -329,6 +331,7 @@ def _scoring(q: Questionnaire, langs: _Languages) -> _Table:
                 group_weights=_pairs(scoring.group_weights) if scoring.group_weights else None,
                 group_weighting=scoring.group_weighting.value,
                 points_total=scoring.points_total.value,
+                unasked_stratum=scoring.unasked_stratum.value,
                 decimals=scoring.decimals,
                 min_n=scoring.min_n,
             )

@@ -1087,7 +1087,7 @@ class _Reader:
         for key in ("decimals", "min_n"):
             if row.get(key) is not None:
                 out[key] = row[key] if isinstance(row[key], (int, float)) else _cell_text(row[key])
-        for key in ("group_weighting", "points_total"):
+        for key in ("group_weighting", "points_total", "unasked_stratum"):
             if _cell_text(row.get(key)) is not None:
                 out[key] = _cell_text(row[key])
         return out

@@ -32,7 +32,7 @@ from xlsxwriter.worksheet import Worksheet
 from analysis.data import bilingual
 from analysis.results import FLAG_LABELS_VI, IndexTable, UnitResult
 from analysis.tree import asked_groups
-from questionnaires import GroupWeighting, Method, PointsTotal, Questionnaire
+from questionnaires import GroupWeighting, Method, PointsTotal, Questionnaire, UnaskedStratum
 
 from . import charts
 from .errors import ReportError
@@ -1213,6 +1213,8 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
             "Taylor, có hiệu chỉnh tổng thể hữu hạn khi biết số lượt phục vụ.",
         )
     )
+    if ctx.table.unasked_stratum == UnaskedStratum.UNIT_CELL.value:
+        ci += " " + UNASKED_STRATUM_VI
     ranking = " ".join(
         (
             "Các đơn vị được xếp theo chỉ số chung giảm dần. Khi khoảng tin cậy của hai đơn vị chồng lên",
@@ -1261,6 +1263,17 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
         text = left_out_text(ctx.left_out, ctx.include_flagged)
         rows.insert(-1, ("Phiếu được tính", f'{text} Chi tiết theo đơn vị ở trang "{SHEET_QUALITY}".'))
     return rows
+
+
+UNASKED_STRATUM_VI = " ".join(
+    (
+        "Người không được hỏi lĩnh vực thủ tục (chưa từng thực hiện thủ tục hành chính) không thuộc ô nào",
+        "của khung mẫu; theo lựa chọn của địa phương (unasked_stratum = unit_cell, không phải quy định",
+        "chính thức), phiếu của họ được tính như một ô riêng của mỗi đơn vị, với trọng số bằng trọng số",
+        "bình quân của các phiếu có lĩnh vực trong đơn vị đó (cùng tỷ lệ chọn mẫu), và không cộng vào số",
+        "lượt phục vụ của đơn vị.",
+    )
+)
 
 
 def _points_total_text(rule: str) -> str:

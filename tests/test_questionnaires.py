@@ -173,7 +173,9 @@ def test_sipas_2023_question_8_gates_the_service_field():
 def test_sipas_2023_other_questions():
     q = load_questionnaire("sipas-2023")
     assert q.role_item(Role.STRATUM).code == "linh_vuc"
-    assert q.section_of("linh_vuc").code == "phan_a"
+    # The procedure field is asked only of those who did a procedure (Câu 8 says yes)
+    assert q.section_of("linh_vuc").code == "cau_8"
+    assert q.question("linh_vuc").relevant.text == "${da_thuc_hien_tthc} = 1"
     for code in ("gioi_tinh", "do_tuoi", "dan_toc", "trinh_do", "nghe_nghiep"):
         assert q.section_of(code).code == "phan_a"
     assert q.question("kenh_tiep_nhan").type is QuestionType.MULTIPLE

@@ -37,7 +37,7 @@ KEYS = {
     },
     "scoring": {
         "method", "valid", "positive", "scale", "values", "group_weights", "group_weighting", "points_total",
-        "decimals", "min_n", "index",
+        "unasked_stratum", "decimals", "min_n", "index",
     },
     "node": {"code", "label", "weight", "gate", "max_points", *LEVEL_KEYS},
     "criterion": {"code", "item", "items", "label", "weight", "gate", "max_points", "method", "values"},

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ErrorCode, WarningCode
-from ..model import GroupWeighting, Level, Method, PointsTotal
+from ..model import GroupWeighting, Level, Method, PointsTotal, UnaskedStratum
 from .context import LEVEL_KEYS, Context, is_number, number_text, where_of
 from .references import check_refs
 
@@ -68,12 +68,15 @@ def _settings(ctx: Context, raw: dict, where: str, group_codes: set[str]) -> dic
     out["group_weights"] = _group_weights(ctx, raw.get("group_weights") or {}, where, group_codes)
     out["group_weighting"] = _choice(ctx, raw, "group_weighting", GroupWeighting, where)
     out["points_total"] = _choice(ctx, raw, "points_total", PointsTotal, where)
+    out["unasked_stratum"] = _choice(ctx, raw, "unasked_stratum", UnaskedStratum, where)
     out["decimals"] = ctx.integer(raw, "decimals", 2, 0, 10, where)
     out["min_n"] = ctx.integer(raw, "min_n", 30, 0, 1_000_000, where)
     return out
 
 
-def _choice(ctx: Context, raw: dict, key: str, kind: type[GroupWeighting | PointsTotal], where: str) -> str:
+def _choice(
+    ctx: Context, raw: dict, key: str, kind: type[GroupWeighting | PointsTotal | UnaskedStratum], where: str
+) -> str:
     """Return a named setting's value (its first value, the default, when absent)."""
     value = raw.get(key)
     if value is None:
