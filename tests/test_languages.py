@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -288,3 +290,71 @@ def test_scoring_by_a_missing_column_is_a_clear_error(tmp_path):
     )
     assert result.exit_code != 0
     assert "không có cột 'language'" in result.output
+
+
+# ----------------------------------------------------------------------------------- i18n.js (Node)
+I18N_JS = r"""
+const fs = require("fs");
+const attrs = {};
+global.window = global;
+global.document = {
+  documentElement: { lang: "" },
+  createElement: (tag) => ({ tag, attrs: {}, setAttribute(k, v) { this.attrs[k] = v; }, textContent: "" }),
+};
+eval(fs.readFileSync(process.argv[2], "utf8"));
+const I = window.SipasI18n;
+const def = JSON.parse(fs.readFileSync(process.argv[3], "utf8"));
+const out = {};
+I.setup(def);
+out.start = [I.lang(), document.documentElement.lang, I.t("next"), I.chromeLang()];
+out.unknown = I.setLang("fr");
+I.setLang("en");
+out.en = [I.t("next"), I.t("pageErrors", { n: 3 }), I.chromeLang(), I.label({ vi: "Có", en: "Yes" })];
+I.setLang("hre");
+const badged = I.labelNodes({ vi: "Bình thường", en: "Neutral" });
+out.hre = [
+  document.documentElement.lang, I.t("next"), I.chrome("next").lang, I.chromeLang(),
+  I.t("idleText", { s: 9 }),
+  I.label({ vi: "Câu 1", hre: "[test] hre: câu 1" }), I.label({ vi: "Câu 2", en: "Q2" }),
+  [badged[0], badged[1].textContent, badged[1].attrs["aria-hidden"]],
+  I.labelNodes({ vi: "Câu 1", hre: "[test] x" })[1],
+];
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_i18n_js_switches_languages_and_falls_back_to_marked_vietnamese(tmp_path):
+    definition = {
+        "languages": language_choices(LANG_TEST),
+        "texts": texts_for(respondent_languages(LANG_TEST)),
+    }
+    (tmp_path / "def.json").write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "run.js").write_text(I18N_JS, encoding="utf-8")
+    done = subprocess.run(
+        [shutil.which("node"), str(tmp_path / "run.js"), str(STATIC / "i18n.js"), str(tmp_path / "def.json")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    out = json.loads(done.stdout)
+    assert out["start"] == ["vi", "vi", "Tiếp tục", "vi"]
+    assert out["unknown"] == "vi"  # a language the campaign does not offer is never chosen
+    assert out["en"] == [
+        "Continue",
+        "3 question(s) still need an answer or a correction (marked in red).",
+        "en",
+        {"text": "Yes", "lang": "en", "fallback": False},
+    ]
+    assert out["hre"] == [
+        "hre",
+        "Tiếp tục",  # no Hrê catalogue: the Vietnamese text
+        "vi",
+        "vi",
+        "Phiếu chưa gửi sẽ được xoá sau 9 giây nếu không có thao tác.",
+        {"text": "[test] hre: câu 1", "lang": "hre", "fallback": False},
+        {"text": "Câu 2", "lang": "vi", "fallback": True},
+        ["Bình thường", "VI", "true"],
+        None,
+    ]
