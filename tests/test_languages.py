@@ -358,3 +358,32 @@ def test_i18n_js_switches_languages_and_falls_back_to_marked_vietnamese(tmp_path
         ["Bình thường", "VI", "true"],
         None,
     ]
+
+
+# ------------------------------------------------------------------------------- the campaign page
+@pytest.mark.db
+def test_the_campaign_page_marks_missing_translations(app, client, make_campaign):
+    from survey.users import create_user
+
+    with app.app_context(), session_scope() as session:
+        user_id = create_user(session, "analyst1", "mat-khau-dai-du-10", "analyst").id
+    with client.session_transaction() as sess:
+        sess["user_id"] = user_id
+    test_id, _ = make_campaign(LANG_TEST, kiosk_units=(), name="Thử ngôn ngữ")
+    shipped_id, _ = make_campaign("sipas-2023", kiosk_units=())
+
+    page = client.get(f"/admin/campaigns/{test_id}").get_data(as_text=True)
+    rows = re.findall(r'<tr data-lang="(\w+)">(.*?)</tr>', page, flags=re.S)
+    assert [code for code, _ in rows] == ["vi", "en", "hre"]
+    hre = dict(rows)["hre"]
+    assert re.findall(r'class="num">([^<]*)<', hre) == ["1/2", "4/5", "1/2"]
+    assert "Thiếu 3 — hiện tiếng Việt" in hre
+    assert "<code>cau_1 (hint)</code>, <code>likert5.3</code>, <code>cau_2</code>" in hre
+    assert "Đủ" in dict(rows)["en"]
+
+    page = client.get(f"/admin/campaigns/{shipped_id}").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-lang="(\w+)">(.*?)</tr>', page, flags=re.S))
+    assert list(rows) == ["vi", "en", "cua", "hre", "sed"]
+    for lang in ("cua", "hre", "sed"):
+        assert "Chưa có bản dịch — hiện tiếng Việt" in rows[lang]
+    assert "Tiếng Ca Dong" in rows["sed"]
