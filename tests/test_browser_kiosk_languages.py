@@ -61,14 +61,16 @@ def live(make_app) -> Iterator[dict]:
 
 def _text_and_lang(page, selector: str) -> tuple[str, str | None, bool]:
     """The text shown (without the badge), its lang attribute, and whether a "VI" badge marks it."""
-    return page.eval_on_selector(
-        selector,
-        """node => {
+    return tuple(
+        page.eval_on_selector(
+            selector,
+            """node => {
             const badge = node.querySelector('.k-lang-badge');
             const text = Array.from(node.childNodes)
                 .filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent).join('');
             return [text, node.getAttribute('lang'), !!badge && badge.textContent === 'VI'];
         }""",
+        )
     )
 
 
