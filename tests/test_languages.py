@@ -387,3 +387,27 @@ def test_the_campaign_page_marks_missing_translations(app, client, make_campaign
     for lang in ("cua", "hre", "sed"):
         assert "Chưa có bản dịch — hiện tiếng Việt" in rows[lang]
     assert "Tiếng Ca Dong" in rows["sed"]
+
+
+def test_the_report_has_a_language_sheet_only_when_forms_came_in_several_languages(tmp_path):
+    import openpyxl
+
+    both = tmp_path / "both.csv"
+    RESPONSES.to_csv(both, index=False)
+    only_vi = tmp_path / "vi.csv"
+    RESPONSES.assign(language="vi").to_csv(only_vi, index=False)
+    for source, out in ((both, tmp_path / "both.xlsx"), (only_vi, tmp_path / "vi.xlsx")):
+        result = CliRunner().invoke(
+            cli, ["report", "-q", str(FIXTURE), "-r", str(source), "--no-figures", "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(tmp_path / "both.xlsx", read_only=True)
+    assert book.sheetnames.index("Theo ngôn ngữ") == book.sheetnames.index("Theo tiêu chí") + 1
+    rows = [r for r in book["Theo ngôn ngữ"].iter_rows(values_only=True) if r[0] and r[1] is not None]
+    assert [r[:3] for r in rows[1:]] == [
+        ("Tiếng Việt (vi)", 4, pytest.approx(62.5)),
+        ("Hrê (hre)", 3, pytest.approx(200 / 3)),
+        ("Toàn huyện", 7, pytest.approx(450 / 7)),
+    ]
+    assert rows[1][3] == pytest.approx(_domain_se(RESPONSES["language"].to_numpy() == "vi"))
+    assert "Theo ngôn ngữ" not in openpyxl.load_workbook(tmp_path / "vi.xlsx", read_only=True).sheetnames
