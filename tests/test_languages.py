@@ -411,3 +411,48 @@ def test_the_report_has_a_language_sheet_only_when_forms_came_in_several_languag
     ]
     assert rows[1][3] == pytest.approx(_domain_se(RESPONSES["language"].to_numpy() == "vi"))
     assert "Theo ngôn ngữ" not in openpyxl.load_workbook(tmp_path / "vi.xlsx", read_only=True).sheetnames
+
+
+# ----------------------------------------------------------------------------------- the migration
+def test_the_migration_gives_kiosk_and_paper_forms_vietnamese_and_imports_none(tmp_path):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    from survey.db import alembic_config, make_engine, upgrade
+    from survey.models import Base
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    upgrade(url, "0007")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO campaigns (id, name, questionnaire_id, questionnaire_version, definition, "
+                    "margin_of_error, status, created_at, double_entry) VALUES (1, 'Cũ', 'sipas-2023', "
+                    "'2023.1', '{}', 0.05, 'open', '2024-01-01T00:00:00+00:00', 0)"
+                )
+            )
+            for i, source in enumerate(("kiosk", "paper", "import", "api"), start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO responses (instance_id, campaign_id, questionnaire_id, "
+                        "questionnaire_version, unit_code, answers, content_hash, source, received_at, late, "
+                        "review_state) VALUES (:iid, 1, 'sipas-2023', '2023.1', 'tra-xuan', '{}', 'h', "
+                        ":source, '2024-01-01T00:00:00+00:00', 0, 'received')"
+                    ),
+                    {"iid": f"00000000-0000-4000-8000-00000000000{i}", "source": source},
+                )
+        upgrade(url)
+        with engine.connect() as conn:
+            got = dict(conn.execute(text("SELECT source, language FROM responses")).all())
+            assert got == {"kiosk": "vi", "paper": "vi", "import": None, "api": None}
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        command.downgrade(alembic_config(url), "0007")
+        with engine.connect() as conn:
+            columns = [row[1] for row in conn.execute(text("PRAGMA table_info(responses)"))]
+            assert "language" not in columns and "source" in columns
+    finally:
+        engine.dispose()
