@@ -97,6 +97,7 @@ def test_a_respondent_answers_in_hre_with_the_vietnamese_fallback_marked(browser
     page.wait_for_selector("#k-lang-en[aria-pressed='true']")
     assert page.inner_text("#k-start") == "Start"
     assert _text_and_lang(page, ".welcome__title") == ("Language test form", "en", False)
+    assert page.query_selector("#k-lang-fallback") is None  # English has the kiosk's texts
 
     # Then Hrê: the test title is there; the kiosk's fixed texts are not, so they are Vietnamese.
     page.tap("#k-lang-hre")
@@ -106,6 +107,12 @@ def test_a_respondent_answers_in_hre_with_the_vietnamese_fallback_marked(browser
     assert page.get_attribute("#kiosk", "data-lang") == "hre"
     assert _text_and_lang(page, ".welcome__title") == ("[test] hre: tiêu đề", "hre", False)
     assert page.inner_text("#k-start") == "Bắt đầu"
+    assert _text_and_lang(page, "#k-lang-fallback") == (
+        " Chưa có bản dịch: phần này hiện bằng tiếng Việt.",
+        "vi",
+        True,
+    )
+    page.screenshot(path=str(tmp_path / "kiosk-welcome-hre.png"))
 
     page.tap("#k-start")
     page.wait_for_selector('[data-code="cau_1"]')

@@ -461,7 +461,11 @@
           "aria-pressed": l.code === current ? "true" : "false", text: l.name,
           onclick: function () { chooseLanguage(l.code); }
         });
-      }))
+      })),
+      // The kiosk's own buttons and messages have no translation in this language: say so, once.
+      I.chromeLang() !== current ? el("p", { className: "welcome__fallback", id: "k-lang-fallback", lang: "vi" }, [
+        I.badge(), " " + T("fallbackNote")
+      ]) : null
     ]);
   }
 
