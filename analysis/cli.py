@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import score as score_table
+from .domains import BY_COLUMNS, score_by
 from .options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_options
 
 
@@ -19,7 +20,14 @@ from .options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_
     type=click.Path(dir_okay=False, path_type=Path),
     help="Tệp kết quả (output): .json or .csv (one row per unit, UTF-8 with BOM).",
 )
-def score(options: ScoringOptions, out: Path) -> None:
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(sorted(BY_COLUMNS)),
+    help="Chia chỉ số chung theo một cột, cùng thiết kế mẫu: language = ngôn ngữ hiển thị phiếu "
+    "(the overall index by domain, same design; one row per value).",
+)
+def score(options: ScoringOptions, out: Path, by: str | None) -> None:
     """Tính chỉ số theo đơn vị (score the index per unit, with SE, CI and rank)."""
     if out.suffix.lower() not in (".json", ".csv"):
         raise click.ClickException(
@@ -27,6 +35,9 @@ def score(options: ScoringOptions, out: Path) -> None:
         )
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (the output folder does not exist)")
+    if by is not None:
+        _score_by(options, out, by)
+        return
     try:
         scoring, _ = prepare(options)  # prints what was left out, and why
         result = score_table(**scoring.arguments)
@@ -48,3 +59,25 @@ def score(options: ScoringOptions, out: Path) -> None:
     )
     for warning in result.warnings:
         click.echo(f"cảnh báo (warning): {warning}", err=True)
+
+
+def _score_by(options: ScoringOptions, out: Path, by: str) -> None:
+    """``--by``: the overall index per value of the column, then for everyone."""
+    try:
+        scoring, _ = prepare(options)
+        table = score_by(by, scoring.arguments)
+        table.write(out)
+    except SCORING_ERRORS as exc:
+        raise click.ClickException(one_line(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"{out}: không ghi được tệp kết quả (cannot write the output: {exc})"
+        ) from None
+    d = table.decimals
+    for row in (*table.rows, table.overall):
+        shown = "—" if row.index is None else f"{row.index:.{d}f}"
+        interval = ""
+        if row.ci_low is not None and row.ci_high is not None:
+            interval = f" [{row.ci_low:.{d}f}; {row.ci_high:.{d}f}]"
+        click.echo(f"{by} {row.domain}: {row.n} phiếu (responses), chỉ số (index) {shown}{interval}")
+    click.echo(f"-> {out}")

@@ -11,6 +11,7 @@ import click
 
 from .errors import QuestionnaireError
 from .files import atomic_write
+from .languages import KINDS, translation_counts
 from .loader import (
     definition_path,
     dump_yaml,
@@ -99,15 +100,42 @@ def _table(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> Iterator
     show_default=True,
     help="Ngôn ngữ nhãn — label language.",
 )
+@click.option(
+    "--languages",
+    "languages",
+    is_flag=True,
+    help="Đếm bản dịch theo ngôn ngữ (có / thiếu, hiện tiếng Việt thay) — count, per language, the "
+    "question, choice and hint texts present and missing (shown in Vietnamese instead).",
+)
 @_user_errors
-def show_command(ref: str, lang: str) -> None:
+def show_command(ref: str, lang: str, languages: bool) -> None:
     """Xem cấu trúc bộ câu hỏi — show sections, questions and the scoring tree."""
     path = definition_path(ref)
     result = load_file(path)
-    for line in describe(result.questionnaire, lang):
+    lines = language_lines(result.questionnaire) if languages else describe(result.questionnaire, lang)
+    for line in lines:
         click.echo(line)
     for warning in result.warnings:
         click.echo(f"Cảnh báo — warning: {warning}")
+
+
+def language_lines(q: Questionnaire) -> Iterator[str]:
+    """Yield, per respondent language, the texts it has and those that fall back to Vietnamese."""
+    counts = translation_counts(q)
+    yield f"{q.id} {q.version} — bản dịch theo ngôn ngữ (translations per language)"
+    yield "có = có bản dịch, thiếu = hiện tiếng Việt thay (present / missing: shown in Vietnamese)"
+    header = ("ngôn ngữ", *(f"{vi} có/thiếu" for vi, _ in KINDS.values()))
+    rows = [header]
+    for code, kinds in counts.items():
+        name = q.language_name(code) or code
+        cells = [f"{kinds[kind].present}/{kinds[kind].missing}" for kind in KINDS]
+        rows.append((name if code in name else f"{name} ({code})", *cells))
+    yield from _table(rows, right=tuple(range(1, len(header))))
+    for code in counts:
+        missing = sum(c.missing for c in counts[code].values())
+        total = sum(c.total for c in counts[code].values())
+        if code != "vi" and total and missing == total:
+            yield f"{code}: chưa có bản dịch nào (no translation yet): the kiosk shows Vietnamese throughout"
 
 
 def describe(q: Questionnaire, lang: str = "vi") -> Iterator[str]:

@@ -27,8 +27,16 @@ from types import MappingProxyType
 
 from .expressions import Expression
 
-# The standard XLSForm names of the languages the shipped questionnaires use.
-LANGUAGE_NAMES = {"vi": "Tiếng Việt (vi)", "en": "English (en)", "default": ""}
+# The standard XLSForm names of the languages the shipped questionnaires use. ISO 639-3: Cor is ``cua``
+# (the Cua language, whose dialects include Kol/Kor/Cor), Hrê is ``hre``; Ca Dong, a branch of the Xơ
+# Đăng people, is written ``sed`` (Sedang) and named by the questionnaire (README, "Ngôn ngữ").
+LANGUAGE_NAMES = {
+    "vi": "Tiếng Việt (vi)",
+    "en": "English (en)",
+    "cua": "Cor (cua)",
+    "hre": "Hrê (hre)",
+    "default": "",
+}
 
 
 @dataclass(frozen=True, init=False)

@@ -60,7 +60,7 @@ def report(
     no_figures: bool,
 ) -> None:
     """Lập báo cáo Excel xếp hạng các đơn vị (write the ranked Excel report)."""
-    from .quality import quality_arguments
+    from .quality import language_arguments, quality_arguments
     from .workbook import build_report
 
     if out.suffix.lower() != ".xlsx":
@@ -69,7 +69,7 @@ def report(
         scoring, design = prepare(options, check=True)  # prints what was left out, and why
         arguments = scoring.arguments
         table = analysis.score(**arguments)
-        quality = quality_arguments(scoring, table)
+        quality = quality_arguments(scoring, table) | language_arguments(scoring)
         status = None
         if design is not None:
             title = title or design.name

@@ -72,6 +72,16 @@ def quality_arguments(scoring: Scorable, table: IndexTable | None = None) -> dic
     }
 
 
+def language_arguments(scoring: Scorable) -> dict[str, Any]:
+    """``build_report``'s ``by_language`` when the responses were shown in more than one language."""
+    from analysis.domains import score_by
+
+    responses = scoring.arguments["responses"]
+    if "language" not in responses.columns or responses["language"].dropna().nunique() < 2:
+        return {}
+    return {"by_language": score_by("language", scoring.arguments)}
+
+
 def left_out_text(left_out: Mapping[str, int] | None, include_flagged: bool) -> str:
     """What the index leaves out, as the method and quality sheets state it."""
     parts = []

@@ -46,6 +46,10 @@ LEADING_COLUMNS: dict[str, tuple[str, str]] = {
 # Columns the survey app adds after the items (provenance), with their codebook description.
 METADATA_COLUMNS: dict[str, tuple[str, str]] = {
     "questionnaire_version": ("Phiên bản phiếu khảo sát", "Questionnaire version"),
+    "language": (
+        "Ngôn ngữ hiển thị phiếu (thẻ BCP-47: vi tiếng Việt, en tiếng Anh, cua Cor, hre Hrê, sed Ca Dong)",
+        "Language the form was shown in (BCP-47 tag)",
+    ),
     "source": ("Nguồn phiếu: kiosk (máy tính bảng), api (điện thoại), paper (phiếu giấy)", "Source"),
     "started_at": ("Thời điểm bắt đầu trả lời (UTC)", "Started at (UTC)"),
     "submitted_at": ("Thời điểm gửi, hoặc ngày ghi trên phiếu giấy (UTC)", "Submitted, or paper date (UTC)"),

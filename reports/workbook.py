@@ -30,6 +30,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from analysis.data import bilingual
+from analysis.domains import DomainTable
 from analysis.results import FLAG_LABELS_VI, IndexTable, UnitResult
 from analysis.tree import asked_groups
 from questionnaires import GroupWeighting, Method, PointsTotal, Questionnaire, UnaskedStratum
@@ -53,11 +54,13 @@ SHEET_FIGURES = "Biểu đồ"
 SHEET_UNITS = "Từng đơn vị"
 SHEET_METHOD = "Phương pháp"
 SHEET_QUALITY = "Chất lượng dữ liệu"  # reports.quality writes it; 18 characters, within Excel's 31
+SHEET_LANGUAGES = "Theo ngôn ngữ"
 FIXED_SHEETS = (
     SHEET_RANKING,
     SHEET_QUALITY,
     SHEET_ELEMENTS,
     SHEET_CRITERIA,
+    SHEET_LANGUAGES,
     SHEET_FIGURES,
     SHEET_UNITS,
     SHEET_METHOD,
@@ -336,8 +339,12 @@ def build_report(
     include_flagged: bool = True,
     quality_notes: Sequence[str] = (),
     status: str | None = None,
+    by_language: DomainTable | None = None,
 ) -> list[str]:
     """Write the ranked report workbook to a path or a binary stream; return the sheet names in order.
+
+    With ``by_language`` (``analysis.domains.score_by("language", …)``), the sheet ``Theo ngôn ngữ``
+    follows the criteria sheet: the overall index per language the forms were shown in.
 
     ``status`` is a sentence on where the data collection stands (open, or closed on a date); the
     ranking sheet's heading and the method sheet state it.
@@ -401,6 +408,8 @@ def build_report(
         _ranking_sheet(workbook, ctx, formats)
         _elements_sheet(workbook, ctx, formats)
         _criteria_sheet(workbook, ctx, formats)
+        if by_language is not None:
+            _language_sheet(workbook, ctx, formats, by_language)
         if ctx.has_quality:
             from .quality import write_quality_sheet
 
@@ -859,6 +868,46 @@ def _matrix_overall(sh: _Sheet, ctx: _Context, cols: Sequence[_Col], row: int) -
     for c, col in enumerate(cols[2:], start=2):
         sh.number(row, c, _value_of(ctx.table.overall, col.key), sh.f.overall_index)
     return row
+
+
+# --------------------------------------------------------------------------------------- languages
+def _language_sheet(workbook: Workbook, ctx: _Context, f: _Formats, table: DomainTable) -> None:
+    """The overall index per language the form was shown in (domain estimation, the same design)."""
+    sh = _Sheet(workbook, SHEET_LANGUAGES, f)
+    elements = [
+        (n.code, n.label.vi) for n in ctx.questionnaire.scoring.tree.walk() if n.level.value == "element"
+    ]
+    heads = ["Ngôn ngữ", "Số phiếu", "Chỉ số", "Sai số chuẩn", f"KTC {ctx.confidence}: thấp", "cao"]
+    heads += [label for _, label in elements]
+    sh.widths([26, 10, 10, 11, 12, 10, *([14] * len(elements))])
+    last_col = len(heads) - 1
+    row = head_row = _short_heading(sh, ctx, last_col, "Chỉ số theo ngôn ngữ hiển thị phiếu")
+    sh.height(row, 45)
+    for c, head in enumerate(heads):
+        sh.text(row, c, head, f.head)
+    for r in (*table.rows, table.overall):
+        row += 1
+        overall = r is table.overall
+        name = ctx.overall_label if overall else (ctx.questionnaire.language_name(r.domain) or r.domain)
+        sh.text(row, 0, name, f.overall_label if overall else f.text)
+        sh.number(row, 1, r.n, f.overall_count if overall else f.count)
+        for c, value in enumerate((r.index, r.se, r.ci_low, r.ci_high), start=2):
+            sh.number(row, c, value, f.overall_index if overall else (f.index_bold if c == 2 else f.index))
+        for c, (code, _) in enumerate(elements, start=6):
+            sh.number(row, c, r.elements.get(code), f.overall_index if overall else f.index)
+    row += 2
+    sh.height(row, 75)
+    sh.merge(
+        row,
+        0,
+        last_col,
+        "Ước lượng theo miền: mỗi ngôn ngữ được tính với cùng thiết kế mẫu và trọng số của toàn bộ phiếu; "
+        "phiếu bằng ngôn ngữ khác vẫn ở trong tầng của chúng nhưng không được tính vào tử số và mẫu số, "
+        "nên sai số chuẩn tính cả tính ngẫu nhiên của số phiếu mỗi ngôn ngữ. Ngôn ngữ do người trả lời tự "
+        "chọn: chênh lệch giữa các ngôn ngữ chỉ để mô tả, không phải tác động của ngôn ngữ.",
+        f.note,
+    )
+    sh.print_setup((head_row, head_row), ctx.title)
 
 
 # ---------------------------------------------------------------------------------------- criteria

@@ -12,6 +12,7 @@ are answered in JSON by :mod:`survey.errors`.
      "answers": {"linh_vuc": "ho_tich", "tiep_can_1": "4", …},
      "started_at": "2024-05-02T08:01:00+07:00", "submitted_at": "2024-05-02T08:04:10+07:00",
      "unit": "tra-xuan", "stratum": "ho_tich", "group": "citizen",      (these four optional)
+     "language": "hre",      (optional: the language the form was shown in; one of the campaign's, else vi)
      "paradata": {"v": 1, "pages": [{"page": 0, "ms": 41200, "taps": 9, "visits": 1}, …]}}
 
 Answers: 201 ``{"status": "created", "id", "instance_id"}``; 200 ``{"status": "duplicate", …}`` for
@@ -45,6 +46,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+
+from questionnaires.languages import respondent_languages
 
 from .assignments import NOT_ASSIGNED_CAMPAIGN, visible_campaign_ids
 from .campaigns import (
@@ -86,6 +89,7 @@ FIELDS = {
     "stratum",
     "group",
     "paradata",
+    "language",
 }
 REQUIRED_FIELDS = ("instance_id", "questionnaire", "version", "answers", "started_at", "submitted_at")
 
@@ -233,6 +237,7 @@ def submit_response():
             submitted_at=body["submitted_at"],
             stratum=body.get("stratum"),
             group=body.get("group"),
+            language=body.get("language"),
             source="kiosk",
             kiosk=kiosk,
             paradata=paradata,
@@ -333,6 +338,7 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
         "unit",
         "stratum",
         "group",
+        "language",
     ):
         if body.get(key) is not None and not isinstance(body[key], str):
             errors.append(
@@ -386,6 +392,7 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
 def kiosk_definition(token: str):
     """What the kiosk page needs: the campaign, the unit, and the questionnaire as client JSON."""
     from .client import client_definition
+    from .kiosk_texts import language_choices, texts_for
 
     session = get_session()
     kiosk = kiosk_for_token(session, token)
@@ -410,6 +417,9 @@ def kiosk_definition(token: str):
             },
             "kiosk": {"unit": kiosk.unit_code, "unit_name": unit_name, "counter": kiosk.counter},
             "questionnaire": client_definition(questionnaire),
+            # The languages a respondent may choose (Vietnamese first) and the kiosk's fixed texts in them.
+            "languages": language_choices(questionnaire),
+            "texts": texts_for(respondent_languages(questionnaire)),
             "submit_url": "/api/v1/responses",
             "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
             "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],

@@ -72,6 +72,7 @@ KIOSK_ASSETS = (
     "kiosk/queue.js",
     "kiosk/submit.js",
     "kiosk/dom.js",
+    "kiosk/i18n.js",
     "kiosk/staff.js",
     "kiosk/kiosk.js",
     "kiosk/stranded.js",

@@ -188,6 +188,9 @@ class Response(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSONType)
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical submitted content
     source: Mapped[str] = mapped_column(String(16))  # kiosk | api | paper | import (survey.storage.SOURCES)
+    # The BCP-47 tag of the language the form was shown in (one of the campaign's; vi for Vietnamese);
+    # None for a file imported or sent through the API without one.
+    language: Mapped[str | None] = mapped_column(String(35))
     kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # paper forms
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from questionnaires import Questionnaire, QuestionType, Role
+from questionnaires.languages import respondent_languages
 
 from .db import write_lock
 from .errors import CampaignError, DuplicateConflict, InstanceInOtherCampaign, ItemError, ValidationFailed
@@ -71,8 +72,10 @@ SOURCES = ("kiosk", "api", "paper", "import")
 # Columns the responses table carries after the items (provenance, for analysts and audits).
 # kiosk: the tablet link's id and counter ("12 (Quầy 1)"), enumerator: the username of who keyed a paper
 # form, received_at: when the server stored it (UTC); the integrity checks read them (analysis.integrity).
+# language: the BCP-47 tag of the language the form was shown in (vi when it was Vietnamese).
 EXTRA_COLUMNS = (
     "questionnaire_version",
+    "language",
     "source",
     "kiosk",
     "enumerator",
@@ -202,6 +205,7 @@ def save_response(
     paper_serial: str | None = None,
     blank_items: Collection[str] | None = None,
     paradata: Mapping[str, Any] | None = None,
+    language: str | None = None,
 ) -> tuple[Response, bool]:
     """Validate and store one response; return ``(response, created)``. Commits the session.
 
@@ -227,6 +231,7 @@ def save_response(
         entered_by=entered_by,
         paper_serial=paper_serial,
         blank_items=blank_items,
+        language=language,
     )
     response.paradata = dict(paradata) if paradata else None
     return store_response(session, response, kiosk)
@@ -250,6 +255,7 @@ def build_response(
     entered_by: User | int | None = None,
     paper_serial: str | None = None,
     blank_items: Collection[str] | None = None,
+    language: str | None = None,
 ) -> Response:
     """Validate one response and return it unsaved (``id`` None); nothing is written.
 
@@ -268,6 +274,11 @@ def build_response(
 
     Paper forms only (``source="paper"``): ``paper_serial``, unique per campaign and unit, and
     ``blank_items``, the items marked blank or illegible (they satisfy ``required`` and stay missing).
+
+    ``language``: the language the form was shown in, one of the campaign's respondent languages
+    (:func:`questionnaires.languages.respondent_languages`); a kiosk or paper form without one was in
+    Vietnamese (``vi``), a file imported or sent through the API without one has none. It is how the
+    form was read, not what was answered: it is left out of the content hash, as the paradata is.
     """
     from .campaigns import (  # campaigns imports storage for the demo data
         CampaignNotOpen,
@@ -363,6 +374,7 @@ def build_response(
             )
         )
     group = respondent_group(questionnaire, normalised, group)
+    language = _language(questionnaire, language, source, errors)
     if errors:
         raise ValidationFailed(errors)
 
@@ -397,7 +409,29 @@ def build_response(
         late=late,
         paper_serial=serial,
         blank_items=blank or None,
+        language=language,
     )
+
+
+def _language(
+    questionnaire: Questionnaire, language: str | None, source: str, errors: list[ItemError]
+) -> str | None:
+    """The response's language: one of the campaign's; ``vi`` for a kiosk or paper form without one."""
+    if language is None:
+        return "vi" if source in ("kiosk", "paper") else None
+    offered = respondent_languages(questionnaire)
+    if language not in offered:
+        shown = str(language)[:40]
+        errors.append(
+            ItemError(
+                "language",
+                "invalid_code",
+                f"Ngôn ngữ '{shown}' không có trong đợt khảo sát (có: {', '.join(offered)}).",
+                f"language {shown!r} is not one of the campaign's ({', '.join(offered)})",
+            )
+        )
+        return None
+    return language
 
 
 def store_response(
@@ -532,10 +566,11 @@ def responses_frame(campaign_id: int, database_url: str | None = None) -> pd.Dat
     questionnaire has such a role or any response carries one), one column per answerable item in
     questionnaire order (single choice: the code as text; multiple: codes joined by spaces; integer:
     nullable Int64; decimal: float; text/date: text; blank = no answer), then ``questionnaire_version``,
-    ``source``, ``kiosk`` (id and counter), ``enumerator`` (who keyed a paper form), ``started_at``,
-    ``submitted_at`` and ``received_at`` (UTC timestamps). Rows are read in chunks, so a large
-    campaign never sits in memory as ORM objects. ``database_url=None`` uses the app's configuration
-    (``SIPAS_DATABASE_URL`` or the instance SQLite database), inside or outside a request.
+    ``language`` (the BCP-47 tag of the language shown), ``source``, ``kiosk`` (id and counter),
+    ``enumerator`` (who keyed a paper form), ``started_at``, ``submitted_at`` and ``received_at`` (UTC
+    timestamps). Rows are read in chunks, so a large campaign never sits in memory as ORM objects.
+    ``database_url=None`` uses the app's configuration (``SIPAS_DATABASE_URL`` or the instance SQLite
+    database), inside or outside a request.
     """
     with engine_for(database_url) as engine:
         return campaign_frame(engine, campaign_id)
@@ -591,6 +626,7 @@ def campaign_frame(
                 Response.answers,
                 Response.current_answers,
                 Response.questionnaire_version,
+                Response.language,
                 Response.source,
                 Response.started_at,
                 Response.submitted_at,
@@ -650,6 +686,7 @@ def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFr
                 value = pool.setdefault(value, value)
             data[q.code].append(value)
         data["questionnaire_version"].append(row.questionnaire_version)
+        data["language"].append(None if row.language is None else pool.setdefault(row.language, row.language))
         data["source"].append(row.source)
         data["started_at"].append(_utc(row.started_at))
         data["submitted_at"].append(_utc(row.submitted_at))
@@ -678,6 +715,7 @@ def _build_frame(questionnaire: Questionnaire, rows: Iterator[Any]) -> pd.DataFr
         else:
             columns[q.code] = pd.Series(values, dtype=object)
     columns["questionnaire_version"] = pd.Series(data["questionnaire_version"], dtype=object)
+    columns["language"] = pd.Series(data["language"], dtype=object)
     columns["source"] = pd.Series(data["source"], dtype=object)
     columns["kiosk"] = pd.Series(data["kiosk"], dtype=object)
     columns["enumerator"] = pd.Series(data["enumerator"], dtype=object)

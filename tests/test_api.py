@@ -183,6 +183,9 @@ BAD_SUBMISSIONS = {
     "started_at missing": (_set(started_at=...), ("started_at", "required")),
     "unknown field": (_set(extra="x"), ("extra", "unknown_field")),
     "group not declared": (_set(group="lanh_dao"), ("group", "invalid_code")),
+    # sipas-2017 is in Vietnamese and English only.
+    "language not the campaign's": (_set(language="hre"), ("language", "invalid_code")),
+    "language not a string": (_set(language=5), ("language", "wrong_type")),
 }
 
 

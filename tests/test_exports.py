@@ -80,8 +80,9 @@ def test_csv_export_has_a_bom_and_the_stored_values(app, stored_campaign, tmp_pa
     frame = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(frame.columns[:4]) == ["response_id", "unit", "stratum", "group"]
     assert list(frame.columns[4 : 4 + len(_items())]) == _items()
-    assert list(frame.columns[-7:]) == [
+    assert list(frame.columns[-8:]) == [
         "questionnaire_version",
+        "language",
         "source",
         "kiosk",
         "enumerator",

@@ -341,6 +341,7 @@ def test_responses_frame_has_the_responses_table_layout_and_the_stored_values(
         "group",
         *items,
         "questionnaire_version",
+        "language",
         "source",
         "kiosk",
         "enumerator",
@@ -358,6 +359,7 @@ def test_responses_frame_has_the_responses_table_layout_and_the_stored_values(
     assert frame.loc[1, "kenh_tiep_nhan"] == "bao_chi mang_xa_hoi"
     assert frame.loc[0, "tiep_can_1"] == "4" and pd.isna(frame.loc[1, "tiep_can_1"])  # dropped: not asked
     assert set(frame["source"]) == {"kiosk"} and set(frame["questionnaire_version"]) == {"2023.1"}
+    assert list(frame["language"]) == ["vi", "vi"]  # kiosk forms sent without one were in Vietnamese
     assert frame.loc[0, "submitted_at"] == pd.Timestamp("2024-05-02T01:06:00Z")
     # Every stored answer is in the table, and nothing else is.
     with app.app_context(), session_scope() as session:

@@ -11,12 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from questionnaires import (
+    Questionnaire,
     QuestionnaireError,
     list_questionnaires,
     list_unit_lists,
     load_questionnaire,
     load_units,
 )
+from questionnaires.languages import missing_translations, translation_counts
 
 from ..assignments import (
     NOT_ASSIGNED,
@@ -39,6 +41,7 @@ from ..db import get_session
 from ..double_entry import waiting
 from ..errors import CampaignError
 from ..forms import select_choices
+from ..kiosk_texts import language_choices
 from ..models import Campaign, Kiosk, User
 from ..users import audit, current_user, role_required
 from . import bp
@@ -188,6 +191,29 @@ def campaign_new():
     )
 
 
+MISSING_SHOWN = 40  # items listed per language whose translation is missing
+
+
+def language_rows(q: Questionnaire) -> list[dict[str, Any]]:
+    """The campaign page's languages: per language its counts, and the items shown in Vietnamese."""
+    names = dict((choice["code"], choice["name"]) for choice in language_choices(q))
+    rows = []
+    for lang, kinds in translation_counts(q).items():
+        missing = missing_translations(q, lang) if lang != "vi" else []
+        rows.append(
+            {
+                "code": lang,
+                "name": names.get(lang, lang),
+                "kinds": kinds,
+                "missing": sum(c.missing for c in kinds.values()),
+                "total": sum(c.total for c in kinds.values()),
+                "items": missing[:MISSING_SHOWN],
+                "more": max(0, len(missing) - MISSING_SHOWN),
+            }
+        )
+    return rows
+
+
 @bp.route("/campaigns/<int:campaign_id>")
 @role_required()
 def campaign(campaign_id: int):
@@ -230,6 +256,7 @@ def _campaign_page(
         double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
+        languages=language_rows(q),
     ), status
 
 

@@ -50,7 +50,7 @@ def report(campaign_id: int):
     from analysis.options import SCORING_ERRORS, ScoringOptions, score_arguments
     from analysis.quality import scorable
     from reports.errors import ReportError
-    from reports.quality import quality_arguments
+    from reports.quality import language_arguments, quality_arguments
     from reports.workbook import build_report
 
     c = campaign_or_404(campaign_id)
@@ -76,6 +76,7 @@ def report(campaign_id: int):
             period=design.period,
             status=design.status,
             **quality_arguments(scoring, table),
+            **language_arguments(scoring),
         )
     except (*SCORING_ERRORS, ReportError) as exc:
         flash(f"Chưa lập được báo cáo: {exc}", "error")

@@ -14,62 +14,33 @@
   var E = window.SipasExpr;
   var S = window.SipasSubmit;
   var root = document.getElementById("kiosk");
-  if (!root || !E || !S) return;
+  if (!root || !E || !S || !window.SipasI18n) return;
   var el = window.SipasDom.el;
 
-  var TEXT = {
-    loading: "Đang tải phiếu khảo sát…",
+  var I = window.SipasI18n;
+  // The fixed texts are in survey/kiosk_texts.json, per language, and come with the definition; these
+  // few are shown before it arrives (or when it cannot), in Vietnamese.
+  var BOOT = {
     loadFailed: "Chưa tải được phiếu khảo sát. Đang thử lại…",
-    start: "Bắt đầu",
-    back: "Quay lại",
-    next: "Tiếp tục",
-    toReview: "Xem lại phiếu",
-    backToReview: "Lưu và xem lại",
-    submit: "Gửi phiếu",
-    sending: "Đang gửi phiếu…",
-    retrying: "Chưa kết nối được máy chủ. Phiếu của Ông/Bà vẫn được giữ nguyên, máy đang tự gửi lại…",
-    edit: "Sửa",
-    noAnswer: "Không trả lời",
-    reviewTitle: "Xem lại câu trả lời",
-    reviewIntro: "Xin Ông/Bà kiểm tra lại. Muốn thay đổi, chạm “Sửa” ở phần tương ứng. Nếu đã đúng, chạm “Gửi phiếu”.",
-    thanksTitle: "Xin cảm ơn Ông/Bà!",
-    // The same words whether the form is already on the server or still in the tablet's outbox: it is
-    // safe either way, and sending is the staff's concern (their panel), not the respondent's.
-    thanksText: "Đã ghi nhận ý kiến của Ông/Bà. Chúc Ông/Bà một ngày tốt lành.",
-    newForm: "Mở phiếu mới ngay",
-    needChoice: "Xin Ông/Bà chọn một câu trả lời.",
-    needChoices: "Xin Ông/Bà chọn ít nhất một câu trả lời.",
-    needAnswer: "Xin Ông/Bà trả lời câu này.",
-    needInteger: "Xin nhập một số nguyên, ví dụ: 2.",
-    needDecimal: "Xin nhập một số, ví dụ: 2,5.",
-    needDate: "Xin chọn một ngày hợp lệ.",
-    badValue: "Câu trả lời chưa hợp lệ, xin kiểm tra lại.",
-    pageErrors: function (n) {
-      return n === 1 ? "Còn 1 câu cần trả lời hoặc sửa lại (đánh dấu màu đỏ)." :
-        "Còn " + n + " câu cần trả lời hoặc sửa lại (đánh dấu màu đỏ).";
-    },
-    serverErrors: "Máy chủ chưa nhận phiếu vì một số câu trả lời chưa hợp lệ. Xin sửa các câu được đánh dấu rồi gửi lại.",
-    outdated: "Phiếu trên máy đã cũ. Xin báo cán bộ tại Bộ phận Một cửa tải lại trang.",
     invalidTitle: "Đường dẫn không còn hiệu lực",
-    invalidText: "Máy tính bảng này không còn được nhận phiếu (đường dẫn đã bị thu hồi hoặc đợt khảo sát đã kết thúc). Xin báo cán bộ tại Bộ phận Một cửa.",
-    rejected: "Máy chủ không nhận phiếu này. Xin báo cán bộ tại Bộ phận Một cửa.",
-    idleTitle: "Ông/Bà còn tiếp tục trả lời không?",
-    idleText: function (s) {
-      return "Phiếu chưa gửi sẽ được xoá sau " + s + " giây nếu không có thao tác.";
-    },
-    idleContinue: "Tiếp tục trả lời",
-    restart: "Làm lại từ đầu",
-    restartTitle: "Làm lại từ đầu?",
-    restartText: "Mọi câu trả lời trên phiếu này sẽ bị xoá và phiếu mới mở từ đầu.",
-    restartConfirm: "Xoá và làm lại",
-    resetIn: function (s) { return "Phiếu mới sẽ mở sau " + s + " giây."; },
-    part: function (i, n) { return "Phần " + i + "/" + n; },
-    minutes: function (n) { return "Khoảng " + n + " phút"; },
-    how: "Chạm vào câu trả lời phù hợp với Ông/Bà. Trước khi gửi, Ông/Bà có thể xem lại và sửa.",
-    surveyName: "Khảo sát ý kiến người dân",
-    anonymous: "Không ghi tên người trả lời",
-    sections: function (n) { return n + " phần"; }
+    invalidText: "Máy tính bảng này không còn được nhận phiếu (đường dẫn đã bị thu hồi hoặc đợt khảo sát đã kết thúc). Xin báo cán bộ tại Bộ phận Một cửa."
   };
+
+  // A fixed text in the respondent's language (Vietnamese where it has none): T("pageErrors", {n: 2}).
+  function T(key, params) {
+    return I.t(key, params);
+  }
+
+  // An element's children showing a questionnaire label in the respondent's language: the text, and a
+  // "VI" badge when it is the Vietnamese text standing in for a missing translation.
+  function L(label) {
+    return I.labelNodes(label);
+  }
+
+  // The text alone (buttons' aria-labels, answers on the review page, messages).
+  function vi(label) {
+    return I.label(label).text;
+  }
 
   var config = {
     definitionUrl: root.getAttribute("data-definition-url"),
@@ -88,11 +59,6 @@
   var app = null; // the element screens are drawn into
 
   // ----------------------------------------------------------------------------------- helpers
-
-  function vi(label) {
-    if (!label) return "";
-    return typeof label === "string" ? label : (label.vi || "");
-  }
 
   function isEmpty(v) {
     return v === null || v === undefined || v === "" || (Array.isArray(v) && v.length === 0);
@@ -159,12 +125,12 @@
     var value = state.answers[q.code];
     if (isEmpty(value)) {
       if (!isRequired(q)) return "";
-      if (q.type === "single") return TEXT.needChoice;
-      if (q.type === "multiple") return TEXT.needChoices;
-      return TEXT.needAnswer;
+      if (q.type === "single") return T("needChoice");
+      if (q.type === "multiple") return T("needChoices");
+      return T("needAnswer");
     }
     if (q.constraint && !E.holds(q.constraint, state.answers, value)) {
-      return vi(q.constraint_message) || TEXT.badValue;
+      return vi(q.constraint_message) || T("badValue");
     }
     return "";
   }
@@ -180,7 +146,10 @@
       page: null, // section code
       fromReview: false,
       payload: null, // frozen at the first "Gửi phiếu" tap, re-sent unchanged on retries
-      serverErrors: {}
+      serverErrors: {},
+      // The language the respondent chose on the welcome screen (a BCP-47 tag): what the form is shown
+      // in and what the stored response records. Other modules read it here (or SipasI18n.lang()).
+      lang: I.lang()
     };
   }
 
@@ -214,6 +183,7 @@
         return false;
       }
       state = saved.state;
+      I.setLang(state.lang || "vi");
       if (state.payload) {
         showReview();
         submit();
@@ -315,13 +285,13 @@
   function showIdleWarning() {
     if (!idleArmed()) return;
     var left = warnSeconds();
-    var count = el("p", { className: "idle-warning__count", "aria-live": "polite", text: TEXT.idleText(left) });
-    var button = el("button", { type: "button", className: "btn btn--primary btn--big", text: TEXT.idleContinue });
+    var count = el("p", { className: "idle-warning__count", "aria-live": "polite", text: T("idleText", { s: left }) });
+    var button = el("button", { type: "button", className: "btn btn--primary btn--big", text: T("idleContinue") });
     var box = el("div", {
       className: "idle-warning", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "idle-title"
     }, [
       el("div", { className: "idle-warning__box" }, [
-        el("h2", { id: "idle-title", text: TEXT.idleTitle }), count, button
+        el("h2", { id: "idle-title", text: T("idleTitle") }), count, button
       ])
     ]);
     box.addEventListener("click", function (event) {
@@ -337,7 +307,7 @@
         discard();
         return;
       }
-      count.textContent = TEXT.idleText(left);
+      count.textContent = T("idleText", { s: left });
     }, 1000);
   }
 
@@ -371,19 +341,19 @@
   function askRestart() {
     if (!state || screen === "sending" || document.querySelector(".k-restart")) return;
     var keep = el("button", {
-      type: "button", className: "btn btn--secondary btn--big", id: "k-restart-cancel", text: TEXT.idleContinue,
+      type: "button", className: "btn btn--secondary btn--big", id: "k-restart-cancel", text: T("idleContinue"),
       onclick: function () { closeRestart(); touch(); }
     });
     var box = el("div", {
       className: "idle-warning k-restart", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "restart-title"
     }, [
       el("div", { className: "idle-warning__box" }, [
-        el("h2", { id: "restart-title", text: TEXT.restartTitle }),
-        el("p", { className: "idle-warning__count", text: TEXT.restartText }),
+        el("h2", { id: "restart-title", text: T("restartTitle") }),
+        el("p", { className: "idle-warning__count", text: T("restartText") }),
         el("div", { className: "k-restart__buttons" }, [
           keep,
           el("button", {
-            type: "button", className: "btn btn--danger btn--big", id: "k-restart-confirm", text: TEXT.restartConfirm,
+            type: "button", className: "btn btn--danger btn--big", id: "k-restart-confirm", text: T("restartConfirm"),
             onclick: discard
           })
         ])
@@ -434,18 +404,24 @@
     closeRestart();
     root.innerHTML = "";
     root.className = "kiosk-app kiosk-app--" + options.kind;
+    // The fixed texts' language; every questionnaire text carries its own lang (vi where it fell back).
+    root.setAttribute("lang", I.chromeLang());
+    root.setAttribute("data-lang", I.lang());
     var header = el("header", { className: "k-header" }, [
-      el("div", { className: "k-header__unit", text: options.title || def.kiosk.unit_name || config.unitName }),
+      el("div", {
+        className: "k-header__unit", lang: options.title ? null : "vi",
+        text: options.title || def.kiosk.unit_name || config.unitName
+      }),
       options.counter ? el("div", { className: "k-header__part", text: options.counter }) : null,
       options.restart ? el("button", {
-        type: "button", className: "k-restart-button", id: "k-restart", text: TEXT.restart, onclick: askRestart
+        type: "button", className: "k-restart-button", id: "k-restart", text: T("restart"), onclick: askRestart
       }) : null
     ]);
     if (window.SipasStaff) window.SipasStaff.mount(header); // the staff badge: queue and connection
     root.appendChild(header);
     if (options.progress !== undefined) {
       var bar = el("div", {
-        className: "k-progress", role: "progressbar", "aria-label": "Tiến độ trả lời phiếu",
+        className: "k-progress", role: "progressbar", "aria-label": T("progressLabel"),
         "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(options.progress))
       }, [el("div", { className: "k-progress__bar" })]);
       bar.firstChild.style.width = options.progress + "%";
@@ -456,30 +432,67 @@
     return app;
   }
 
+  // The welcome screen for the next respondent: in Vietnamese until someone picks another language.
   function showWelcome() {
+    I.setLang("vi");
+    drawWelcome();
+  }
+
+  // A language button: the welcome screen again, in that language; the form starts in it.
+  function chooseLanguage(code) {
+    I.setLang(code);
+    drawWelcome();
+    var start = document.getElementById("k-start");
+    if (start) start.focus({ preventScroll: true });
+  }
+
+  // The campaign's languages as big buttons, each named in itself where that name is known, else in
+  // Vietnamese ("Tiếng Hrê"); none when the form has only Vietnamese.
+  function languageButtons() {
+    var offered = I.languages();
+    if (offered.length < 2) return null;
+    var current = I.lang();
+    return el("div", { className: "welcome__languages", role: "group", "aria-labelledby": "k-lang-title" }, [
+      el("p", { className: "welcome__languages-title", id: "k-lang-title", text: T("chooseLanguage") }),
+      el("div", { className: "lang-buttons" }, offered.map(function (l) {
+        return el("button", {
+          type: "button", className: "btn btn--lang" + (l.code === current ? " is-selected" : ""),
+          id: "k-lang-" + l.code, lang: l.name_lang, "data-lang": l.code,
+          "aria-pressed": l.code === current ? "true" : "false", text: l.name,
+          onclick: function () { chooseLanguage(l.code); }
+        });
+      })),
+      // The kiosk's own buttons and messages have no translation in this language: say so, once.
+      I.chromeLang() !== current ? el("p", { className: "welcome__fallback", id: "k-lang-fallback", lang: "vi" }, [
+        I.badge(), " " + T("fallbackNote")
+      ]) : null
+    ]);
+  }
+
+  function drawWelcome() {
     screen = "welcome";
     save();
     touch();
-    var main = frame({ kind: "welcome", title: TEXT.surveyName });
-    var description = vi(Q.description);
+    var main = frame({ kind: "welcome", title: T("surveyName") });
     var path = applicablePath();
     var count = path.sections;
     var asked = path.items;
     main.appendChild(el("section", { className: "welcome" }, [
-      el("p", { className: "welcome__unit", text: def.kiosk.unit_name || config.unitName }),
-      el("h1", { className: "welcome__title", text: vi(Q.title) }),
-      description ? el("p", { className: "welcome__text", text: description }) : null,
+      el("p", { className: "welcome__unit", lang: "vi", text: def.kiosk.unit_name || config.unitName }),
+      languageButtons(),
+      el("h1", { className: "welcome__title", lang: I.langOf(Q.title) }, L(Q.title)),
+      vi(Q.description) ? el("p", { className: "welcome__text", lang: I.langOf(Q.description) }, L(Q.description)) : null,
       el("ul", { className: "welcome__facts" }, [
-        el("li", { text: TEXT.minutes(Math.max(2, Math.round(asked * 10 / 60))) }),
-        el("li", { text: TEXT.anonymous }),
-        el("li", { text: TEXT.sections(count) })
+        el("li", { text: T("minutes", { n: Math.max(2, Math.round(asked * 10 / 60)) }) }),
+        el("li", { text: T("anonymous") }),
+        el("li", { text: T("sections", { n: count }) })
       ]),
-      el("p", { className: "welcome__how", text: TEXT.how }),
+      el("p", { className: "welcome__how", text: T("how") }),
       el("button", {
-        type: "button", className: "btn btn--primary btn--huge", id: "k-start", text: TEXT.start,
+        type: "button", className: "btn btn--primary btn--huge", id: "k-start", text: T("start"),
         onclick: startForm
       }),
-      el("p", { className: "welcome__campaign", text: def.campaign.name }),
+      el("p", { className: "welcome__campaign", lang: "vi", text: def.campaign.name }),
     ]));
     main.focus({ preventScroll: true });
   }
@@ -525,20 +538,23 @@
     var main = frame({
       kind: "section",
       restart: true,
-      counter: TEXT.part(index + 1, sections.length),
+      counter: T("part", { i: index + 1, n: sections.length }),
       progress: progressShown(index / (sections.length + 1) * 100)
     });
     var body = el("div", { className: "k-section" });
     // Questions outside any XLSForm group have no page title of their own: the form's title serves.
-    body.appendChild(el("h1", { className: "k-section__title", text: vi(section.label) || vi(Q.title) }));
-    if (section.intro) body.appendChild(el("p", { className: "k-section__intro", text: vi(section.intro) }));
+    var heading = vi(section.label) ? section.label : Q.title;
+    body.appendChild(el("h1", { className: "k-section__title", lang: I.langOf(heading) }, L(heading)));
+    if (section.intro) {
+      body.appendChild(el("p", { className: "k-section__intro", lang: I.langOf(section.intro) }, L(section.intro)));
+    }
     renderQuestions(section, body);
     main.appendChild(body);
     main.appendChild(el("p", { className: "k-page-errors", id: "k-page-errors", role: "alert", hidden: true }));
-    var nextText = state.fromReview ? TEXT.backToReview : (index === sections.length - 1 ? TEXT.toReview : TEXT.next);
+    var nextText = state.fromReview ? T("backToReview") : (index === sections.length - 1 ? T("toReview") : T("next"));
     root.appendChild(nav([
       index > 0 || state.fromReview ? el("button", {
-        type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: guarded(goBack)
+        type: "button", className: "btn btn--secondary", id: "k-back", text: T("back"), onclick: guarded(goBack)
       }) : el("span"),
       el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: guarded(goNext) })
     ]));
@@ -579,7 +595,7 @@
     var index = sections.indexOf(sectionByCode(state.page));
     if (index < 0) return;
     var part = root.querySelector(".k-header__part");
-    if (part) part.textContent = TEXT.part(index + 1, sections.length);
+    if (part) part.textContent = T("part", { i: index + 1, n: sections.length });
     var value = progressShown(index / (sections.length + 1) * 100);
     var bar = root.querySelector(".k-progress");
     if (bar) {
@@ -587,13 +603,13 @@
       bar.firstChild.style.width = value + "%";
     }
     var next = document.getElementById("k-next");
-    if (next && !state.fromReview) next.textContent = index === sections.length - 1 ? TEXT.toReview : TEXT.next;
+    if (next && !state.fromReview) next.textContent = index === sections.length - 1 ? T("toReview") : T("next");
   }
 
   function nav(buttons) {
     shownAt = Date.now();
     pageTouched = false;
-    return el("nav", { className: "k-nav", "aria-label": "Chuyển trang" }, [el("div", { className: "k-nav__inner" }, buttons)]);
+    return el("nav", { className: "k-nav", "aria-label": T("navLabel") }, [el("div", { className: "k-nav__inner" }, buttons)]);
   }
 
   // Consecutive likert questions sharing one choice list are drawn as one grid.
@@ -629,7 +645,7 @@
     choices.forEach(function (c) {
       head.appendChild(el("span", { className: "likert__col" }, [
         el("span", { className: "likert__colnum", text: c.code }),
-        el("span", { className: "likert__colname", text: vi(c.label) })
+        el("span", { className: "likert__colname", lang: I.langOf(c.label) }, L(c.label))
       ]));
     });
     grid.appendChild(head);
@@ -638,7 +654,8 @@
         className: "q likert__row", "data-code": q.code, "aria-describedby": "err-" + q.code
       });
       row.appendChild(el("legend", { className: "likert__label", id: "label-" + q.code }, [
-        vi(q.label), q.hint ? el("span", { className: "q__hint", text: vi(q.hint) }) : null
+        el("span", { lang: I.langOf(q.label) }, L(q.label)),
+        q.hint ? el("span", { className: "q__hint", lang: I.langOf(q.hint) }, L(q.hint)) : null
       ]));
       var options = el("div", { className: "likert__options" });
       choices.forEach(function (c) {
@@ -648,7 +665,7 @@
         options.appendChild(el("label", { className: "likert__opt", "for": id, "data-value": c.code }, [
           input,
           el("span", { className: "likert__num", "aria-hidden": "true", text: c.code }),
-          el("span", { className: "likert__text", text: vi(c.label) })
+          el("span", { className: "likert__text", lang: I.langOf(c.label) }, L(c.label))
         ]));
       });
       row.appendChild(options);
@@ -660,15 +677,18 @@
 
   function questionBlock(q) {
     if (q.type === "note") {
-      return el("div", { className: "q q--note", "data-code": q.code }, [el("p", { className: "note", text: vi(q.label) })]);
+      return el("div", { className: "q q--note", "data-code": q.code }, [el("p", { className: "note", lang: I.langOf(q.label) }, L(q.label))]);
     }
-    var hint = q.hint ? el("p", { className: "q__hint", id: "hint-" + q.code, text: vi(q.hint) }) : null;
+    var hint = q.hint ? el("p", { className: "q__hint", id: "hint-" + q.code, lang: I.langOf(q.hint) }, L(q.hint)) : null;
     var describedBy = "err-" + q.code + (hint ? " hint-" + q.code : "");
     if (q.type === "single" || q.type === "multiple") {
       var choices = choicesOf(q);
       var short = choices.length <= 3 && choices.every(function (c) { return vi(c.label).length <= 16; });
       var box = el("fieldset", { className: "q q--choice", "data-code": q.code, "aria-describedby": describedBy }, [
-        el("legend", { className: "q__label", id: "label-" + q.code }, [vi(q.label), q.required ? null : el("span", { className: "q__optional", text: " (không bắt buộc)" })]),
+        el("legend", { className: "q__label", id: "label-" + q.code }, [
+          el("span", { lang: I.langOf(q.label) }, L(q.label)),
+          q.required ? null : el("span", { className: "q__optional", text: " " + T("optional") })
+        ]),
         hint
       ]);
       var list = el("div", { className: "choices" + (short ? " choices--inline" : "") });
@@ -688,7 +708,7 @@
           }
         });
         list.appendChild(el("label", { className: "choice", "for": id, "data-value": c.code }, [
-          input, el("span", { className: "choice__mark", "aria-hidden": "true" }), el("span", { className: "choice__text", text: vi(c.label) })
+          input, el("span", { className: "choice__mark", "aria-hidden": "true" }), el("span", { className: "choice__text", lang: I.langOf(c.label) }, L(c.label))
         ]));
       });
       box.appendChild(list);
@@ -713,7 +733,8 @@
     }
     return el("div", { className: "q q--input", "data-code": q.code }, [
       el("label", { className: "q__label", "for": inputId, id: "label-" + q.code }, [
-        vi(q.label), q.required ? null : el("span", { className: "q__optional", text: " (không bắt buộc)" })
+        el("span", { lang: I.langOf(q.label) }, L(q.label)),
+        q.required ? null : el("span", { className: "q__optional", text: " " + T("optional") })
       ]),
       hint, field, errorNode(q)
     ]);
@@ -731,15 +752,15 @@
     var error = "";
     if (q.type === "integer") {
       if (/^[+-]?\d+$/.test(text) && Math.abs(parseInt(text, 10)) < 1e15) value = parseInt(text, 10);
-      else error = TEXT.needInteger;
+      else error = T("needInteger");
     } else if (q.type === "decimal") {
       var t = text.replace(/\s/g, "");
       if (t.indexOf(",") >= 0 && t.indexOf(".") < 0 && t.split(",").length === 2) t = t.replace(",", ".");
       if (/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(t) && Math.abs(Number(t)) < 1e15) value = Number(t);
-      else error = TEXT.needDecimal;
+      else error = T("needDecimal");
     } else if (q.type === "date") {
       if (/^\d{4}-\d{2}-\d{2}$/.test(text) && !isNaN(Date.parse(text + "T00:00:00Z"))) value = text;
-      else error = TEXT.needDate;
+      else error = T("needDate");
     }
     if (error) {
       state.drafts[q.code] = { text: text, error: error };
@@ -858,7 +879,7 @@
     if (!summary || summary.hidden || screen !== "section") return;
     var left = checkSection(sectionByCode(state.page), false);
     summary.hidden = left === 0;
-    summary.textContent = left ? TEXT.pageErrors(left) : "";
+    summary.textContent = left ? T("pageErrors", { n: left }) : "";
   }
 
   // Check one section; show the messages when `show`; return the number of problems.
@@ -878,7 +899,7 @@
       var summary = document.getElementById("k-page-errors");
       if (summary) {
         summary.hidden = problems === 0;
-        summary.textContent = problems ? TEXT.pageErrors(problems) : "";
+        summary.textContent = problems ? T("pageErrors", { n: problems }) : "";
       }
       if (first) {
         var block = app.querySelector('[data-code="' + first.code + '"]');
@@ -925,7 +946,7 @@
   }
 
   function answerText(q, value) {
-    if (isEmpty(value)) return TEXT.noAnswer;
+    if (isEmpty(value)) return T("noAnswer");
     if (q.type === "single") {
       var choice = choicesOf(q).filter(function (c) { return c.code === String(value); })[0];
       var label = choice ? vi(choice.label) : String(value);
@@ -951,11 +972,11 @@
     track("review");
     var sections = visibleSections();
     var main = frame({
-      kind: "review", restart: true, counter: TEXT.reviewTitle,
+      kind: "review", restart: true, counter: T("reviewTitle"),
       progress: progressShown(sections.length / (sections.length + 1) * 100)
     });
-    main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
-    main.appendChild(el("p", { className: "k-section__intro", text: TEXT.reviewIntro }));
+    main.appendChild(el("h1", { className: "k-section__title", text: T("reviewTitle") }));
+    main.appendChild(el("p", { className: "k-section__intro", text: T("reviewIntro") }));
     var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
     main.appendChild(general);
     sections.forEach(function (section) {
@@ -964,17 +985,17 @@
         if (!E.answerable(q)) return;
         var error = state.serverErrors[q.code];
         list.appendChild(el("div", { className: "review__item" + (error ? " review__item--invalid" : "") }, [
-          el("dt", { text: vi(q.label) }),
+          el("dt", { lang: I.langOf(q.label) }, L(q.label)),
           el("dd", { className: isEmpty(state.answers[q.code]) ? "review__none" : "", text: answerText(q, state.answers[q.code]) }),
           error ? el("dd", { className: "q__error", text: error }) : null
         ]));
       });
       main.appendChild(el("section", { className: "review", "aria-labelledby": "rv-" + section.code }, [
         el("div", { className: "review__head" }, [
-          el("h2", { id: "rv-" + section.code, text: vi(section.label) }),
+          el("h2", { id: "rv-" + section.code, lang: I.langOf(section.label) }, L(section.label)),
           el("button", {
             type: "button", className: "btn btn--secondary btn--small", "data-edit": section.code,
-            "aria-label": TEXT.edit + ": " + vi(section.label), text: TEXT.edit,
+            "aria-label": T("edit") + ": " + vi(section.label), text: T("edit"),
             onclick: function () { state.fromReview = true; showSection(section.code); }
           })
         ]),
@@ -984,11 +1005,11 @@
     var status = el("p", { className: "k-status", id: "k-status", role: "status", "aria-live": "polite" });
     main.appendChild(status);
     root.appendChild(nav([
-      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: TEXT.back, onclick: guarded(function () {
+      el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: T("back"), onclick: guarded(function () {
         var all = visibleSections();
         showSection(all[all.length - 1].code);
       }) }),
-      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: TEXT.submit, onclick: guarded(submit) })
+      el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: T("submit"), onclick: guarded(submit) })
     ]));
     if (!fromHistory) pushHistory();
     save();
@@ -1018,6 +1039,8 @@
       started_at: state.startedAt,
       submitted_at: now.toISOString()
     };
+    // A server whose definition lists languages takes the one the form was shown in.
+    if (def.languages) body.language = state.lang || "vi";
     if (paradataOn()) {
       track(null);
       var paradata = paradataPayload();
@@ -1033,7 +1056,7 @@
     if (submitButton) {
       submitButton.disabled = on;
       submitButton.setAttribute("aria-busy", on ? "true" : "false");
-      submitButton.textContent = on ? TEXT.sending : TEXT.submit;
+      submitButton.textContent = on ? T("sending") : T("submit");
     }
     if (back) back.disabled = on;
   }
@@ -1046,13 +1069,13 @@
     save();
     setSending(true);
     var status = document.getElementById("k-status");
-    if (status) status.textContent = TEXT.sending;
+    if (status) status.textContent = T("sending");
     S.send(config.submitUrl, state.payload, {
       appVersion: config.appVersion,
       unitName: def.kiosk.unit_name || config.unitName,
       onRetry: function () {
         if (status) {
-          status.textContent = TEXT.retrying;
+          status.textContent = T("retrying");
           status.className = "k-status k-status--warning";
         }
       }
@@ -1071,7 +1094,7 @@
       } else if (result.kind === "forbidden") {
         showInvalid();
       } else {
-        showGeneral(result.message || TEXT.rejected);
+        showGeneral(result.message || T("rejected"));
       }
       save();
       touch();
@@ -1083,11 +1106,11 @@
     var general = [];
     errors.forEach(function (e) {
       if (e.item && questions[e.item]) state.serverErrors[e.item] = e.message;
-      else if (e.item === "questionnaire") general.push(TEXT.outdated);
+      else if (e.item === "questionnaire") general.push(T("outdated"));
       else general.push(e.message);
     });
     showReview(true);
-    showGeneral([TEXT.serverErrors].concat(general).join(" "));
+    showGeneral([T("serverErrors")].concat(general).join(" "));
   }
 
   function showGeneral(message) {
@@ -1105,13 +1128,13 @@
     clearTimer("idle");
     var main = frame({ kind: "thanks" });
     var left = def.reset_seconds;
-    var count = el("p", { className: "thanks__count", text: TEXT.resetIn(left) });
+    var count = el("p", { className: "thanks__count", text: T("resetIn", { s: left }) });
     main.appendChild(el("section", { className: "thanks", "aria-live": "polite" }, [
       el("div", { className: "thanks__icon", "aria-hidden": "true", text: "✓" }),
-      el("h1", { className: "thanks__title", id: "k-thanks", text: TEXT.thanksTitle }),
-      el("p", { className: "thanks__text", id: "k-thanks-text", text: TEXT.thanksText }),
+      el("h1", { className: "thanks__title", id: "k-thanks", text: T("thanksTitle") }),
+      el("p", { className: "thanks__text", id: "k-thanks-text", text: T("thanksText") }),
       count,
-      el("button", { type: "button", className: "btn btn--secondary btn--big", text: TEXT.newForm, onclick: showWelcome })
+      el("button", { type: "button", className: "btn btn--secondary btn--big", text: T("newForm"), onclick: showWelcome })
     ]));
     timers.reset = setInterval(function () {
       left -= 1;
@@ -1119,7 +1142,7 @@
         showWelcome();
         return;
       }
-      count.textContent = TEXT.resetIn(left);
+      count.textContent = T("resetIn", { s: left });
     }, 1000);
     main.focus({ preventScroll: true });
   }
@@ -1130,8 +1153,8 @@
     clearTimer("idle");
     var main = frame({ kind: "invalid" });
     main.appendChild(el("section", { className: "thanks" }, [
-      el("h1", { className: "thanks__title", text: TEXT.invalidTitle }),
-      el("p", { className: "thanks__text", text: TEXT.invalidText })
+      el("h1", { className: "thanks__title", text: T("invalidTitle") }),
+      el("p", { className: "thanks__text", text: T("invalidText") })
     ]));
   }
 
@@ -1152,6 +1175,7 @@
         if (!json) return;
         def = json;
         Q = def.questionnaire;
+        I.setup(def);
         Q.sections.forEach(function (s) {
           s.questions.forEach(function (q) { questions[q.code] = { q: q, section: s }; });
         });
@@ -1163,7 +1187,7 @@
       })
       .catch(function () {
         var note = root.querySelector(".k-loading");
-        if (note) note.textContent = TEXT.loadFailed;
+        if (note) note.textContent = BOOT.loadFailed;
         setTimeout(function () { load((attempt || 0) + 1); }, Math.min(30000, 2000 * Math.pow(2, attempt || 0)));
       });
   }
@@ -1172,8 +1196,8 @@
     root.innerHTML = "";
     root.className = "kiosk-app kiosk-app--invalid";
     root.appendChild(el("main", { className: "k-main" }, [el("section", { className: "thanks" }, [
-      el("h1", { className: "thanks__title", text: TEXT.invalidTitle }),
-      el("p", { className: "thanks__text", text: TEXT.invalidText })
+      el("h1", { className: "thanks__title", text: BOOT.invalidTitle }),
+      el("p", { className: "thanks__text", text: BOOT.invalidText })
     ])]));
   }
 
@@ -1201,7 +1225,8 @@
   // For checks on the tablet (and the tests): a copy of the form being filled, or null between forms.
   window.SipasKiosk = {
     formState: function () { return state ? JSON.parse(JSON.stringify(state)) : null; },
-    screen: function () { return screen; }
+    screen: function () { return screen; },
+    lang: function () { return I.lang(); }
   };
 
   load(0);
