@@ -288,13 +288,17 @@ def test_the_faces_differ_in_shape_monotonically_not_only_in_colour():
     assert bend[0] < -20 and bend[6] == 0 and bend[-1] > 20  # frown, straight line, smile
     corners = [m[1] for m in mouths]
     assert all(a > b for a, b in zip(corners, corners[1:], strict=False))  # the corners rise (y goes up)
-    # Brows: the inner end sits above the outer one when unhappy, level when happy.
-    slant = [_numbers(f["brows"][0])[1] - _numbers(f["brows"][0])[3] for f in faces]  # outer y - inner y
+    # Brows (M x0 y_outer Q cx cy x1 y_inner): the inner end sits above the outer one when unhappy,
+    # level when happy, and the brow arches up as the face smiles.
+    brows = [_numbers(f["brows"][0]) for f in faces]
+    slant = [b[1] - b[5] for b in brows]  # outer y - inner y (y grows downwards)
     assert all(a > b for a, b in zip(slant, slant[1:], strict=False)) and slant[-1] == 0 and slant[0] >= 8
+    arch = [(b[1] + b[5]) / 2 - b[3] for b in brows]  # how far the middle rises above the ends
+    assert all(a < b for a, b in zip(arch, arch[1:], strict=False)) and arch[0] == 0 and arch[-1] >= 4
     # The two brows mirror each other.
     for f in faces:
         left, right = _numbers(f["brows"][0]), _numbers(f["brows"][1])
-        assert (left[1], left[3]) == (right[3], right[1]) and left[0] + right[2] == 100
+        assert (left[1], left[3], left[5]) == (right[5], right[3], right[1]) and left[0] + right[4] == 100
     # Every face is its own shape even in grey: no two mouths are the same path.
     assert len({f["mouth"] for f in faces}) == len(faces)
     # Out of range or not a number: the ends of the scale, never a broken path.

@@ -5,7 +5,7 @@
  * the definition (questionnaires.face_levels); the face is drawn from that level alone, so a 3-, 4- or
  * 5-point scale gets faces interpolated between the two ends. The shape carries the meaning, not the
  * colour: the mouth bends from a frown (0) through a straight line (0.5) to a smile (1), and the brows
- * slant from worried (raised on the inside) to level. The fill goes from a light red to a light green
+ * go from a worried slant (raised on the inside) to a raised arch. The fill goes from a light red to a light green
  * for those who see it, every fill keeping the dark features at 3:1 contrast or more. A choice off the
  * scale ("Không biết") is a plain button beside the faces, never a face.
  *
@@ -65,14 +65,16 @@
     var s = 2 * t - 1; // -1 frown … 0 straight … 1 smile
     var corner = round(70 - 3 * s); // the mouth's corners rise as it smiles
     var control = round(70 + 24 * s); // the curve's control point: above the corners = a frown
-    var inner = round(22 + 4 * t); // brows: the inner ends sit high when worried
-    var outer = round(30 - 4 * t);
+    // Brows: a worried slant (the inner ends high) when unhappy, a raised arch when happy.
+    var inner = round(22 + 3 * t);
+    var outer = round(30 - 5 * t);
+    var arch = round((inner + outer) / 2 - 4 * t);
     return {
       level: t,
       mouth: "M 30 " + corner + " Q 50 " + control + " 70 " + corner,
       brows: [
-        "M 24 " + outer + " L 42 " + inner,
-        "M 58 " + inner + " L 76 " + outer
+        "M 24 " + outer + " Q 33 " + arch + " 42 " + inner,
+        "M 58 " + inner + " Q 67 " + arch + " 76 " + outer
       ],
       eyes: [[35, 42, 5.5], [65, 42, 5.5]],
       fill: fill(t),
