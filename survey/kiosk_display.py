@@ -27,6 +27,7 @@ from .models import Campaign, User
 from .users import audit
 
 __all__ = [
+    "AUDIT_ACTION",
     "KIOSK_DISPLAY_KEY",
     "KioskDisplay",
     "display_for",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 KIOSK_DISPLAY_KEY = "kiosk_display"
+AUDIT_ACTION = "kiosk_display_changed"
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,18 @@ def display_for(campaign: Campaign) -> KioskDisplay:
 
 
 def set_display(
-    session: Session, campaign: Campaign, *, one_question: bool, likert_faces: bool, user: User | None
+    session: Session,
+    campaign: Campaign,
+    *,
+    one_question: bool,
+    likert_faces: bool,
+    user: User | None,
+    audited: bool = True,
 ) -> dict[str, dict[str, bool]]:
-    """Change the campaign's kiosk display; audit the change; the caller commits.
+    """Change the campaign's kiosk display; audit the change (unless the caller does); the caller commits.
 
-    Returns ``{setting: {"old": …, "new": …}}`` for what changed (empty: nothing did).
+    Returns ``{setting: {"old": …, "new": …}}`` for what changed (empty: nothing did); the audit event
+    ``kiosk_display_changed`` holds the campaign and these changes.
     """
     old = display_for(campaign)
     new = KioskDisplay(one_question=bool(one_question), likert_faces=bool(likert_faces))
@@ -87,5 +96,6 @@ def set_display(
     chosen = {name: True for name, value in asdict(new).items() if value}
     # A new dict: the JSON column sees the change.
     campaign.integrity_settings = {**others, **({KIOSK_DISPLAY_KEY: chosen} if chosen else {})} or None
-    audit(session, "kiosk_display_changed", {"campaign_id": campaign.id, "changes": changes}, user=user)
+    if audited:
+        audit(session, AUDIT_ACTION, {"campaign_id": campaign.id, "changes": changes}, user=user)
     return changes

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from questionnaires import (
@@ -28,6 +29,7 @@ from questionnaires import (
     to_dict,
     write_xlsform,
 )
+from survey.cli import cli
 from survey.client import client_definition
 from survey.db import session_scope
 from survey.integrity import change_settings, settings_for
@@ -258,6 +260,36 @@ def test_the_campaign_page_changes_the_display(make_app, make_campaign):
         assert display_for(session.get(Campaign, campaign_id)) == KioskDisplay(one_question=True)
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "kiosk_display_changed")).one()
         assert event.username == "phan_tich"
+
+
+@pytest.mark.db
+def test_the_command_line_shows_and_changes_the_display(app, make_campaign, database_url, tmp_path):
+    campaign_id, _ = make_campaign()
+    env = {"SIPAS_DATABASE_URL": database_url, "SIPAS_INSTANCE_PATH": str(tmp_path / "instance")}
+
+    def sipas(*args: str) -> str:
+        result = CliRunner().invoke(
+            cli, ["campaign", "settings", "--campaign", str(campaign_id), *args], env=env
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    shown = sipas()
+    assert "kiosk: one section per page\n" in shown and "kiosk: Likert faces off\n" in shown
+    changed = sipas("--faces")
+    assert "Đã đổi 1 cách hiển thị" in changed and "kiosk: Likert faces on" in changed
+    changed = sipas("--one-question", "--integrity", "burst_forms=6")
+    assert "kiosk: one question per screen" in changed and "kiosk: Likert faces on" in changed
+    assert "burst_forms = 6" in changed
+    with app.app_context(), session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert display_for(campaign) == KioskDisplay(one_question=True, likert_faces=True)
+        assert settings_for(campaign).burst_forms == 6
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "kiosk_display_changed")).all()
+        assert [(e.detail["via"], e.detail["changes"]) for e in events] == [
+            ("cli", {"likert_faces": {"old": False, "new": True}}),
+            ("cli", {"one_question": {"old": False, "new": True}}),
+        ]
 
 
 # ------------------------------------------------------------------------------- the drawing
