@@ -1,5 +1,6 @@
 /*
- * The tablet kiosk: welcome -> one section per page -> review -> submit -> thank you -> fresh form.
+ * The tablet kiosk: welcome -> one section (or one question: def.display.paging) per page -> review ->
+ * submit -> thank you -> fresh form. Scales the server marks as faces are drawn by SipasFaces (faces.js).
  *
  * Plain DOM code, no framework, no inline scripts (the page's CSP is script-src 'self'). The
  * questionnaire comes as JSON from data-definition-url; skip logic, requirements and constraints are
