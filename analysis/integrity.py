@@ -519,7 +519,7 @@ def _likert_items(questionnaire: Questionnaire, inp: _Input) -> list[str]:
     return [
         q.code
         for q in questionnaire.questions()
-        if q.appearance == "likert" and q.code in inp.data.items and inp.data.items[q.code].kind == "choice"
+        if q.has_appearance("likert") and q.code in inp.data.items and inp.data.items[q.code].kind == "choice"
     ]
 
 

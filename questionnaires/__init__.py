@@ -6,6 +6,7 @@ This package imports nothing else of the toolkit; every other package reads ques
 from .applicability import applicable, drop_inapplicable, respondent_group, section_applicable
 from .errors import ErrorCode, LoadWarning, QuestionnaireError, WarningCode
 from .expressions import Expression, ExpressionError, parse, parse_choice_filter
+from .faces import face_levels, is_face_question
 from .loader import (
     LoadResult,
     dump_yaml,
@@ -49,6 +50,8 @@ from .runtime import (
 from .xlsform import read_xlsform, write_xlsform
 
 __all__ = [
+    "face_levels",
+    "is_face_question",
     "Choice",
     "ChoiceList",
     "ErrorCode",

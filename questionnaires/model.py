@@ -186,7 +186,9 @@ class Question:
     relevant: Expression | None = None  # skip logic: shown and stored only when true
     constraint: Expression | None = None  # ``.`` is the question's own value
     constraint_message: Label | None = None
-    appearance: str | None = None  # e.g. "likert": consecutive likert rows render as one grid
+    # e.g. "likert": consecutive likert rows render as one grid; "faces": a scale drawn as faces (kiosk).
+    # Several words may be given, space-separated (``appearances``).
+    appearance: str | None = None
     role: Role | None = None
     groups: tuple[str, ...] = ()  # respondent groups asked this question; empty = all
     calculation: Expression | None = None  # calculate questions: the value stored
@@ -198,6 +200,14 @@ class Question:
     # XLSForm columns the kiosk does not use (media, ``rows``, ``bind::*`` …), kept verbatim by header so
     # that a workbook read and written again keeps them.
     extra: Mapping[str, str] = field(default_factory=_no_extra)
+
+    @property
+    def appearances(self) -> tuple[str, ...]:
+        """The words of ``appearance`` (XLSForm allows several, space-separated: ``"likert faces"``)."""
+        return tuple(self.appearance.split()) if self.appearance else ()
+
+    def has_appearance(self, name: str) -> bool:
+        return name in self.appearances
 
     def is_required(self, answers: Mapping[str, object]) -> bool:
         """Whether this question must be answered, given the other answers."""

@@ -76,7 +76,7 @@ def synthetic_answers(
     def draw(q: Question, choice_list: ChoiceList | None) -> Any:
         if q.type is QuestionType.SINGLE and choice_list is not None:
             codes = choice_list.codes
-            if q.appearance == "likert" and len(codes) == 5:
+            if q.has_appearance("likert") and len(codes) == 5:
                 return rng.choice(codes[3:]) if rng.random() < satisfaction else rng.choice(codes[:3])
             if not q.required and rng.random() < 0.1:
                 return None
@@ -128,7 +128,7 @@ def synthetic_responses(
         choice_list = questionnaire.choice_list(q)
         if q.type is QuestionType.SINGLE and choice_list is not None:
             codes = np.array(choice_list.codes, dtype=object)
-            if q.appearance == "likert" and len(codes) == 5:
+            if q.has_appearance("likert") and len(codes) == 5:
                 satisfied = rng.random(total) < level
                 high = rng.integers(3, 5, total, dtype=np.int8)
                 picks = np.where(satisfied, high, rng.integers(0, 3, total, dtype=np.int8))

@@ -1390,7 +1390,7 @@ def _group_rows(q: Questionnaire, table: IndexTable) -> list[tuple[str, str]]:
 def _likert_labels(q: Questionnaire, codes: Sequence[str]) -> str:
     for question in q.questions():
         cl = q.choice_list(question)
-        if cl is not None and question.appearance == "likert":
+        if cl is not None and question.has_appearance("likert"):
             labels = [f'"{cl.label_of(c).vi}"' for c in codes if cl.label_of(c) is not None]
             if labels:
                 return " hoặc ".join(labels)

@@ -393,6 +393,7 @@ def kiosk_definition(token: str):
     """What the kiosk page needs: the campaign, the unit, and the questionnaire as client JSON."""
     from .client import client_definition
     from .kiosk_texts import language_choices, texts_for
+    from .kiosk_display import display_for
 
     session = get_session()
     kiosk = kiosk_for_token(session, token)
@@ -407,6 +408,7 @@ def kiosk_definition(token: str):
         )
     )
     questionnaire = campaign_questionnaire(campaign)
+    display = display_for(campaign)
     return jsonify(
         {
             "campaign": {
@@ -416,10 +418,12 @@ def kiosk_definition(token: str):
                 "period_end": campaign.period_end,
             },
             "kiosk": {"unit": kiosk.unit_code, "unit_name": unit_name, "counter": kiosk.counter},
-            "questionnaire": client_definition(questionnaire),
+            "questionnaire": client_definition(questionnaire, likert_faces=display.likert_faces),
             # The languages a respondent may choose (Vietnamese first) and the kiosk's fixed texts in them.
             "languages": language_choices(questionnaire),
             "texts": texts_for(respondent_languages(questionnaire)),
+            # One question per screen or one section per page, and whether Likert scales are faces.
+            "display": display.to_client(),
             "submit_url": "/api/v1/responses",
             "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
             "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],

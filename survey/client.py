@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from questionnaires import Choice, Expression, Label, Question, Questionnaire, Section, default_answer
+from questionnaires import (
+    Choice,
+    Expression,
+    Label,
+    Question,
+    Questionnaire,
+    Section,
+    default_answer,
+    face_levels,
+    is_face_question,
+)
 
 
 def _label(label: Label | None) -> dict[str, str] | None:
@@ -57,9 +67,37 @@ def _section(s: Section) -> dict[str, Any]:
     }
 
 
-def client_definition(questionnaire: Questionnaire) -> dict[str, Any]:
-    """Return the questionnaire for the kiosk: sections, questions, choice lists, labels, expression trees."""
+def _faces(
+    questionnaire: Questionnaire, sections: list[dict[str, Any]], likert_faces: bool
+) -> dict[str, Any]:
+    """Mark the questions drawn as faces (``"faces": true``) and return each of their lists' face levels.
+
+    A question whose list has no scale to draw (fewer than two scale choices) stays as it was.
+    """
+    levels: dict[str, dict[str, float]] = {}
+    by_code = {q.code: q for q in questionnaire.questions()}
+    for section in sections:
+        for item in section["questions"]:
+            question = by_code[item["code"]]
+            if not is_face_question(questionnaire, question, likert_faces=likert_faces):
+                continue
+            found = levels.get(question.choices) or face_levels(questionnaire, question.choices)
+            if found:
+                levels[question.choices] = found
+                item["faces"] = True
+    return levels
+
+
+def client_definition(questionnaire: Questionnaire, *, likert_faces: bool = False) -> dict[str, Any]:
+    """Return the questionnaire for the kiosk: sections, questions, choice lists, labels, expression trees.
+
+    ``likert_faces`` (a campaign's kiosk setting): its scored Likert questions are drawn as faces too,
+    not only those whose appearance says ``faces``. ``faces`` maps each list drawn as faces to its
+    scale choices' levels (0 least, 1 most satisfied; :func:`questionnaires.face_levels`).
+    """
     q = questionnaire
+    sections = [_section(s) for s in q.sections]
+    faces = _faces(q, sections, likert_faces)
     return {
         "id": q.id,
         "version": q.version,
@@ -69,5 +107,6 @@ def client_definition(questionnaire: Questionnaire) -> dict[str, Any]:
         "languages": list(q.languages),
         "groups": [{"code": g.code, "label": _label(g.label)} for g in q.groups],
         "choice_lists": {name: [_choice(c) for c in cl.choices] for name, cl in q.choice_lists.items()},
-        "sections": [_section(s) for s in q.sections],
+        "sections": sections,
+        "faces": faces,
     }

@@ -538,15 +538,47 @@ def campaign_integrity(campaign_id: int, rule: str | None, database_url: str | N
     help="Đổi một cài đặt kiểm tra chất lượng (lặp lại được); VALUE 'default' trả về mặc định. "
     "Không có: in các cài đặt hiện tại.",
 )
+@click.option(
+    "--one-question/--sections",
+    "one_question",
+    default=None,
+    help="Máy tính bảng: mỗi màn hình một câu hỏi, hoặc mỗi trang một phần (mặc định).",
+)
+@click.option(
+    "--faces/--no-faces",
+    "likert_faces",
+    default=None,
+    help="Máy tính bảng: thang đo hài lòng (Likert được tính điểm) bằng hình mặt người.",
+)
 @database_option
-def campaign_settings(campaign_id: int, assignments: tuple[str, ...], database_url: str | None) -> None:
-    """Show or change a campaign's integrity-check settings (every change is audited)."""
+def campaign_settings(
+    campaign_id: int,
+    assignments: tuple[str, ...],
+    one_question: bool | None,
+    likert_faces: bool | None,
+    database_url: str | None,
+) -> None:
+    """Show or change a campaign's integrity-check settings and kiosk display (every change is audited)."""
     from .integrity import DEFAULTS, SETTINGS, SettingError, change_settings, format_value, parse_assignments
     from .integrity import settings_for as integrity_settings
+    from .kiosk_display import AUDIT_ACTION, display_for, set_display
 
     with app_session(database_url) as (_, session):
         found = _campaign(session, campaign_id)
         lines: list[str] = []
+        if one_question is not None or likert_faces is not None:
+            current_display = display_for(found)
+            shown = set_display(
+                session,
+                found,
+                one_question=current_display.one_question if one_question is None else one_question,
+                likert_faces=current_display.likert_faces if likert_faces is None else likert_faces,
+                user=None,
+                audited=False,
+            )
+            if shown:
+                cli_audit(session, AUDIT_ACTION, {"campaign_id": found.id, "changes": shown})
+            lines.append(f"Đã đổi {len(shown)} cách hiển thị (changed {len(shown)} kiosk display settings).")
         if assignments:
             try:
                 made = change_settings(found, parse_assignments(assignments))
@@ -564,6 +596,11 @@ def campaign_settings(campaign_id: int, assignments: tuple[str, ...], database_u
                 else "\t(đã đổi; mặc định " + format_value(name, getattr(DEFAULTS, name)) + ")"
             )
             lines.append(f"{name} = {format_value(name, value)}{mark}")
+        display = display_for(found)
+        lines.append(
+            f"kiosk: {'one question per screen' if display.one_question else 'one section per page'}"
+        )
+        lines.append(f"kiosk: Likert faces {'on' if display.likert_faces else 'off'}")
     click.echo("\n".join(lines))
 
 

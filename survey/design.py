@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from questionnaires import Questionnaire
 
 from .campaigns import campaign_questionnaire
+from .kiosk_display import stored_checks
 from .models import Campaign, FrameCell, PaperKeying, Response
 from .storage import SOURCES, campaign_frame, engine_for
 from .web import vi_datetime
@@ -194,7 +195,7 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
             name, margin_of_error = campaign.name, campaign.margin_of_error
             period = " – ".join(p for p in (campaign.period_start, campaign.period_end) if p) or None
             quality = quality_counts(session, campaign_id, [u.unit_code for u in units], responses)
-            integrity_settings = campaign.integrity_settings  # None keeps the defaults
+            integrity_settings = stored_checks(campaign.integrity_settings)  # {} keeps the defaults
             status = status_text(campaign)
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
     return CampaignDesign(

@@ -41,6 +41,7 @@ from analysis.integrity import (
 )
 
 from .errors import SurveyError
+from .kiosk_display import KIOSK_DISPLAY_KEY, stored_checks
 from .models import Campaign, Response, ResponseRevision
 
 __all__ = [
@@ -378,7 +379,7 @@ def _plain(value: Any) -> Any:
 def settings_for(campaign: Campaign) -> IntegritySettings:
     """The campaign's integrity settings: its stored changes over the documented defaults."""
     try:
-        return IntegritySettings.from_mapping(campaign.integrity_settings or {})
+        return IntegritySettings.from_mapping(stored_checks(campaign.integrity_settings))
     except (ScoringError, TypeError, ValueError) as exc:
         raise SurveyError(
             f"cài đặt kiểm tra chất lượng của đợt {campaign.id} không đọc được: {exc} "
@@ -452,14 +453,15 @@ def change_settings(campaign: Campaign, values: Mapping[str, Any]) -> SettingsCh
         for f in fields(IntegritySettings)
         if getattr(new, f.name) != getattr(DEFAULTS, f.name)
     }
-    old_stored = dict(campaign.integrity_settings or {})
+    old_stored = stored_checks(campaign.integrity_settings)
     changes = {
         name: (_plain(getattr(current, name)), _plain(getattr(new, name)))
         for name in SETTINGS
         if getattr(current, name) != getattr(new, name)
     }
     if stored != old_stored:
-        campaign.integrity_settings = stored or None
+        kept = {k: v for k, v in (campaign.integrity_settings or {}).items() if k == KIOSK_DISPLAY_KEY}
+        campaign.integrity_settings = {**stored, **kept} or None
     return SettingsChange(campaign.id, changes)
 
 
@@ -549,7 +551,7 @@ def _fingerprint(session: Session, campaign: Campaign) -> tuple[Any, ...]:
         .where(Response.campaign_id == campaign.id)
     )
     bind = session.get_bind()
-    settings = json.dumps(campaign.integrity_settings or {}, sort_keys=True)
+    settings = json.dumps(stored_checks(campaign.integrity_settings), sort_keys=True)
     return (
         str(bind.engine.url),
         id(bind.engine),

@@ -49,6 +49,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.double_entry_setting": ANALYSTS,
     "admin.campaign_new": ANALYSTS,
     "admin.kiosk_create": ANALYSTS,
+    "admin.kiosk_display": ANALYSTS,
     "admin.kiosk_revoke": ANALYSTS,
     "admin.campaign_open": ANALYSTS,
     "admin.campaign_close": ANALYSTS,

@@ -41,6 +41,7 @@ from ..db import get_session
 from ..double_entry import waiting
 from ..errors import CampaignError
 from ..forms import select_choices
+from ..kiosk_display import display_for
 from ..kiosk_texts import language_choices
 from ..models import Campaign, Kiosk, User
 from ..users import audit, current_user, role_required
@@ -51,6 +52,7 @@ from .forms import (
     ConfirmForm,
     DoubleEntrySettingForm,
     IntegerInput,
+    KioskDisplayForm,
     KioskForm,
     ReopenCampaignForm,
 )
@@ -236,6 +238,7 @@ def _campaign_page(
     kiosks = db.scalars(
         select(Kiosk).where(Kiosk.campaign_id == c.id).order_by(Kiosk.created_at, Kiosk.id)
     ).all()
+    display = display_for(c)
     kiosk_form = KioskForm()
     kiosk_form.unit.choices = select_choices((u.unit_code, u.unit_name) for u in c.units)
     return render_template(
@@ -254,6 +257,10 @@ def _campaign_page(
         late_shown=LATE_SHOWN,
         keyings=waiting(db, c),
         double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
+        display=display,
+        display_form=KioskDisplayForm(
+            formdata=None, one_question=display.one_question, likert_faces=display.likert_faces
+        ),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
         languages=language_rows(q),

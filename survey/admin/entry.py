@@ -202,7 +202,7 @@ def entry_groups(q: Questionnaire) -> list[tuple[Any, list[tuple[str, list]]]]:
         for question in section.questions:
             if question.type.is_metadata or question.type.is_computed:
                 continue  # filled by the device or computed on save: nothing to key in
-            likert = question.appearance == "likert" and question.choices
+            likert = question.has_appearance("likert") and question.choices
             if likert and runs and runs[-1][0] == "likert" and runs[-1][1][-1].choices == question.choices:
                 runs[-1][1].append(question)
             else:

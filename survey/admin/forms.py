@@ -302,6 +302,21 @@ class DoubleEntrySettingForm(FlaskForm):
     double_entry = BooleanField("Nhập phiếu giấy hai lần")
 
 
+class KioskDisplayForm(FlaskForm):
+    """How the campaign's tablets show the questionnaire (survey.kiosk_display)."""
+
+    one_question = BooleanField(
+        "Mỗi màn hình một câu hỏi",
+        description="Cho người đọc chậm: mỗi câu là một màn hình, với nút “Quay lại” và “Tiếp tục”. "
+        "Tắt: mỗi phần của phiếu là một trang.",
+    )
+    likert_faces = BooleanField(
+        "Thang đo hài lòng bằng hình mặt người",
+        description="Các câu hỏi hài lòng (thang Likert được tính điểm) hiện thành các khuôn mặt "
+        "từ buồn đến vui, chữ ghi dưới mỗi mặt. Mã câu trả lời lưu và cách tính điểm không đổi.",
+    )
+
+
 class ResolveKeyingsForm(FlaskForm):
     """Resolve two differing keyings of a serial: the choices per item come with the page, the reason here."""
 

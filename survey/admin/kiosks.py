@@ -10,10 +10,11 @@ from ..campaigns import create_kiosk, kiosk_url, revoke_kiosk
 from ..db import get_session
 from ..errors import CampaignError
 from ..forms import select_choices
+from ..kiosk_display import set_display
 from ..models import Kiosk
 from ..users import audit, current_user, role_required
 from . import bp
-from .forms import ConfirmForm, KioskForm
+from .forms import ConfirmForm, KioskDisplayForm, KioskForm
 from .shared import campaign_or_404
 
 
@@ -76,3 +77,30 @@ def kiosk_revoke(campaign_id: int, kiosk_id: int):
             "success",
         )
     return redirect(url_for(".campaign", campaign_id=c.id, _anchor="kiosks"))
+
+
+@bp.post("/campaigns/<int:campaign_id>/kiosk-display")
+@role_required("analyst")
+def kiosk_display(campaign_id: int):
+    """One question per screen, Likert scales as faces: the campaign's kiosk display (audited)."""
+    c = campaign_or_404(campaign_id)
+    form = KioskDisplayForm()
+    if not form.validate_on_submit():
+        flash("Chưa đổi cách hiển thị trên máy tính bảng: trang đã hết hạn, xin thử lại.", "error")
+        return redirect(url_for(".campaign", campaign_id=c.id, _anchor="kiosk-display"))
+    db = get_session()
+    changes = set_display(
+        db,
+        c,
+        one_question=bool(form.one_question.data),
+        likert_faces=bool(form.likert_faces.data),
+        user=current_user(),
+    )
+    db.commit()
+    if changes:
+        flash(
+            "Đã lưu cách hiển thị. Máy tính bảng áp dụng khi tải lại trang "
+            "(khi mở lại đường dẫn hoặc có mạng trở lại).",
+            "success",
+        )
+    return redirect(url_for(".campaign", campaign_id=c.id, _anchor="kiosk-display"))

@@ -1,5 +1,6 @@
 /*
- * The tablet kiosk: welcome -> one section per page -> review -> submit -> thank you -> fresh form.
+ * The tablet kiosk: welcome -> one section (or one question: def.display.paging) per page -> review ->
+ * submit -> thank you -> fresh form. Scales the server marks as faces are drawn by SipasFaces (faces.js).
  *
  * Plain DOM code, no framework, no inline scripts (the page's CSP is script-src 'self'). The
  * questionnaire comes as JSON from data-definition-url; skip logic, requirements and constraints are
@@ -72,6 +73,16 @@
     return q.type === "start" || q.type === "end" || q.type === "today";
   }
 
+  // XLSForm allows several appearance words, space-separated ("likert faces").
+  function hasAppearance(q, name) {
+    return !!q.appearance && String(q.appearance).split(/\s+/).indexOf(name) >= 0;
+  }
+
+  // Drawn as faces (faces.js): the server marks such questions and sends their scale's levels.
+  function isFaces(q) {
+    return !!(q.faces && window.SipasFaces && Q.faces && Q.faces[q.choices]);
+  }
+
   function localDate(d) {
     var m = d.getMonth() + 1;
     var day = d.getDate();
@@ -135,6 +146,96 @@
     return "";
   }
 
+  // ----------------------------------------------------------------------------------- paging
+  // How the form is cut into pages (def.display.paging): "section" (the default), a page per section;
+  // or "question", a screen per question, for respondents who read slowly (a note goes with the
+  // question after it, or with the one before at a section's end). A page is {key, section, items}:
+  // its key (the section's code, or its question's), its section, and the questions drawn on it.
+  // Checks, progress, history and the review work on pages, whichever way the form is cut, and the
+  // answers sent are the same.
+  var PAGINGS = {
+    section: {
+      counter: function (i, n) { return T("part", { i: i, n: n }); },
+      slots: function (section) { return [{ key: section.code, items: drawnItems(section), anchor: null }]; }
+    },
+    question: {
+      counter: function (i, n) { return T("question", { i: i, n: n }); },
+      slots: questionSlots
+    }
+  };
+  var slotCache = {};
+
+  function paging() {
+    return PAGINGS[def.display && def.display.paging] || PAGINGS.section;
+  }
+
+  // The questions a page may draw: not metadata, not calculates.
+  function drawnItems(section) {
+    return section.questions.filter(function (q) { return !isMetadata(q) && !E.isComputed(q); });
+  }
+
+  function questionSlots(section) {
+    var slots = [];
+    var notes = [];
+    drawnItems(section).forEach(function (q) {
+      if (!E.answerable(q)) {
+        notes.push(q);
+        return;
+      }
+      slots.push({ key: q.code, items: notes.concat([q]), anchor: q });
+      notes = [];
+    });
+    if (notes.length && slots.length) slots[slots.length - 1].items = slots[slots.length - 1].items.concat(notes);
+    else if (notes.length) slots.push({ key: notes[0].code, items: notes, anchor: null });
+    return slots;
+  }
+
+  // A section's possible pages, whether asked or not (they never change).
+  function slotsOf(section) {
+    if (!slotCache[section.code]) slotCache[section.code] = paging().slots(section);
+    return slotCache[section.code];
+  }
+
+  // The page of `key`, asked or not (null for a key of no page).
+  function pageByKey(key) {
+    for (var i = 0; i < Q.sections.length; i += 1) {
+      var slots = slotsOf(Q.sections[i]);
+      for (var j = 0; j < slots.length; j += 1) {
+        if (slots[j].key === key) return { key: key, section: Q.sections[i], items: slots[j].items };
+      }
+    }
+    return null;
+  }
+
+  // The pages asked with the answers so far, in order: a question's page when it is asked, a section's
+  // when any of its questions is.
+  function pages() {
+    var out = [];
+    visibleSections().forEach(function (section) {
+      var shown = {};
+      visibleQuestions(section).forEach(function (q) { shown[q.code] = true; });
+      slotsOf(section).forEach(function (slot) {
+        var asked = slot.anchor ? shown[slot.anchor.code] : slot.items.some(function (q) { return shown[q.code]; });
+        if (asked) out.push({ key: slot.key, section: section, items: slot.items });
+      });
+    });
+    return out;
+  }
+
+  function indexOfPage(all, key) {
+    for (var i = 0; i < all.length; i += 1) if (all[i].key === key) return i;
+    return -1;
+  }
+
+  // "Sửa" from the review edits one section: its first page leads in, its last page leads back.
+  function firstOfSection(all, index) {
+    return index <= 0 || all[index - 1].section !== all[index].section;
+  }
+
+  function lastOfSection(all, index) {
+    return index === all.length - 1 || all[index + 1].section !== all[index].section;
+  }
+
   // ----------------------------------------------------------------------------- form state
 
   function newState() {
@@ -143,7 +244,7 @@
       startedAt: new Date().toISOString(),
       answers: defaultAnswers(),
       drafts: {}, // code -> {text, error}: typed numbers not yet valid
-      page: null, // section code
+      page: null, // the page's key (paging)
       fromReview: false,
       payload: null, // frozen at the first "Gửi phiếu" tap, re-sent unchanged on retries
       serverErrors: {},
@@ -190,7 +291,7 @@
       } else if (saved.screen === "review") {
         showReview();
       } else {
-        showSection(state.page);
+        showPage(state.page);
       }
       return true;
     } catch (e) {
@@ -388,7 +489,7 @@
         return;
       }
       if (entry.screen === "section" && entry.page) {
-        showSection(entry.page, true);
+        showPage(entry.page, true);
         return;
       }
     }
@@ -515,48 +616,40 @@
   function startForm() {
     state = newState();
     dropInapplicable();
-    var first = visibleSections()[0];
-    showSection(first.code);
+    showPage(pages()[0].key);
   }
 
-  function sectionByCode(code) {
-    for (var i = 0; i < Q.sections.length; i += 1) if (Q.sections[i].code === code) return Q.sections[i];
-    return null;
-  }
-
-  function showSection(code, fromHistory) {
-    var section = sectionByCode(code) || visibleSections()[0];
-    var sections = visibleSections();
-    var index = sections.indexOf(section);
-    if (index < 0) {
-      section = sections[0];
-      index = 0;
-    }
+  function showPage(key, fromHistory) {
+    var all = pages();
+    var index = Math.max(0, indexOfPage(all, key));
+    var page = all[index];
+    var section = page.section;
     screen = "section";
-    state.page = section.code;
-    track(String(Q.sections.indexOf(section)));
+    state.page = page.key;
+    // Paradata count time per section: moving between the questions of one section is not a new visit.
+    var tracked = String(Q.sections.indexOf(section));
+    if (!(state.paradata && state.paradata.open === tracked)) track(tracked);
     var main = frame({
       kind: "section",
       restart: true,
-      counter: T("part", { i: index + 1, n: sections.length }),
-      progress: progressShown(index / (sections.length + 1) * 100)
+      counter: paging().counter(index + 1, all.length),
+      progress: progressShown(index / (all.length + 1) * 100)
     });
-    var body = el("div", { className: "k-section" });
+    var body = el("div", { className: "k-section" + (paging() === PAGINGS.question ? " k-section--one" : "") });
     // Questions outside any XLSForm group have no page title of their own: the form's title serves.
     var heading = vi(section.label) ? section.label : Q.title;
     body.appendChild(el("h1", { className: "k-section__title", lang: I.langOf(heading) }, L(heading)));
-    if (section.intro) {
+    if (section.intro && firstOfSection(all, index)) {
       body.appendChild(el("p", { className: "k-section__intro", lang: I.langOf(section.intro) }, L(section.intro)));
     }
-    renderQuestions(section, body);
+    renderQuestions(page.items, body);
     main.appendChild(body);
     main.appendChild(el("p", { className: "k-page-errors", id: "k-page-errors", role: "alert", hidden: true }));
-    var nextText = state.fromReview ? T("backToReview") : (index === sections.length - 1 ? T("toReview") : T("next"));
     root.appendChild(nav([
       index > 0 || state.fromReview ? el("button", {
         type: "button", className: "btn btn--secondary", id: "k-back", text: T("back"), onclick: guarded(goBack)
       }) : el("span"),
-      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: guarded(goNext) })
+      el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText(all, index), onclick: guarded(goNext) })
     ]));
     refresh();
     if (!fromHistory) pushHistory();
@@ -564,6 +657,11 @@
     touch();
     window.scrollTo(0, 0);
     main.focus({ preventScroll: true });
+  }
+
+  function nextText(all, index) {
+    if (state.fromReview && lastOfSection(all, index)) return T("backToReview");
+    return index === all.length - 1 ? T("toReview") : T("next");
   }
 
   // A quick double tap on "Tiếp tục" must not press the button the next page draws in the same place
@@ -591,19 +689,19 @@
   // After an answer: the page count of the path that now applies, the bar held where it was or further.
   function updateProgress() {
     if (screen !== "section") return;
-    var sections = visibleSections();
-    var index = sections.indexOf(sectionByCode(state.page));
+    var all = pages();
+    var index = indexOfPage(all, state.page);
     if (index < 0) return;
     var part = root.querySelector(".k-header__part");
-    if (part) part.textContent = T("part", { i: index + 1, n: sections.length });
-    var value = progressShown(index / (sections.length + 1) * 100);
+    if (part) part.textContent = paging().counter(index + 1, all.length);
+    var value = progressShown(index / (all.length + 1) * 100);
     var bar = root.querySelector(".k-progress");
     if (bar) {
       bar.setAttribute("aria-valuenow", String(Math.round(value)));
       bar.firstChild.style.width = value + "%";
     }
     var next = document.getElementById("k-next");
-    if (next && !state.fromReview) next.textContent = index === sections.length - 1 ? T("toReview") : T("next");
+    if (next) next.textContent = nextText(all, index);
   }
 
   function nav(buttons) {
@@ -612,22 +710,21 @@
     return el("nav", { className: "k-nav", "aria-label": T("navLabel") }, [el("div", { className: "k-nav__inner" }, buttons)]);
   }
 
-  // Consecutive likert questions sharing one choice list are drawn as one grid.
-  function runsOf(section) {
+  // Consecutive likert questions sharing one choice list are drawn as one grid (unless drawn as faces).
+  function runsOf(items) {
     var runs = [];
-    section.questions.forEach(function (q) {
-      if (isMetadata(q) || E.isComputed(q)) return;
+    items.forEach(function (q) {
       var last = runs[runs.length - 1];
       // A filtered choice list differs from row to row: such a question is drawn on its own.
-      var likert = q.appearance === "likert" && q.type === "single" && q.choices && !q.choice_filter;
+      var likert = hasAppearance(q, "likert") && q.type === "single" && q.choices && !q.choice_filter && !isFaces(q);
       if (likert && last && last.likert && last.choices === q.choices) last.items.push(q);
       else runs.push({ likert: !!likert, choices: q.choices, items: [q] });
     });
     return runs;
   }
 
-  function renderQuestions(section, container) {
-    runsOf(section).forEach(function (run) {
+  function renderQuestions(items, container) {
+    runsOf(items).forEach(function (run) {
       if (run.likert) container.appendChild(likertGrid(run));
       else container.appendChild(questionBlock(run.items[0]));
     });
@@ -681,6 +778,12 @@
     }
     var hint = q.hint ? el("p", { className: "q__hint", id: "hint-" + q.code, lang: I.langOf(q.hint) }, L(q.hint)) : null;
     var describedBy = "err-" + q.code + (hint ? " hint-" + q.code : "");
+    if (isFaces(q)) {
+      return window.SipasFaces.block(q, choicesOf(q), Q.faces[q.choices], {
+        el: el, text: vi, optional: " " + T("optional"), describedBy: describedBy, hint: hint, error: errorNode(q),
+        onPick: function (code) { setAnswer(q, code); }
+      });
+    }
     if (q.type === "single" || q.type === "multiple") {
       var choices = choicesOf(q);
       var short = choices.length <= 3 && choices.every(function (c) { return vi(c.label).length <= 16; });
@@ -791,11 +894,11 @@
   // Show/hide the questions of the current page after an answer changed; clear what is hidden.
   function refresh() {
     dropInapplicable();
-    var section = sectionByCode(state.page);
-    if (!section || screen !== "section") return;
+    var page = pageByKey(state.page);
+    if (!page || screen !== "section") return;
     var visible = {};
-    visibleQuestions(section).forEach(function (q) { visible[q.code] = true; });
-    section.questions.forEach(function (q) {
+    visibleQuestions(page.section).forEach(function (q) { visible[q.code] = true; });
+    page.items.forEach(function (q) {
       var node = app.querySelector('[data-code="' + q.code + '"]');
       if (!node) return;
       var show = !!visible[q.code];
@@ -877,17 +980,19 @@
   function updateSummary() {
     var summary = document.getElementById("k-page-errors");
     if (!summary || summary.hidden || screen !== "section") return;
-    var left = checkSection(sectionByCode(state.page), false);
+    var left = checkPage(pageByKey(state.page), false);
     summary.hidden = left === 0;
     summary.textContent = left ? T("pageErrors", { n: left }) : "";
   }
 
-  // Check one section; show the messages when `show`; return the number of problems.
-  function checkSection(section, show) {
+  // Check one page; show the messages when `show`; return the number of problems.
+  function checkPage(page, show) {
     var problems = 0;
     var first = null;
-    visibleQuestions(section).forEach(function (q) {
-      if (!E.answerable(q)) return;
+    var visible = {};
+    visibleQuestions(page.section).forEach(function (q) { visible[q.code] = true; });
+    page.items.forEach(function (q) {
+      if (!visible[q.code] || !E.answerable(q)) return;
       var message = problemOf(q) || state.serverErrors[q.code] || "";
       if (show) showError(q, message);
       if (message) {
@@ -914,17 +1019,20 @@
   }
 
   function goNext() {
-    var section = sectionByCode(state.page);
-    if (checkSection(section, true)) return;
-    var sections = visibleSections();
-    var index = sections.indexOf(section);
-    if (state.fromReview || index === sections.length - 1) {
+    var all = pages();
+    var index = indexOfPage(all, state.page);
+    if (index < 0) {
+      showPage(state.page); // the page stopped applying under the person's finger: redraw where they are
+      return;
+    }
+    if (checkPage(all[index], true)) return;
+    if ((state.fromReview && lastOfSection(all, index)) || index === all.length - 1) {
       // Before the review, every page that is asked must be complete (answers may have opened new ones).
-      for (var i = 0; i < sections.length; i += 1) {
-        if (checkSection(sections[i], false)) {
-          if (sections[i] !== section) {
-            showSection(sections[i].code);
-            checkSection(sections[i], true);
+      for (var i = 0; i < all.length; i += 1) {
+        if (checkPage(all[i], false)) {
+          if (i !== index) {
+            showPage(all[i].key);
+            checkPage(all[i], true);
           }
           return;
         }
@@ -932,17 +1040,17 @@
       showReview();
       return;
     }
-    showSection(sections[index + 1].code);
+    showPage(all[index + 1].key);
   }
 
   function goBack() {
-    if (state.fromReview) {
+    var all = pages();
+    var index = indexOfPage(all, state.page);
+    if (state.fromReview && firstOfSection(all, index)) {
       showReview();
       return;
     }
-    var sections = visibleSections();
-    var index = sections.indexOf(sectionByCode(state.page));
-    if (index > 0) showSection(sections[index - 1].code);
+    if (index > 0) showPage(all[index - 1].key);
   }
 
   function answerText(q, value) {
@@ -950,7 +1058,7 @@
     if (q.type === "single") {
       var choice = choicesOf(q).filter(function (c) { return c.code === String(value); })[0];
       var label = choice ? vi(choice.label) : String(value);
-      return q.appearance === "likert" ? value + " — " + label : label;
+      return hasAppearance(q, "likert") ? value + " — " + label : label;
     }
     if (q.type === "multiple") {
       return value.map(function (code) {
@@ -971,9 +1079,10 @@
     state.fromReview = false;
     track("review");
     var sections = visibleSections();
+    var count = pages().length;
     var main = frame({
       kind: "review", restart: true, counter: T("reviewTitle"),
-      progress: progressShown(sections.length / (sections.length + 1) * 100)
+      progress: progressShown(count / (count + 1) * 100)
     });
     main.appendChild(el("h1", { className: "k-section__title", text: T("reviewTitle") }));
     main.appendChild(el("p", { className: "k-section__intro", text: T("reviewIntro") }));
@@ -996,7 +1105,7 @@
           el("button", {
             type: "button", className: "btn btn--secondary btn--small", "data-edit": section.code,
             "aria-label": T("edit") + ": " + vi(section.label), text: T("edit"),
-            onclick: function () { state.fromReview = true; showSection(section.code); }
+            onclick: function () { state.fromReview = true; showPage(firstPageOf(section).key); }
           })
         ]),
         list
@@ -1006,8 +1115,8 @@
     main.appendChild(status);
     root.appendChild(nav([
       el("button", { type: "button", className: "btn btn--secondary", id: "k-back", text: T("back"), onclick: guarded(function () {
-        var all = visibleSections();
-        showSection(all[all.length - 1].code);
+        var all = pages();
+        showPage(all[all.length - 1].key);
       }) }),
       el("button", { type: "button", className: "btn btn--primary", id: "k-submit", text: T("submit"), onclick: guarded(submit) })
     ]));
@@ -1016,6 +1125,10 @@
     touch();
     window.scrollTo(0, 0);
     main.focus({ preventScroll: true });
+  }
+
+  function firstPageOf(section) {
+    return pages().filter(function (p) { return p.section === section; })[0];
   }
 
   function buildPayload() {
@@ -1176,6 +1289,7 @@
         def = json;
         Q = def.questionnaire;
         I.setup(def);
+        slotCache = {};
         Q.sections.forEach(function (s) {
           s.questions.forEach(function (q) { questions[q.code] = { q: q, section: s }; });
         });
