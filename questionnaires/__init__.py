@@ -35,6 +35,7 @@ from .model import (
     Section,
     Unit,
     UnitList,
+    prompt_key,
 )
 from .runtime import (
     calculate,
@@ -88,6 +89,7 @@ __all__ = [
     "offered_codes",
     "parse",
     "parse_choice_filter",
+    "prompt_key",
     "read_xlsform",
     "respondent_group",
     "section_applicable",
