@@ -386,6 +386,7 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
 def kiosk_definition(token: str):
     """What the kiosk page needs: the campaign, the unit, and the questionnaire as client JSON."""
     from .client import client_definition
+    from .kiosk import kiosk_audio
 
     session = get_session()
     kiosk = kiosk_for_token(session, token)
@@ -417,6 +418,7 @@ def kiosk_definition(token: str):
             "tap_guard_ms": current_app.config["KIOSK_TAP_GUARD_MS"],
             # The tablet sends per-page timings and taps only to a server that says it takes them.
             "paradata": {"v": PARADATA_VERSION, "max_pages": PARADATA_MAX_PAGES},
+            "audio": kiosk_audio(session, campaign, token),
         }
     )
 

@@ -429,6 +429,7 @@
   // ------------------------------------------------------------------------------- rendering
 
   function frame(options) {
+    if (window.SipasAudio) window.SipasAudio.stop(); // a new screen: whatever was being read stops
     clearTimer("reset");
     hideIdleWarning();
     closeRestart();
@@ -481,6 +482,9 @@
       }),
       el("p", { className: "welcome__campaign", text: def.campaign.name }),
     ]));
+    if (window.SipasAudio) {
+      window.SipasAudio.welcome(main.querySelector(".welcome"), [TEXT.surveyName, TEXT.anonymous, TEXT.how].join(". "));
+    }
     main.focus({ preventScroll: true });
   }
 
@@ -543,6 +547,7 @@
       el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText, onclick: guarded(goNext) })
     ]));
     refresh();
+    if (window.SipasAudio) window.SipasAudio.section(body, section); // "Nghe" buttons; auto-read
     if (!fromHistory) pushHistory();
     save();
     touch();
@@ -956,6 +961,7 @@
     });
     main.appendChild(el("h1", { className: "k-section__title", text: TEXT.reviewTitle }));
     main.appendChild(el("p", { className: "k-section__intro", text: TEXT.reviewIntro }));
+    if (window.SipasAudio) window.SipasAudio.message(main, "review", TEXT.reviewIntro);
     var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
     main.appendChild(general);
     sections.forEach(function (section) {
@@ -1113,6 +1119,7 @@
       count,
       el("button", { type: "button", className: "btn btn--secondary btn--big", text: TEXT.newForm, onclick: showWelcome })
     ]));
+    if (window.SipasAudio) window.SipasAudio.message(main.querySelector(".thanks"), "thanks", TEXT.thanksTitle + " " + TEXT.thanksText);
     timers.reset = setInterval(function () {
       left -= 1;
       if (left <= 0) {
@@ -1156,6 +1163,7 @@
           s.questions.forEach(function (q) { questions[q.code] = { q: q, section: s }; });
         });
         root.removeAttribute("aria-busy");
+        if (window.SipasAudio) window.SipasAudio.init(def);
         if (window.SipasStaff) {
           window.SipasStaff.setDefinition({ questionnaire: Q.id, version: Q.version, campaign: def.campaign.name });
         }
@@ -1199,8 +1207,14 @@
   });
 
   // For checks on the tablet (and the tests): a copy of the form being filled, or null between forms.
+  // The language the respondent reads and hears (one place, for the languages' welcome choice to set).
+  function currentLanguage() {
+    return "vi";
+  }
+
   window.SipasKiosk = {
     formState: function () { return state ? JSON.parse(JSON.stringify(state)) : null; },
+    language: currentLanguage,
     screen: function () { return screen; }
   };
 
