@@ -209,8 +209,10 @@ def test_a_prompt_recorded_with_the_microphone_and_approved_is_heard_on_the_kios
         # Listen back before saving: the recording plays in the page.
         assert (
             page.evaluate(
-                """(sel) => { const a = document.querySelector(sel + " [data-preview]");
-                          return a.play().then(() => new Promise(r => setTimeout(() => r(a.currentTime), 700))); }""",
+                """(sel) => {
+                    const a = document.querySelector(sel + " [data-preview]");
+                    return a.play().then(() => new Promise(r => setTimeout(() => r(a.currentTime), 700)));
+                }""",
                 f'[data-prompt="q:{QUESTION}"]',
             )
             > 0.2
