@@ -75,7 +75,7 @@ def prompts(q: Questionnaire, lang: str) -> list[Prompt]:
         if section.wrapped and (section.label.texts or section.intro):
             label, own = _text(section.label, lang)
             intro, own_intro = _text(section.intro, lang)
-            text = " ".join(t for t in (label, intro) if t)
+            text = f"{label.rstrip('.')}. {intro}" if label and intro else label or intro
             out.append(
                 Prompt(prompt_key("section", section.code), "section", f"Phần {section.code}", text, own)
             )

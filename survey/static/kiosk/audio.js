@@ -140,11 +140,25 @@
     next();
   }
 
+  // A loudspeaker drawn here (an emoji may be missing from a tablet's fonts).
+  function speakerIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "k-listen__icon");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M3 9v6h4l5 5V4L7 9H3zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z");
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function button(key, text, title, extraClass) {
     var b = el("button", {
       type: "button", className: "k-listen" + (extraClass ? " " + extraClass : ""),
       "data-listen": key, "aria-label": title, title: title
-    }, [el("span", { className: "k-listen__icon", "aria-hidden": "true", text: "🔊" }), " " + TEXT.listen]);
+    }, [speakerIcon(), " " + TEXT.listen]);
     b.addEventListener("click", function (event) {
       event.preventDefault(); // inside a choice's label: listening is not answering
       event.stopPropagation();
@@ -250,21 +264,23 @@
     if (!node || !Q) return;
     autoRead = !!config.autoplay; // every respondent starts from the campaign's setting
     var any = hasAnyVoice();
-    if (hasVoice("m:welcome", text)) {
-      node.insertBefore(button("m:welcome", text, TEXT.listen, "k-listen--message"), node.firstChild);
-    }
     if (!any) return;
+    // Beside "Bắt đầu": the welcome read aloud, and the switch for auto-read.
+    var box = el("div", { className: "welcome__audio" });
+    var start = node.querySelector("#k-start");
+    node.insertBefore(box, start);
+    if (hasVoice("m:welcome", text)) box.appendChild(button("m:welcome", text, TEXT.listen, "k-listen--message"));
     var input = el("input", { type: "checkbox", id: "k-autoread", className: "k-autoread__input" });
     input.checked = autoRead;
     input.addEventListener("change", function () {
       autoRead = input.checked;
       if (!autoRead) stop();
     });
-    node.appendChild(el("label", { className: "k-autoread", "for": "k-autoread" }, [
+    box.appendChild(el("label", { className: "k-autoread", "for": "k-autoread" }, [
       input, el("span", { className: "k-autoread__text", text: TEXT.autoRead }),
       el("span", { className: "k-autoread__hint", text: TEXT.autoReadHint })
     ]));
-    if (autoRead) play([{ key: "m:welcome", text: text, button: node.querySelector(".k-listen--message") }]);
+    if (autoRead) play([{ key: "m:welcome", text: text, button: box.querySelector(".k-listen--message") }]);
   }
 
   function hasAnyVoice() {
