@@ -12,12 +12,11 @@ it for good.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from questionnaires import Label, Questionnaire, prompt_key
@@ -267,12 +266,3 @@ def import_definition_audio(
         except AudioError as exc:
             raise AudioError(f"{file}: {exc}") from None
     return stored
-
-
-def clip_count(session: Session, campaign: Campaign) -> int:
-    return session.scalar(select(func.count()).where(AudioClip.campaign_id == campaign.id)) or 0
-
-
-def iter_message_keys() -> Iterator[str]:
-    for name in SCREEN_MESSAGES:
-        yield prompt_key("message", name)

@@ -376,3 +376,22 @@ def test_a_definitions_audio_files_become_the_campaigns_approved_clips(make_app,
             )
             == 0
         )
+
+
+def test_the_prompts_of_a_form_in_kiosk_order_with_their_text():
+    from questionnaires import load_questionnaire
+    from survey.prompts import prompts
+
+    q = load_questionnaire("sipas-2017")
+    vi = prompts(q, "vi")
+    keys = [p.key for p in vi]
+    assert keys[0] == "m:welcome" and keys[-2:] == ["m:review", "m:thanks"]
+    assert keys.index("s:thong_tin") < keys.index("q:linh_vuc") < keys.index("c:linh_vuc:ho_tich")
+    assert keys.count("c:likert5:3") == 1  # a list shared by a Likert grid is recorded once
+    assert "q:bat_dau" not in keys  # metadata is never spoken
+    assert len(keys) == len(set(keys))
+    gioi_tinh = next(p for p in vi if p.key == "q:gioi_tinh")
+    assert (gioi_tinh.text, gioi_tinh.in_language) == ("Giới tính", True)
+    # In Hrê the form has no text: the Vietnamese is shown to read from, marked as such.
+    hre = next(p for p in prompts(q, "hre") if p.key == "q:gioi_tinh")
+    assert (hre.text, hre.in_language) == ("Giới tính", False)

@@ -183,7 +183,11 @@ function warmAudio(definitionUrl) {
           if (wanted.indexOf(url) < 0) wanted.push(url);
         });
       });
-      return caches.open(AUDIO_CACHE).then(function (cache) {
+      // A campaign without clips leaves no audio cache behind.
+      return caches.has(AUDIO_CACHE).then(function (has) {
+        return has || wanted.length ? caches.open(AUDIO_CACHE) : null;
+      }).then(function (cache) {
+        if (!cache) return [];
         var prefix = new URL(SCOPE + token + "/audio/", self.location.href).href;
         return cache.keys().then(function (requests) {
           return Promise.all(requests.filter(function (r) {
