@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 import pytest
-from browser_helpers import TABLET, LiveServer, chromium, wait_for
+from browser_helpers import PROFILE, TABLET, LiveServer, chromium, tap_answers, wait_for
 from sqlalchemy import select
 
 from survey.campaigns import campaign_questionnaire, create_campaign, create_kiosk
@@ -243,3 +243,53 @@ def test_a_prompt_recorded_with_the_microphone_and_approved_is_heard_on_the_kios
         tablet.wait_for_selector(f'[data-code="{QUESTION}"] .k-listen--question')
         assert heard(tablet, f"q:{QUESTION}") > 0.5
         kiosk.close()
+
+
+# The tablet's voice, recorded instead of spoken: headless Chromium has no voices to speak with.
+SPEECH_STUB = """
+window.__spoken = [];
+Object.defineProperty(window, "speechSynthesis", { configurable: true, value: {
+    speak: (u) => { window.__spoken.push([u.text, u.lang]); setTimeout(() => u.onend && u.onend(), 50); },
+    cancel: () => {},
+} });
+"""
+
+
+@SQLITE_ONLY
+def test_the_device_voice_reads_vietnamese_only_where_the_campaign_allows_it(site):
+    server, app = site["server"], site["app"]
+    with chromium() as browser:
+        # Not allowed (the default): no clip, no button.
+        context = browser.new_context(**TABLET)
+        context.add_init_script(SPEECH_STUB)
+        page = context.new_page()
+        page.goto(f"{server.base}/k/{site['token']}")
+        page.tap("#k-start")
+        page.wait_for_selector(f'[data-code="{QUESTION}"]')
+        assert page.locator(".k-listen").count() == 0
+        context.close()
+
+        with app.app_context(), session_scope(app) as session:
+            session.get(Campaign, site["campaign_id"]).audio_speech_synthesis = True
+        context = browser.new_context(**TABLET)
+        context.add_init_script(SPEECH_STUB)
+        page = context.new_page()
+        page.goto(f"{server.base}/k/{site['token']}")
+        page.tap("#k-start")
+        page.tap(f'[data-code="{QUESTION}"] .k-listen--question')
+        wait_for(lambda: page.evaluate("() => window.__spoken.length"), page=page, what="spoken")
+        assert page.evaluate("() => window.__spoken") == [["Giới tính", "vi-VN"]]
+        # Choices get a button only where a clip was recorded; the device voice does not add any.
+        assert page.locator(".k-listen--choice").count() == 0
+        # In another language (Hrê) the Vietnamese text is never read in its place.
+        page.evaluate("() => { SipasKiosk.language = () => 'hre'; }")
+        tap_answers(page, PROFILE)
+        page.fill("#q-so_lan_di_lai", "1")
+        page.tap("#k-next")
+        page.wait_for_selector('[data-code="tiep_can_1"]')
+        assert page.locator(".k-listen").count() == 0
+        page.evaluate("() => { SipasKiosk.language = () => 'vi'; }")
+        page.tap("#k-back")
+        page.wait_for_selector(f'[data-code="{QUESTION}"] .k-listen--question')
+        assert page.evaluate("() => window.__spoken") == [["Giới tính", "vi-VN"]]
+        context.close()
