@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from .errors import is_api_path
@@ -52,7 +52,7 @@ def _csrf_protect() -> None:
     # cookie, so a forged cross-site request has nothing to ride on there; every other POST needs
     # the form's CSRF token.
     limit = UPLOAD_LIMITS.get(request.endpoint or "")
-    if limit is not None:  # before the CSRF check reads the form, which reads the body
+    if limit is not None and session.get("user_id"):  # staff only; before the CSRF check reads the body
         request.max_content_length = limit
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
