@@ -246,3 +246,20 @@ def test_audio_in_a_language_the_form_does_not_have_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(QuestionnaireError, match="unknown language 'cor'"):
         load_file(path)
+
+
+def test_convert_copies_the_audio_files_beside_the_output(definition, tmp_path):
+    from click.testing import CliRunner
+
+    from survey.cli import cli
+
+    out = tmp_path / "ra" / "nghe.xlsx"
+    out.parent.mkdir()
+    result = CliRunner().invoke(
+        cli, ["questionnaires", "convert", str(definition), str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "copied 5 audio file(s)" in result.output
+    for name in FILES:
+        assert (out.parent / name).read_bytes() == (definition.parent / name).read_bytes()
+    assert load_file(out).questionnaire == load_file(definition).questionnaire  # the output finds its files
