@@ -37,6 +37,7 @@ from .model import (
     UnaskedStratum,
     Unit,
     UnitList,
+    prompt_key,
 )
 from .runtime import (
     calculate,
@@ -93,6 +94,7 @@ __all__ = [
     "offered_codes",
     "parse",
     "parse_choice_filter",
+    "prompt_key",
     "read_xlsform",
     "respondent_group",
     "section_applicable",

@@ -49,7 +49,10 @@ def build(data: dict) -> Questionnaire:
             {
                 name: ChoiceList(
                     name,
-                    tuple(Choice(c["code"], _label(c["label"]), _extra(c.get("extra"))) for c in items),
+                    tuple(
+                        Choice(c["code"], _label(c["label"]), _extra(c.get("extra")), _extra(c.get("audio")))
+                        for c in items
+                    ),
                     files.get(name),
                 )
                 for name, items in data["choices"].items()
@@ -83,6 +86,7 @@ def _section(s: dict) -> Section:
         appearance=s.get("appearance", "field-list"),
         wrapped=s.get("wrapped", True),
         extra=_extra(s.get("extra")),
+        audio=_extra(s.get("audio")),
     )
 
 
@@ -108,6 +112,7 @@ def _question(q: dict) -> Question:
         required_message=_label(q.get("required_message")),
         read_only=q.get("read_only", False),
         extra=_extra(q.get("extra")),
+        audio=_extra(q.get("audio")),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
@@ -271,9 +272,33 @@ def convert_command(source: str, target: Path, force: bool) -> None:
         write_xlsform(result.questionnaire, target)
     else:
         _write_text(target, dump_yaml(result.questionnaire))
+    copied = _copy_audio(result.questionnaire, Path(file).parent, target.parent)
     for warning in result.warnings:
         click.echo(f"Cảnh báo — warning: {warning}")
+    if copied:
+        click.echo(f"Đã chép {copied} tệp âm thanh — copied {copied} audio file(s) beside {target.name}")
     click.echo(f"Đã ghi — written: {target}")
+
+
+def _copy_audio(q: Questionnaire, source: Path, target: Path) -> int:
+    """Copy the audio files the definition names to the same relative paths beside the output, where no
+    file of that name is there yet (the output's paths must still find them)."""
+    if source.resolve() == target.resolve():
+        return 0
+    copied = 0
+    for _, _, name in sorted(set(q.audio_files())):
+        destination = target / name
+        if destination.exists():
+            continue
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, destination)
+        except OSError as exc:
+            raise click.ClickException(
+                f"{destination}: cannot copy the audio file: {exc.strerror or exc}"
+            ) from None
+        copied += 1
+    return copied
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -68,6 +68,8 @@ def _choice_list(cl: ChoiceList) -> Any:
         d: dict[str, Any] = {"code": c.code, "label": _label(c.label)}
         if c.extra:
             d["extra"] = dict(c.extra)
+        if c.audio:
+            d["audio"] = dict(c.audio)
         choices.append(d)
     return {"file": cl.file, "choices": choices} if cl.file else choices
 
@@ -92,6 +94,8 @@ def _section(s: Section) -> dict:
         d["groups"] = list(s.groups)
     if s.extra:
         d["extra"] = dict(s.extra)
+    if s.audio:
+        d["audio"] = dict(s.audio)
     d["questions"] = [_question(qn) for qn in s.questions]
     return d
 
@@ -126,6 +130,8 @@ def _question(qn: Question) -> dict:
         d["groups"] = list(qn.groups)
     if qn.extra:
         d["extra"] = dict(qn.extra)
+    if qn.audio:
+        d["audio"] = dict(qn.audio)
     return d
 
 

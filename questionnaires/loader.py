@@ -71,15 +71,17 @@ class LoadResult:
 
 
 # ------------------------------------------------------------------------------------ questionnaires
-def from_data(raw: Any, file: str | None = None) -> LoadResult:
-    """Validate and build from plain data (e.g. a snapshot kept in the database)."""
-    data, warnings = validate(raw, file)
+def from_data(raw: Any, file: str | None = None, base_dir: str | Path | None = None) -> LoadResult:
+    """Validate and build from plain data (e.g. a snapshot kept in the database); with ``base_dir``, the
+    audio files the definition names must be there."""
+    data, warnings = validate(raw, file, base_dir)
     return LoadResult(build(data), warnings)
 
 
 def load_file(path: str | Path) -> LoadResult:
     """Load a definition file (.yaml or .xlsx) through all three stages."""
-    return from_data(read(path), str(path))
+    path = Path(path)
+    return from_data(read(path), str(path), path.parent)
 
 
 def search_path() -> list[Path]:

@@ -148,6 +148,7 @@ class Choice:
     # Other columns of the choice's row, kept verbatim: properties a ``choice_filter`` reads
     # (``state``, ``county``) and presentational columns (``image``), keyed by their header.
     extra: Mapping[str, str] = field(default_factory=_no_extra)
+    audio: Mapping[str, str] = field(default_factory=_no_extra)  # language -> audio file (see Question)
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,12 @@ class Question:
     guidance_hint: Label | None = None  # guidance for enumerators and printed forms
     required_message: Label | None = None  # shown when a required question is left empty
     read_only: bool = False
-    # XLSForm columns the kiosk does not use (media, ``rows``, ``bind::*`` …), kept verbatim by header so
+    # XLSForm columns the kiosk does not use (images, ``rows``, ``bind::*`` …), kept verbatim by header so
     # that a workbook read and written again keeps them.
     extra: Mapping[str, str] = field(default_factory=_no_extra)
+    # The spoken question per language (XLSForm ``media::audio::<language>``): a file name relative to
+    # the definition's folder, as ODK Collect finds its media beside the form.
+    audio: Mapping[str, str] = field(default_factory=_no_extra)
 
     @property
     def appearances(self) -> tuple[str, ...]:
@@ -233,6 +237,7 @@ class Section:
     # but the workbook written back keeps them at the top level (their data paths do not move).
     wrapped: bool = True
     extra: Mapping[str, str] = field(default_factory=_no_extra)
+    audio: Mapping[str, str] = field(default_factory=_no_extra)  # the page's title and introduction, spoken
 
 
 @dataclass(frozen=True)
@@ -408,6 +413,19 @@ class Questionnaire:
     def choice_list(self, question: Question) -> ChoiceList | None:
         return self.choice_lists.get(question.choices) if question.choices else None
 
+    def audio_files(self) -> Iterator[tuple[str, str, str]]:
+        """Every audio file the definition names: ``(prompt key, language, file)``; see :func:`prompt_key`."""
+        for section in self.sections:
+            for lang, file in section.audio.items():
+                yield prompt_key("section", section.code), lang, file
+            for question in section.questions:
+                for lang, file in question.audio.items():
+                    yield prompt_key("question", question.code), lang, file
+        for choice_list in self.choice_lists.values():
+            for choice in choice_list.choices:
+                for lang, file in choice.audio.items():
+                    yield prompt_key("choice", choice_list.name, choice.code), lang, file
+
     def role_item(self, role: Role) -> Question | None:
         """The question whose answer gives the response's stratum or respondent group, if any."""
         for q in self.questions():
@@ -450,6 +468,12 @@ class UnitList:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(u.code for u in self.units)
+
+
+def prompt_key(kind: str, *codes: str) -> str:
+    """The key of a spoken prompt: ``q:<item>``, ``c:<list>:<choice>``, ``s:<section>``, ``m:<message>``."""
+    prefix = {"question": "q", "choice": "c", "section": "s", "message": "m"}[kind]
+    return ":".join((prefix, *codes))
 
 
 def _is_int_literal(text: str) -> bool:

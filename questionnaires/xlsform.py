@@ -13,9 +13,11 @@ Sheets and columns
     ``required_message::…``, ``relevant``, ``constraint``, ``constraint_message::…``, ``calculation``,
     ``default``, ``choice_filter``, ``read_only``, ``appearance``; ours, which ODK ignores:
     ``sipas_role`` (``stratum``/``group``), ``sipas_groups`` (respondent groups, space-separated),
-    ``sipas_intro::…`` (a section's introduction); then the columns kept verbatim.
+    ``sipas_intro::…`` (a section's introduction); ``media::audio::<language>`` (the spoken prompt, a
+    file beside the workbook, as ODK Collect plays it) where there is one; then the columns kept verbatim.
 ``choices``
-    ``list_name``, ``name``, ``label::…``, then the other columns (choice-filter properties, media).
+    ``list_name``, ``name``, ``label::…``, ``media::audio::…``, then the other columns (choice-filter
+    properties, images).
 ``settings``
     ``form_title``, ``form_id``, ``version``, ``default_language``; ours: ``sipas_title::…`` (the title in
     other languages), ``source``, ``description::…``, ``languages``; then the settings kept verbatim.
@@ -105,6 +107,10 @@ class _Languages:
     def columns(self, base: str) -> list[str]:
         return [self.column(base, code) for code in self.codes]
 
+    def audio(self, files: Any) -> dict[str, str]:
+        """The spoken prompts' columns: ``media::audio::<language name>`` (bare for the default language)."""
+        return {self.column("media::audio", lang): file for lang, file in files.items()}
+
     def values(self, base: str, label: Label | None) -> dict[str, str]:
         if label is None:
             return {}
@@ -173,7 +179,7 @@ def _survey(q: Questionnaire, langs: _Languages) -> _Table:
                     "sipas_groups": " ".join(section.groups),
                     **langs.values("sipas_intro", section.intro),
                 },
-                section.extra,
+                {**langs.audio(section.audio), **section.extra},
             )
         for question in section.questions:
             table.add_row(
@@ -196,7 +202,7 @@ def _survey(q: Questionnaire, langs: _Languages) -> _Table:
                     "sipas_role": question.role.value if question.role else None,
                     "sipas_groups": " ".join(question.groups),
                 },
-                question.extra,
+                {**langs.audio(question.audio), **question.extra},
             )
         if section.wrapped:
             table.add(type="end_group", name=section.code)
@@ -210,7 +216,8 @@ def _choices(q: Questionnaire, langs: _Languages) -> _Table:
             continue  # read from its own file (select_one_from_file)
         for choice in choice_list.choices:
             table.add_row(
-                {"list_name": name, "name": choice.code, **langs.values("label", choice.label)}, choice.extra
+                {"list_name": name, "name": choice.code, **langs.values("label", choice.label)},
+                {**langs.audio(choice.audio), **choice.extra},
             )
     return table
 

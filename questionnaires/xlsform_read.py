@@ -8,13 +8,15 @@ the workbook backends (``.xlsx`` and ``.xls``), header aliases (``list name`` fo
 
 Every column and setting of the workbook ends in one of three places, never silently nowhere:
 
-* **carried** into the model and written back (type, name, labels and hints in every language,
+* **carried** into the model and written back (type, name, labels, hints and spoken prompts —
+  ``media::audio::<language>``, or pyxform's alias ``audio`` — in every language,
   ``guidance_hint``, ``required`` and ``required_message``, ``relevant``, ``constraint`` and its message,
   ``calculation``, ``default``, ``choice_filter``, ``read_only``, ``appearance``, the settings the model
   knows, and this toolkit's ``sipas_*`` columns);
 * **kept verbatim** (``extra``) where the kiosk has no use for them but the workbook must keep them:
-  media columns, ``rows``, ``autoplay``, other ``bind::*``/``instance::*`` columns, unknown columns,
-  other choice columns (which ``choice_filter`` reads) and other settings (``instance_name``, ``style`` …);
+  other media columns (``image``, ``video``), ``rows``, ``autoplay``, other ``bind::*``/``instance::*``
+  columns, unknown columns, other choice columns (which ``choice_filter`` reads) and other settings
+  (``instance_name``, ``style`` …);
 * **refused** with a message naming the sheet, row and column: repeats, nested groups, question types
   the kiosk cannot show (``geopoint``, ``image`` …), ``or_other``, ``select_one_external``,
   ``repeat_count``, ``parameters`` and ``trigger``.
@@ -141,6 +143,7 @@ _SURVEY_TRANSLATED: dict[tuple[str, ...], str] = {
     ("bind", "jr:constraintMsg"): "constraint_message",
     ("bind", "jr:requiredMsg"): "required_message",
     ("sipas_intro",): "intro",
+    ("media", "audio"): "audio",  # the spoken prompt (pyxform reads ``audio`` as ``media::audio``)
 }
 # Columns whose meaning the kiosk cannot keep: refused where a row uses them.
 _SURVEY_REFUSED: dict[tuple[str, ...], str] = {
@@ -426,8 +429,10 @@ class _Reader:
         choice_columns = _columns(
             self.book.choices_header, px.aliases.list_header, set(px.Option.get_slot_names())
         )
-        self.see_languages(survey_columns, ("label", "hint", "guidance_hint", "bind", "sipas_intro"))
-        self.see_languages(choice_columns, ("label",))
+        self.see_languages(
+            survey_columns, ("label", "hint", "guidance_hint", "bind", "sipas_intro", "media")
+        )
+        self.see_languages(choice_columns, ("label", "media"))
         if self.book.survey is None:
             found = ", ".join(self.book.sheet_names or []) or "none"
             raise QuestionnaireError(
@@ -498,7 +503,7 @@ class _Reader:
     def language_of(self, column: _Column) -> str | None:
         """The language a translated column is in (its last token), or the default for a bare one."""
         tokens = column.tokens
-        for fields in (_SURVEY_TRANSLATED, {("label",): "label"}):
+        for fields in (_SURVEY_TRANSLATED,):
             for head in fields:
                 if tokens[: len(head)] == head:
                     if len(tokens) == len(head):
@@ -588,6 +593,7 @@ class _Reader:
                 continue
             fields: dict[str, Any] = {}
             label: dict[str, str] = {}
+            audio: dict[str, str] = {}
             extra: dict[str, str] = {}
             for column in columns:
                 value = _cell_text(row.get(column.header))
@@ -599,6 +605,8 @@ class _Reader:
                     fields["name"] = value
                 elif column.tokens[0] == "label" and len(column.tokens) <= 2:
                     label[self.language_of(column) or self.default_name] = value
+                elif column.tokens[:2] == ("media", "audio") and len(column.tokens) <= 3:
+                    audio[self.language_of(column) or self.default_name] = value
                 else:
                     extra[column.canonical] = value
             where = f"choices row {i}"
@@ -614,6 +622,8 @@ class _Reader:
                 )
                 continue
             entry: dict[str, Any] = {"_where": where, "code": fields["name"], "label": label or None}
+            if audio:
+                entry["audio"] = audio
             if extra:
                 entry["extra"] = extra
             out.setdefault(list_name, []).append(entry)
@@ -794,6 +804,8 @@ class _Reader:
             "appearance": fields.get("appearance"),
             "questions": [],
         }
+        if texts.get("audio"):
+            entry["audio"] = texts["audio"]
         if extra:
             entry["extra"] = extra
         if container != "group":
@@ -1121,7 +1133,7 @@ def _relabel(node: Any, codes: Mapping[str, str]) -> None:
         return
     for key, value in list(node.items()):
         if key in ("label", "hint", "guidance_hint", "constraint_message", "required_message", "intro",
-                   "title", "description") and isinstance(value, dict):  # fmt: skip
+                   "title", "description", "audio") and isinstance(value, dict):  # fmt: skip
             node[key] = {codes.get(lang, lang): text for lang, text in value.items()}
         elif key not in ("extra", "settings", "_errors", "_warnings"):
             _relabel(value, codes)

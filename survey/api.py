@@ -394,6 +394,7 @@ def kiosk_definition(token: str):
     from .client import client_definition
     from .kiosk_texts import language_choices, texts_for
     from .kiosk_display import display_for
+    from .kiosk import kiosk_audio
 
     session = get_session()
     kiosk = kiosk_for_token(session, token)
@@ -431,6 +432,7 @@ def kiosk_definition(token: str):
             "tap_guard_ms": current_app.config["KIOSK_TAP_GUARD_MS"],
             # The tablet sends per-page timings and taps only to a server that says it takes them.
             "paradata": {"v": PARADATA_VERSION, "max_pages": PARADATA_MAX_PAGES},
+            "audio": kiosk_audio(session, campaign, token),
         }
     )
 

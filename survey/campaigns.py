@@ -38,6 +38,7 @@ from questionnaires import (
     load_units,
     to_dict,
 )
+from questionnaires.loader import definition_path
 from questionnaires.numbers import NumberFormatError, format_count, parse_count
 
 from .errors import CampaignError
@@ -194,7 +195,29 @@ def create_campaign(
     session.flush()
     _add_frame_cells(session, campaign, frame_cells, codes)
     session.flush()
+    _import_audio(session, campaign, q, questionnaire, created_by)
     return campaign
+
+
+def _import_audio(
+    session: Session,
+    campaign: Campaign,
+    q: Questionnaire,
+    questionnaire: str | Path | Questionnaire,
+    created_by: User | int | None,
+) -> None:
+    """Store the spoken prompts a definition file names (its ``media::audio`` files, beside it) as the
+    campaign's approved clips, normalised like a recording."""
+    if isinstance(questionnaire, Questionnaire) or not any(True for _ in q.audio_files()):
+        return
+    from .audio import AudioError
+    from .prompts import import_definition_audio
+
+    user = created_by if isinstance(created_by, User) else None
+    try:
+        import_definition_audio(session, campaign, q, definition_path(questionnaire).parent, user)
+    except AudioError as exc:
+        raise CampaignError(f"âm thanh của phiếu khảo sát (audio of the questionnaire): {exc}") from None
 
 
 def _campaign_name(name: str | None) -> str:

@@ -34,12 +34,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .campaigns import accepts_responses, hash_token
 from .db import get_session
-from .models import CampaignUnit, Kiosk
+from .models import AudioClip, Campaign, CampaignUnit, Kiosk
+from .prompts import approved_clips
 from .security import ConfigurationError
 
 bp = Blueprint("kiosk", __name__)
@@ -76,6 +78,7 @@ KIOSK_ASSETS = (
     "kiosk/staff.js",
     "kiosk/faces.js",
     "kiosk/kiosk.js",
+    "kiosk/audio.js",
     "kiosk/stranded.js",
     "kiosk/kiosk.css",
     "kiosk/faces.css",
@@ -256,6 +259,57 @@ def manifest(token: str):
         mimetype="application/manifest+json",
         headers={"Cache-Control": "no-cache"},
     )
+
+
+# A clip's address holds its hash: the bytes behind it never change, so a tablet keeps it for a year.
+CLIP_CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+def clip_response(clip: AudioClip) -> Response:
+    """The bytes of one clip, cached for good (its address changes when it is recorded again)."""
+    response = Response(clip.data, mimetype=clip.mime)
+    response.headers["Cache-Control"] = CLIP_CACHE_CONTROL
+    response.headers["ETag"] = f'"{clip.sha256}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def kiosk_audio(session: Session, campaign: Campaign, token: str) -> dict:
+    """What the kiosk definition says about spoken prompts: the approved clips' addresses by language
+    and prompt key, and the campaign's settings (auto-read; the tablet's voice for Vietnamese)."""
+    clips: dict[str, dict[str, str]] = {}
+    for lang, key, sha, ext in approved_clips(session, campaign):
+        clips.setdefault(lang, {})[key] = url_for("kiosk.audio_clip", token=token, sha=sha, ext=ext)
+    return {
+        "clips": clips,
+        "autoplay": bool(campaign.audio_autoplay),
+        # Only ever Vietnamese: a device voice for Hrê, Cor or Ca Dong does not exist, and reading their
+        # speakers the Vietnamese text in another language's place would pass for a translation.
+        "speech_synthesis": ["vi"] if campaign.audio_speech_synthesis else [],
+    }
+
+
+@bp.route("/k/<token>/audio/<sha>.<ext>")
+def audio_clip(token: str, sha: str, ext: str):
+    """An approved clip of this kiosk's campaign, by its hash."""
+    kiosk, refusal = _active_kiosk(token)
+    if refusal is not None:
+        return refusal
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        abort(404)
+    clip = get_session().scalars(
+        select(AudioClip)
+        .where(
+            AudioClip.campaign_id == kiosk.campaign_id,
+            AudioClip.sha256 == sha,
+            AudioClip.ext == ext,
+            AudioClip.status == "approved",
+        )
+        .limit(1)
+    ).first()
+    if clip is None:
+        abort(404)
+    return clip_response(clip)
 
 
 @bp.route("/k/sw.js")

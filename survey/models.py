@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -97,6 +98,10 @@ class Campaign(Base):
     # Integrity checks (survey.integrity): the settings changed from analysis.integrity's documented
     # defaults, {name: value}; None or {}: every default.
     integrity_settings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Spoken prompts (survey.prompts): the kiosk reads each question aloud as it appears, and where a
+    # language has no recorded clip the tablet's own Vietnamese voice may read the Vietnamese text.
+    audio_autoplay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    audio_speech_synthesis: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     units: Mapped[list[CampaignUnit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
@@ -326,3 +331,35 @@ class Assignment(Base):
     unit_code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+AUDIO_STATES = ("draft", "approved")
+
+
+class AudioClip(Base):
+    """A spoken prompt of a campaign: one clip per language and prompt (question, choice, section or
+    screen message), normalised by survey.audio; only approved clips go to the kiosk."""
+
+    __tablename__ = "audio_clips"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "language", "prompt", name="uq_audio_clips_campaign_language_prompt"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(64))
+    prompt: Mapped[str] = mapped_column(String(255))  # questionnaires.prompt_key: q:<item>, c:<list>:<code> …
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | approved
+    sha256: Mapped[str] = mapped_column(String(64))  # of ``data``: the clip's address changes with it
+    mime: Mapped[str] = mapped_column(String(40))
+    ext: Mapped[str] = mapped_column(String(8))
+    # Deferred: listing a campaign's clips must not load every clip's bytes.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    loudness_in: Mapped[float | None] = mapped_column(Float)  # LUFS as received (before normalisation)
+    source: Mapped[str] = mapped_column(String(16), default="recorded")  # recorded | uploaded | definition
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template
+from flask import Blueprint, Flask, Response, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from .errors import is_api_path
@@ -21,8 +21,15 @@ VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    # blob: for audio: the kiosk plays a spoken prompt from the bytes it keeps offline, the recording
+    # page plays back what was just recorded.
+    "media-src 'self' blob:; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+# The staff page that records spoken prompts needs this page's own microphone (and nothing else).
+MICROPHONE_PERMISSIONS = "camera=(), microphone=(self), geolocation=(), payment=()"
+# Endpoints that take a larger body than MAX_CONTENT_LENGTH (an audio file): endpoint -> bytes.
+UPLOAD_LIMITS: dict[str, int] = {}
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -44,6 +51,9 @@ def _csrf_protect() -> None:
     # The JSON API authenticates each request with a kiosk or API token, never with the session
     # cookie, so a forged cross-site request has nothing to ride on there; every other POST needs
     # the form's CSRF token.
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    if limit is not None and session.get("user_id"):  # staff only; before the CSRF check reads the body
+        request.max_content_length = limit
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
     if is_api_path():

@@ -59,7 +59,7 @@ def test_the_kiosk_page_is_a_script_free_shell_with_strict_headers(kiosk_app, ca
     version = kiosk_app.extensions["sipas.kiosk_asset_version"]  # cached for good by the service worker
     assert [re.search(r'src="([^"]+)"', s).group(1) for s in scripts] == [
         f"/static/kiosk/{name}.js?v={version}"
-        for name in ("expr", "queue", "submit", "dom", "i18n", "staff", "faces", "kiosk")
+        for name in ("expr", "queue", "submit", "dom", "i18n", "staff", "faces", "audio", "kiosk")
     ]
     assert all(body.strip() == "" for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S))
     assert re.search(r"\son[a-z]+\s*=", html) is None

@@ -68,6 +68,14 @@ ACCESS: dict[str, frozenset[str]] = {
     # Integrity flags and their settings: analysts and admins only (the graded office must not see flags).
     "admin.integrity": ANALYSTS,
     "admin.integrity_settings": ANALYSTS,
+    # Spoken prompts: analysts and admins record, listen to and approve them, and set auto-read.
+    "admin.audio_overview": ANALYSTS,
+    "admin.audio_settings": ANALYSTS,
+    "admin.audio_language": ANALYSTS,
+    "admin.audio_upload": ANALYSTS,
+    "admin.audio_approve": ANALYSTS,
+    "admin.audio_delete": ANALYSTS,
+    "admin.audio_clip": ANALYSTS,
     "admin.users": ADMINS,
     "admin.user_active": ADMINS,
     "admin.user_password": ADMINS,
@@ -132,6 +140,10 @@ class World:
             "filename": "css/app.css",
             "response_ref": self.response_ref,
             "keying_id": 1,  # no such keying: the resolution page says so and changes nothing
+            "lang": "vi",
+            "clip_id": 1,  # no such clip: 404
+            "sha": "0" * 64,
+            "ext": "mp3",
         }
         return {name: known[name] for name in rule.arguments}
 

@@ -15,6 +15,7 @@ defaults filled in: the input of :func:`questionnaires.build.build`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..errors import LoadWarning, QuestionnaireError
@@ -27,13 +28,16 @@ from .sections import section_layout
 __all__ = ["Context", "validate"]
 
 
-def validate(raw: Any, file: str | None = None) -> tuple[dict, list[LoadWarning]]:
+def validate(
+    raw: Any, file: str | None = None, base_dir: str | Path | None = None
+) -> tuple[dict, list[LoadWarning]]:
     """Check plain data read from a definition; return it normalised, with the warnings collected.
 
     Every problem found is reported, together, in one QuestionnaireError (see ``problems``); an entry
     with a problem is left out of the later checks so that one mistake is not reported many times.
     """
     ctx = Context(file)
+    ctx.base_dir = Path(base_dir) if base_dir is not None else None
     raw = top_level(ctx, raw)
     ctx.errors.extend(raw.get("_errors") or [])
     for code, message, where in raw.get("_warnings") or []:

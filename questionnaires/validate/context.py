@@ -6,15 +6,18 @@ import difflib
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ErrorCode, LoadWarning, QuestionnaireError, WarningCode
 from ..expressions import ExpressionError, parse, parse_choice_filter
-from ..model import Level
+from ..model import LANGUAGE_NAMES, Level
 
 CODE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # XLSForm names may also hold '-' and '.' after the first character (pyxform's XML name rule, ASCII).
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# What ODK Collect plays, and what the toolkit's normaliser reads.
+AUDIO_SUFFIXES = (".mp3", ".ogg", ".opus", ".oga", ".wav", ".m4a", ".aac", ".webm", ".amr", ".3gp", ".flac")
 MAX_ERRORS = 50  # problems listed in one message; the count of the rest follows
 LEVEL_KEYS = {"fields": Level.FIELD, "elements": Level.ELEMENT, "criteria": Level.CRITERION}
 
@@ -25,15 +28,16 @@ KEYS = {
         "scoring", "language_names", "default_language", "settings",
     },
     "group": {"code", "label"},
-    "choice": {"code", "label", "extra"},
+    "choice": {"code", "label", "extra", "audio"},
     "choice_file": {"file", "choices"},
     "section": {
         "code", "label", "intro", "relevant", "groups", "questions", "appearance", "wrapped", "extra",
+        "audio",
     },
     "question": {
         "code", "type", "label", "hint", "choices", "required", "relevant", "constraint",
         "constraint_message", "appearance", "role", "groups", "calculation", "default", "choice_filter",
-        "guidance_hint", "required_message", "read_only", "extra",
+        "guidance_hint", "required_message", "read_only", "extra", "audio",
     },
     "scoring": {
         "method", "valid", "positive", "scale", "values", "group_weights", "group_weighting", "points_total",
@@ -55,6 +59,9 @@ class Context:
         self.languages: tuple[str, ...] = ("vi",)
         self.default_language: str | None = None
         self.choice_lists: dict[str, list[dict]] = {}  # normalised, once read
+        self.base_dir: Path | None = None  # the definition's folder: audio files are looked up there
+        self.language_names: dict[str, str] = {}  # how XLSForm columns name each language
+        self.from_xlsform = False
 
     def fail(self, code: ErrorCode, message: str, where: str | None = None) -> QuestionnaireError:
         """Return the error to raise, naming this file."""
@@ -121,6 +128,61 @@ class Context:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise self.fail(ErrorCode.BAD_VALUE, f"'{key}' must be text, found {kind_of(value)}", where)
         return str(value).strip()
+
+    def audio(self, value: Any, where: str) -> dict[str, str]:
+        """Return the spoken prompt files ``{language: file}``: relative paths, in a known language, with
+        an audio suffix, and (when the definition's folder is known) files that exist there."""
+        if value is None or value == {}:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(
+                ErrorCode.BAD_VALUE, f"audio must be {{language: file}}, found {kind_of(value)}", where
+            )
+        out: dict[str, str] = {}
+        for lang, file in value.items():
+            lang = str(lang)
+            column = self.audio_column(lang)
+            at = f"{where}, column {column!r}" if self.from_xlsform else f"{where}, audio {lang}"
+            if lang not in self.languages:
+                raise self.fail(
+                    ErrorCode.BAD_VALUE,
+                    f"audio in unknown language {lang!r}; the form's languages are {list(self.languages)}",
+                    at,
+                )
+            if file is None or str(file).strip() == "":
+                continue
+            if isinstance(file, bool) or not isinstance(file, str):
+                raise self.fail(
+                    ErrorCode.BAD_VALUE, f"an audio file must be a file name, found {kind_of(file)}", at
+                )
+            name = file.strip()
+            pure = PurePosixPath(name.replace("\\", "/"))
+            if pure.is_absolute() or ".." in pure.parts or re.match(r"^[A-Za-z]:", name) or "://" in name:
+                raise self.fail(
+                    ErrorCode.BAD_VALUE,
+                    f"audio file {name!r} must be a path relative to the definition's folder (no '..', "
+                    "no drive, no address)",
+                    at,
+                )
+            if pure.suffix.lower() not in AUDIO_SUFFIXES:
+                raise self.fail(
+                    ErrorCode.BAD_VALUE,
+                    f"audio file {name!r} is not an audio file (expected {', '.join(AUDIO_SUFFIXES)})",
+                    at,
+                )
+            if self.base_dir is not None and not (self.base_dir / pure).is_file():
+                raise self.fail(
+                    ErrorCode.INVALID_FILE,
+                    f"không tìm thấy tệp âm thanh {name!r} (audio file not found in {self.base_dir})",
+                    at,
+                )
+            out[lang] = str(pure)
+        return out
+
+    def audio_column(self, lang: str) -> str:
+        """The XLSForm column of the audio in ``lang`` (``media::audio::Tiếng Việt (vi)``)."""
+        name = self.language_names.get(lang, LANGUAGE_NAMES.get(lang, lang))
+        return f"media::audio::{name}" if name else "media::audio"
 
     def code(self, raw: Mapping, key: str, where: str) -> str:
         """Return ``raw[key]`` as a valid name (an item, section or node code)."""

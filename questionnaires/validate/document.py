@@ -79,6 +79,8 @@ def _languages(ctx: Context, raw: Mapping) -> dict[str, Any]:
         langs.append(str(default))  # XLSForm allows a default language that no column uses
     ctx.languages = tuple(langs)
     ctx.default_language = str(default) if default is not None else None
+    ctx.language_names = {str(k): str(v or "") for k, v in names.items()}
+    ctx.from_xlsform = bool(raw.get("_xlsform"))
     if "vi" not in langs:
         ctx.warn(
             WarningCode.NO_VIETNAMESE,
@@ -173,6 +175,7 @@ def _choice_list(ctx: Context, items: Any, lw: str, allow_duplicates: bool) -> l
                     "code": code,
                     "label": ctx.label(c.get("label"), cw),
                     "extra": _extra(ctx, c.get("extra"), cw),
+                    "audio": ctx.audio(c.get("audio"), cw),
                 }
             )
     return choices

@@ -74,9 +74,10 @@ def _section(
         "appearance": str(appearance).strip() if appearance else None,
         "wrapped": wrapped,
         "extra": extra_columns(ctx, s.get("extra"), sw),
+        "audio": ctx.audio(s.get("audio"), sw),
         "questions": [],
     }
-    if not wrapped and (sec["relevant"] or sec["intro"] or sec["extra"] or sec["groups"]):
+    if not wrapped and (sec["relevant"] or sec["intro"] or sec["extra"] or sec["groups"] or sec["audio"]):
         raise ctx.fail(ErrorCode.BAD_VALUE, "questions outside any group cannot have group settings", sw)
     return sec, sw
 
@@ -170,6 +171,7 @@ def question(ctx: Context, q: dict, code: str, where: str, choices: dict, group_
     out["role"] = _role(ctx, q.get("role"), qtype, where)
     out["groups"] = ctx.groups(q.get("groups"), where, group_codes)
     out["extra"] = extra_columns(ctx, q.get("extra"), where)
+    out["audio"] = ctx.audio(q.get("audio"), where)
     return out
 
 

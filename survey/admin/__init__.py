@@ -22,8 +22,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    # Staff pages show personal and survey data: never kept in shared browser caches.
-    response.headers["Cache-Control"] = "no-store"
+    # Staff pages show personal and survey data: never kept in shared browser caches. A clip's
+    # address holds its hash, so its own private, immutable caching stands.
+    if "immutable" not in (response.headers.get("Cache-Control") or ""):
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -45,6 +47,7 @@ def init_app(app: Flask) -> None:
 
 # The route modules add their views to bp, so they are imported once it exists.
 from . import (  # noqa: E402, F401 - registers the routes
+    audio,
     auth,
     campaigns,
     double_entry,

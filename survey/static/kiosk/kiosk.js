@@ -500,6 +500,7 @@
   // ------------------------------------------------------------------------------- rendering
 
   function frame(options) {
+    if (window.SipasAudio) window.SipasAudio.stop(); // a new screen: whatever was being read stops
     clearTimer("reset");
     hideIdleWarning();
     closeRestart();
@@ -595,6 +596,9 @@
       }),
       el("p", { className: "welcome__campaign", lang: "vi", text: def.campaign.name }),
     ]));
+    if (window.SipasAudio) {
+      window.SipasAudio.welcome(main.querySelector(".welcome"), [T("surveyName"), T("anonymous"), T("how")].join(". "));
+    }
     main.focus({ preventScroll: true });
   }
 
@@ -652,6 +656,7 @@
       el("button", { type: "button", className: "btn btn--primary", id: "k-next", text: nextText(all, index), onclick: guarded(goNext) })
     ]));
     refresh();
+    if (window.SipasAudio) window.SipasAudio.section(body, section); // "Nghe" buttons; auto-read
     if (!fromHistory) pushHistory();
     save();
     touch();
@@ -1086,6 +1091,7 @@
     });
     main.appendChild(el("h1", { className: "k-section__title", text: T("reviewTitle") }));
     main.appendChild(el("p", { className: "k-section__intro", text: T("reviewIntro") }));
+    if (window.SipasAudio) window.SipasAudio.message(main, "review", T("reviewIntro"));
     var general = el("div", { className: "k-review__general", id: "k-general", role: "alert", hidden: true });
     main.appendChild(general);
     sections.forEach(function (section) {
@@ -1249,6 +1255,7 @@
       count,
       el("button", { type: "button", className: "btn btn--secondary btn--big", text: T("newForm"), onclick: showWelcome })
     ]));
+    if (window.SipasAudio) window.SipasAudio.message(main.querySelector(".thanks"), "thanks", T("thanksTitle") + " " + T("thanksText"));
     timers.reset = setInterval(function () {
       left -= 1;
       if (left <= 0) {
@@ -1294,6 +1301,7 @@
           s.questions.forEach(function (q) { questions[q.code] = { q: q, section: s }; });
         });
         root.removeAttribute("aria-busy");
+        if (window.SipasAudio) window.SipasAudio.init(def);
         if (window.SipasStaff) {
           window.SipasStaff.setDefinition({ questionnaire: Q.id, version: Q.version, campaign: def.campaign.name });
         }
@@ -1337,9 +1345,15 @@
   });
 
   // For checks on the tablet (and the tests): a copy of the form being filled, or null between forms.
+  // The language the respondent reads and hears (one place, for the languages' welcome choice to set).
+  function currentLanguage() {
+    return I.lang();
+  }
+
   window.SipasKiosk = {
     formState: function () { return state ? JSON.parse(JSON.stringify(state)) : null; },
     screen: function () { return screen; },
+    language: currentLanguage,
     lang: function () { return I.lang(); }
   };
 

@@ -5,6 +5,10 @@
  *   kiosk page /k/<token>, its manifest, its definition JSON   network first, the last good copy when
  *                                                              the network fails or keeps us waiting
  *   static files /static/…?v=<version>                         cache first (the version is in the URL)
+ *   spoken prompts /k/<token>/audio/<sha256>.<ext>             cache first (the hash is in the URL); the
+ *                                                              clips the definition lists are fetched
+ *                                                              when the page asks to warm, so the kiosk
+ *                                                              speaks offline
  *   everything else (POST /api/v1/responses, staff pages, …)   not touched: straight to the network
  *
  * The route /k/sw.js fills in VERSION (a hash of the kiosk's files) and ASSETS (their versioned
@@ -22,6 +26,9 @@ var ASSETS = /*SIPAS:ASSETS*/[];
 var PREFIX = "sipas-kiosk-";
 var STATIC_CACHE = PREFIX + "static-" + VERSION;
 var PAGE_CACHE = PREFIX + "pages";
+// Not versioned: a clip's address holds its hash, so a release does not make it stale.
+var AUDIO_CACHE = PREFIX + "audio";
+var AUDIO_PATH = /^([^/]+)\/audio\/[0-9a-f]{64}\.[a-z0-9]{2,5}$/;
 // How long a page or definition request may wait for the network before the saved copy is used
 // (a mountain commune's link can hang rather than fail); the network answer still refreshes the cache.
 var NETWORK_WAIT_MS = 4000;
@@ -47,6 +54,7 @@ function kindOf(url) {
   if (path.indexOf(SCOPE) === 0) {
     var rest = path.slice(SCOPE.length);
     if (rest === "sw.js") return null;
+    if (AUDIO_PATH.test(rest)) return "audio";
     if (/^[^/]+$/.test(rest) || /^[^/]+\/manifest\.webmanifest$/.test(rest)) return "page";
     return null;
   }
@@ -146,6 +154,61 @@ function cacheFirst(request, url) {
   });
 }
 
+function audioFirst(request) {
+  return caches.open(AUDIO_CACHE).then(function (cache) {
+    return cache.match(cacheKey(request.url), { ignoreVary: true }).then(function (hit) {
+      if (hit) return hit;
+      return fetch(request).then(function (response) {
+        if (response.status === 200 && response.type === "basic" && !request.headers.has("Range")) {
+          cache.put(cacheKey(request.url), response.clone());
+        }
+        return response;
+      });
+    });
+  });
+}
+
+// The clips a saved definition lists (def.audio.clips[language][prompt]): fetch those not kept yet, and
+// drop the kiosk's clips it no longer lists (recorded again, or unapproved). Resolves to the missing.
+function warmAudio(definitionUrl) {
+  var token = (definitionUrl.match(/\/kiosk\/([^/]+)\/definition$/) || [])[1];
+  return savedCopy(definitionUrl).then(function (saved) {
+    if (!saved || !token) return [];
+    return saved.clone().json().then(function (def) {
+      var clips = (def && def.audio && def.audio.clips) || {};
+      var wanted = [];
+      Object.keys(clips).forEach(function (lang) {
+        Object.keys(clips[lang] || {}).forEach(function (key) {
+          var url = new URL(clips[lang][key], self.location.href).href;
+          if (wanted.indexOf(url) < 0) wanted.push(url);
+        });
+      });
+      // A campaign without clips leaves no audio cache behind.
+      return caches.has(AUDIO_CACHE).then(function (has) {
+        return has || wanted.length ? caches.open(AUDIO_CACHE) : null;
+      }).then(function (cache) {
+        if (!cache) return [];
+        var prefix = new URL(SCOPE + token + "/audio/", self.location.href).href;
+        return cache.keys().then(function (requests) {
+          return Promise.all(requests.filter(function (r) {
+            return r.url.indexOf(prefix) === 0 && wanted.indexOf(r.url) < 0;
+          }).map(function (r) { return cache.delete(r); }));
+        }).then(function () {
+          return Promise.all(wanted.map(function (url) {
+            return cache.match(url).then(function (hit) {
+              if (hit) return null;
+              return fetch(url, { credentials: "omit" }).then(function (response) {
+                if (response.status !== 200) return url;
+                return cache.put(url, response).then(function () { return null; });
+              }).catch(function () { return url; });
+            });
+          }));
+        });
+      }).then(function (results) { return results.filter(Boolean); });
+    }).catch(function () { return []; });
+  });
+}
+
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(STATIC_CACHE).then(function (cache) {
@@ -172,6 +235,7 @@ self.addEventListener("fetch", function (event) {
   var kind = kindOf(url);
   if (kind === "static") event.respondWith(cacheFirst(request, url));
   else if (kind === "page") event.respondWith(networkFirst(event));
+  else if (kind === "audio") event.respondWith(audioFirst(request));
 });
 
 // The page asks to keep its own addresses (the page, its definition, its manifest): on the first
@@ -189,18 +253,22 @@ function warm(urls) {
       return keep(url, response);
     }).catch(function () { return false; });
   })).then(function () {
-    return Promise.all(wanted.map(savedCopy)).then(function (copies) {
-      return caches.open(STATIC_CACHE).then(function (cache) {
-        return Promise.all(ASSETS.map(function (u) { return cache.match(u); }));
-      }).then(function (assets) {
-        var missing = wanted.filter(function (u, i) { return !copies[i]; });
-        var assetsMissing = ASSETS.filter(function (u, i) { return !assets[i]; });
-        return {
-          type: "warmed",
-          version: VERSION,
-          ready: missing.length === 0 && assetsMissing.length === 0,
-          missing: missing.concat(assetsMissing)
-        };
+    var definitions = wanted.filter(function (u) { return /\/definition$/.test(new URL(u).pathname); });
+    return Promise.all(definitions.map(warmAudio)).then(function (lists) {
+      var audioMissing = [].concat.apply([], lists);
+      return Promise.all(wanted.map(savedCopy)).then(function (copies) {
+        return caches.open(STATIC_CACHE).then(function (cache) {
+          return Promise.all(ASSETS.map(function (u) { return cache.match(u); }));
+        }).then(function (assets) {
+          var missing = wanted.filter(function (u, i) { return !copies[i]; });
+          var assetsMissing = ASSETS.filter(function (u, i) { return !assets[i]; });
+          return {
+            type: "warmed",
+            version: VERSION,
+            ready: missing.length === 0 && assetsMissing.length === 0 && audioMissing.length === 0,
+            missing: missing.concat(assetsMissing, audioMissing)
+          };
+        });
       });
     });
   });
