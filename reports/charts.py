@@ -27,7 +27,7 @@ from analysis.data import bilingual
 from analysis.results import IndexTable, UnitResult
 from questionnaires import Questionnaire
 
-from .colours import ink_for
+from .colours import SCALE, ink_for
 from .errors import ReportError
 from .structure import Structure, display_name, nfc, vn_number
 
@@ -40,10 +40,9 @@ UNIT_COLOUR = "#1F6FB2"
 DISTRICT_COLOUR = "#9AA5B1"
 CAUTION_COLOUR = "#E39B3A"  # results to read with care (small sample, criteria left out)
 CAUTION_FLAGS = ("small_sample", "missing_criteria", "no_data")
-# Red (low) -> yellow -> green (high): the lowest cells stand out, as in the workbook.
-HEAT = LinearSegmentedColormap.from_list("sipas_heat", ["#D73027", "#FEE08B", "#1A9850"]).with_extremes(
-    bad="#F2F2F2"
-)
+# Red (low) -> yellow -> green (high): the lowest cells stand out, in the workbook's own colours, light
+# enough that the numbers in the cells keep a contrast of at least 4.5:1.
+HEAT = LinearSegmentedColormap.from_list("sipas_heat", list(SCALE)).with_extremes(bad="#F2F2F2")
 
 # The smallest type on any figure, in points at the figure's own size: the workbook inserts figures at
 # that size (never shrunk), so this is also the smallest type on paper.

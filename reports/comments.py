@@ -45,7 +45,9 @@ CELL_LIMIT = 32_767
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # A run of 9 to 14 digits, optionally led by "+" and broken by spaces, dots, dashes or brackets.
 _DIGITS = re.compile(r"(?<![\w+])(?:\(\s*)?\+?\d(?:[ .\-()]{0,3}\d){8,13}(?!\w)")
-_ID_WORDS = re.compile(r"(cmnd|cccd|cmt|căn cước|chứng minh|định danh|số id)\W*$", re.IGNORECASE)
+_ID_WORDS = re.compile(
+    r"(cmnd|cccd|cmt|căn cước|chứng minh|định danh|số id)(?:\W+(?:số|là|của tôi|tôi))*\W*$", re.IGNORECASE
+)
 _CURRENCY = re.compile(r"^\s*(đồng|đ\b|vnđ|vnd|triệu|nghìn|ngàn|tỷ)", re.IGNORECASE)
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:[.,]\d{3})+")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -749,7 +750,7 @@ def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
 
 
 def _signature_block(sh: _Sheet, cover: Cover, row: int, last_col: int) -> int:
-    """"Nơi nhận" on the left and the signer on the right, as at the end of an official document."""
+    """ "Nơi nhận" on the left and the signer on the right, as at the end of an official document."""
     f = sh.f
     split = max(1, min(last_col // 2, 3))
     right = split + 1
@@ -1207,7 +1208,6 @@ def _figures_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     sh.print_setup(None, ctx.title)
 
 
-
 # ------------------------------------------------------------------------------------------- units
 
 
@@ -1579,6 +1579,23 @@ def _structure_text(s: Structure) -> str:
     return "; ".join(parts) + "."
 
 
+def _readable(ctx: _Context, text: str) -> str:
+    """A scoring warning with unit, criterion and group codes replaced by their names (printed text)."""
+    s = ctx.structure
+    names = {u.unit: ctx.name(u) for u in ctx.units}
+    for code in s.criteria:
+        names[code] = f'{s.short.get(code, "")} "{s.names.get(code) or s.label(code)}"'.strip()
+    for e in s.elements:
+        names.setdefault(e.code, f'{e.number}. "{e.label}"')
+    names.update({g.code: nfc(g.label.vi) for g in ctx.questionnaire.groups})
+    if not names:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])(" + "|".join(re.escape(c) for c in sorted(names, key=len, reverse=True)) + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: names[m.group(1)], text)
+
+
 def _method_sheet(workbook: Workbook, ctx: _Context, f: _Formats, responses: pd.DataFrame | None) -> None:
     sh = _Sheet(workbook, SHEET_METHOD, f)
     sh.widths([30, 12, 12, 12, 12, 14, 40])
@@ -1592,7 +1609,7 @@ def _method_sheet(workbook: Workbook, ctx: _Context, f: _Formats, responses: pd.
     row += 1
     sh.merge(row, 0, 6, "Cảnh báo khi tính chỉ số", f.section)
     row += 1
-    warnings = list(ctx.table.warnings) or ["Không có cảnh báo."]
+    warnings = [_readable(ctx, str(w)) for w in ctx.table.warnings] or ["Không có cảnh báo."]
     for w in warnings:
         sh.height(row, 15 * max(1, math.ceil(len(w) / 110)) + 3)
         sh.merge(row, 0, 6, str(w), f.long_text)
