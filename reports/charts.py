@@ -205,7 +205,7 @@ def ranking_figure(
                 bits.append("Thanh màu cam: mẫu nhỏ hoặc thiếu tiêu chí, cần đọc thận trọng")
             if note:
                 bits.append("Hiển thị " + note)
-            _footnote(figure, "; ".join(bits))
+            _footnote(figure, _wrap("; ".join(bits), int(width * 15)))
     return figure
 
 
@@ -261,10 +261,10 @@ def elements_figure(
         figure.subplots_adjust(
             left=0.3 / width,
             right=1 - 0.3 / width,
-            top=1 - 0.75 / height,
-            bottom=0.75 / height,
+            top=1 - 1.0 / height,
+            bottom=0.7 / height,
             wspace=0.45,
-            hspace=0.55,
+            hspace=0.8,
         )
         angles = np.linspace(0, 2 * np.pi, len(elements), endpoint=False)
         closed = np.append(angles, angles[0])
