@@ -41,6 +41,9 @@ PHONE = "[số điện thoại]"
 ID_NUMBER = "[số CCCD/CMND]"
 EMAIL = "[email]"
 CELL_LIMIT = 32_767
+# Up to this many comments the sheet is an Excel table (kept in memory); above, rows stream to disk like
+# every other sheet and the header gets a plain filter: the data sheet's memory bound still holds.
+TABLE_MAX = 20_000
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # A run of 9 to 14 digits, optionally led by "+" and broken by spaces, dots, dashes or brackets.
@@ -218,7 +221,9 @@ def write_comments_sheet(
         return names.get(code) or ctx.names.get(code) or code
 
     sh = _Sheet(workbook, name, f)
-    keep_in_memory(sh.sheet)
+    as_table = 0 < len(comments.rows) <= TABLE_MAX
+    if as_table:
+        keep_in_memory(sh.sheet)
     several = len(questions) > 1
     # The comments (a table) on the left, the counts per unit beside them after a narrow gap.
     main = [6, 22, *([26] if several else []), 62]
@@ -270,7 +275,9 @@ def write_comments_sheet(
             sh.number(row, gap + 3, with_comment, f.count)
             sh.number(row, gap + 4, with_comment / forms * 100 if forms else None, f.share)
         sh.height(row, height)
-    if comments.rows:
+    if len(comments.rows) > TABLE_MAX:
+        check(sh.sheet.autofilter(first, 0, first + len(comments.rows), gap - 1), f"bộ lọc trang {name}")
+    elif as_table:
         # An Excel table: filter buttons on its header, sorting keeps each comment with its unit.
         check(
             sh.sheet.add_table(

@@ -485,3 +485,16 @@ def test_rendered_pdf_as_a_district_sees_it(report, table, tmp_path):
     assert "Cận dưới" not in second and "Mã đơn vị" not in first + second
     assert "Nơi nhận" in second and "Nguyễn Văn A" in second
     assert len(list(out.glob("bao-cao-*.png"))) >= 20
+
+
+def test_many_comments_stream_with_a_plain_filter(table, questionnaire, names, comments_table, monkeypatch):
+    # Above TABLE_MAX comments the sheet streams row by row (constant memory) with a header filter.
+    monkeypatch.setattr("reports.comments.TABLE_MAX", 3)
+    buffer = io.BytesIO()
+    build_report(table, questionnaire, buffer, comments=comments_table, pictures=False, constant_memory=True)
+    ws = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))[SHEET_COMMENTS]
+    assert not ws.tables
+    head = next(r[0].row for r in ws.iter_rows(min_col=1, max_col=1) if r[0].value == "STT")
+    assert ws.auto_filter.ref == f"A{head}:C{head + len(COMMENTS)}"
+    texts = [r[2] for r in ws.iter_rows(min_row=head + 1, max_row=head + len(COMMENTS), values_only=True)]
+    assert sorted(texts) == sorted(expected or text for _, text, expected in COMMENTS)
