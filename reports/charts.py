@@ -27,6 +27,7 @@ from analysis.data import bilingual
 from analysis.results import IndexTable, UnitResult
 from questionnaires import Questionnaire
 
+from .colours import SCALE, ink_for
 from .errors import ReportError
 from .structure import Structure, display_name, nfc, vn_number
 
@@ -39,10 +40,14 @@ UNIT_COLOUR = "#1F6FB2"
 DISTRICT_COLOUR = "#9AA5B1"
 CAUTION_COLOUR = "#E39B3A"  # results to read with care (small sample, criteria left out)
 CAUTION_FLAGS = ("small_sample", "missing_criteria", "no_data")
-# Red (low) -> yellow -> green (high): the lowest cells stand out, as in the workbook.
-HEAT = LinearSegmentedColormap.from_list("sipas_heat", ["#D73027", "#FEE08B", "#1A9850"]).with_extremes(
-    bad="#F2F2F2"
-)
+# Red (low) -> yellow -> green (high): the lowest cells stand out, in the workbook's own colours, light
+# enough that the numbers in the cells keep a contrast of at least 4.5:1.
+HEAT = LinearSegmentedColormap.from_list("sipas_heat", list(SCALE)).with_extremes(bad="#F2F2F2")
+
+# The smallest type on any figure, in points at the figure's own size: the workbook inserts figures at
+# that size (never shrunk), so this is also the smallest type on paper.
+MIN_FONT_PT = 8.0
+SMALL = 8.0  # value labels, notes, tick labels of dense charts
 
 _RC = {
     "font.family": "sans-serif",
@@ -125,15 +130,16 @@ def ranking_figure(
     *,
     title: str | None = None,
     limit: int = 80,
+    width: float = 9.5,
 ) -> Figure:
-    """Draw units by rank as horizontal bars with their confidence intervals and the district line."""
+    """Draw units by rank as bars from 0 with their confidence intervals and the district line."""
     with matplotlib.rc_context(_RC):
         ranked = _ranked(table)
         if not ranked:
             raise ReportError(_NO_UNITS)
         rows, note = _limit(ranked, limit)
         height = 1.4 + 0.28 * len(rows)
-        figure = _figure(9.5, height)
+        figure = _figure(width, height)
         ax = figure.add_subplot()
         y = np.arange(len(rows))
         shown = [(i, u) for i, u in enumerate(rows) if u is not None]
@@ -199,13 +205,13 @@ def ranking_figure(
                 bits.append("Thanh màu cam: mẫu nhỏ hoặc thiếu tiêu chí, cần đọc thận trọng")
             if note:
                 bits.append("Hiển thị " + note)
-            _footnote(figure, "; ".join(bits))
+            _footnote(figure, _wrap("; ".join(bits), int(width * 15)))
     return figure
 
 
 def _footnote(figure: Figure, text: str) -> None:
     # supxlabel takes part in the constrained layout, so the note never overlaps the axes.
-    figure.supxlabel(text, x=0.01, ha="left", fontsize=7.5, color="#444444", linespacing=1.4)
+    figure.supxlabel(text, x=0.01, ha="left", fontsize=SMALL, color="#444444", linespacing=1.4)
 
 
 def _index_code(table: IndexTable) -> str:
@@ -218,8 +224,14 @@ def elements_figure(
     *,
     questionnaire: Questionnaire | None = None,
     limit: int = 36,
+    width: float | None = None,
+    height: float | None = None,
 ) -> Figure:
-    """Draw one small radar per unit: its elements against the district, units in rank order."""
+    """Draw one small radar per unit: its elements against the district, units in rank order.
+
+    Every radar's scale runs from 0 to 100, so differences look as large as they are. ``width`` and
+    ``height`` (inches) fit the grid into a box, e.g. a printed page; by default each radar is 2.5 in.
+    """
     structure = Structure.build(table, questionnaire)
     elements = structure.elements
     if len(elements) < 3:
@@ -230,58 +242,70 @@ def elements_figure(
         ranked = _ranked(table)[:limit]
         if not ranked:
             raise ReportError(_NO_UNITS)
-        # About as wide as a landscape page is tall times 1.5, so it prints on one A4 page.
-        columns = min(len(ranked), max(1, math.ceil(math.sqrt(len(ranked) * 1.6))))
+        if width is None:
+            # About as wide as a landscape page is tall times 1.5, so it prints on one A4 page.
+            columns = min(len(ranked), max(1, math.ceil(math.sqrt(len(ranked) * 1.6))))
+            cell_w = 2.5
+        else:
+            columns = max(1, min(len(ranked), int((width - 0.4) // 1.5)))
+            if height is not None:  # as few rows as fit the height, radars at least 1.5 in tall
+                fit = max(1, int((height - 1.4) // 1.5))
+                columns = min(len(ranked), max(columns, math.ceil(len(ranked) / fit)))
+            cell_w = (width - 0.4) / columns
         rows = math.ceil(len(ranked) / columns)
-        width = 2.5 * columns + 0.4
-        height = 2.6 * rows + 1.3
+        cell_h = 2.6 if height is None else max(1.5, min(cell_w * 1.1, (height - 1.4) / rows))
+        width = cell_w * columns + 0.4
+        height = cell_h * rows + 1.4
         # A fixed grid: many polar axes make the constrained layout slow, and every cell is alike.
         figure = _figure(width, height, layout=None)
         figure.subplots_adjust(
-            left=0.4 / width,
-            right=1 - 0.4 / width,
+            left=0.3 / width,
+            right=1 - 0.3 / width,
             top=1 - 1.0 / height,
-            bottom=0.85 / height,
-            wspace=0.35,
-            hspace=0.5,
+            bottom=0.7 / height,
+            wspace=0.45,
+            hspace=0.8,
         )
         angles = np.linspace(0, 2 * np.pi, len(elements), endpoint=False)
         closed = np.append(angles, angles[0])
         district = [table.overall.elements.get(e.code) for e in elements]
-        every = [v for u in ranked for v in u.elements.values() if v is not None]
-        every += [v for v in district if v is not None]
-        floor = max(0.0, math.floor((min(every) - 5) / 10) * 10) if every else 0.0
         for i, unit in enumerate(ranked):
             ax = figure.add_subplot(rows, columns, i + 1, projection="polar")
             ax.set_theta_offset(np.pi / 2)
             ax.set_theta_direction(-1)
-            ax.set_ylim(floor, 100)
-            ax.set_yticks(np.linspace(floor, 100, 3)[1:], labels=[])
-            ax.set_xticks(angles, labels=[str(e.number) for e in elements], fontsize=7.5)
+            ax.set_ylim(0, 100)  # from 0: a radar from 40 makes small differences look large
+            ax.set_yticks([25, 50, 75, 100], labels=[])
+            ax.set_xticks(angles, labels=[str(e.number) for e in elements], fontsize=SMALL)
             if all(v is not None for v in district):
                 ax.plot(closed, [*district, district[0]], color=DISTRICT_COLOUR, linestyle="--", linewidth=1)
             values = [unit.elements.get(e.code) for e in elements]
-            filled = [floor if v is None else v for v in values]
+            filled = [0.0 if v is None else v for v in values]
             ax.plot(closed, [*filled, filled[0]], color=UNIT_COLOUR, linewidth=1.5)
             ax.fill(closed, [*filled, filled[0]], color=UNIT_COLOUR, alpha=0.18)
             ax.set_title(
-                _wrap(f"{unit.rank or '—'}. {display_name(unit, unit_names)} — {vn_number(unit.index)}", 30),
-                fontsize=8.5,
-                pad=10,
+                _wrap(
+                    f"{unit.rank or '—'}. {display_name(unit, unit_names)} — {vn_number(unit.index)}",
+                    max(12, int(cell_w * 12.5)),
+                ),
+                fontsize=SMALL + 0.5,
+                pad=8,
             )
-            ax.tick_params(axis="x", pad=1)
+            ax.tick_params(axis="x", pad=0)
         legend = "   ".join(f"{e.number}. {e.label}" for e in elements)
-        note = f"Đường xanh: đơn vị; đường đứt nét: toàn huyện. Thang từ {floor:.0f} đến 100."
+        note = (
+            "Đường xanh: đơn vị; đường đứt nét: toàn huyện. Thang từ 0 (tâm) đến 100 (vòng ngoài), "
+            "các vòng cách nhau 25."
+        )
         if len(_ranked(table)) > limit:
             note += f" Hiển thị {limit} đơn vị đầu bảng xếp hạng (trong tổng số {len(_ranked(table))})."
         figure.suptitle(
-            "Chỉ số theo yếu tố của từng đơn vị", fontweight="bold", fontsize=11, y=1 - 0.15 / height
+            "Chỉ số theo yếu tố của từng đơn vị", fontweight="bold", fontsize=11, y=1 - 0.12 / height
         )
         figure.text(
             0.1 / width,
-            0.1 / height,
-            _wrap(legend, int(width * 17)) + "\n" + note,
-            fontsize=7.5,
+            0.08 / height,
+            _wrap(legend, int(width * 15)) + "\n" + _wrap(note, int(width * 15)),
+            fontsize=SMALL,
             color="#444444",
         )
     return figure
@@ -294,8 +318,15 @@ def heatmap_figure(
     questionnaire: Questionnaire | None = None,
     threshold: float = 80.0,
     limit: int = 80,
+    width: float | None = None,
+    height: float | None = None,
 ) -> Figure:
-    """Draw the unit × criterion matrix; red cells are the lowest, cells under the threshold are boxed."""
+    """Draw the unit × criterion matrix; red cells are the lowest, cells under the threshold are boxed.
+
+    Criteria are labelled by their number and a short name cut from their own label
+    (:func:`reports.structure.short_name`). Each cell's number is written in the colour (near-black
+    or white) with the higher contrast on its fill.
+    """
     structure = Structure.build(table, questionnaire)
     criteria = structure.criteria
     if not criteria:
@@ -310,8 +341,19 @@ def heatmap_figure(
         matrix = np.array(
             [[np.nan if u is None else _num(u.criteria.get(c)) for c in criteria] for u in rows], dtype=float
         )
-        width = min(3.2 + 0.42 * len(criteria), 30)
-        figure = _figure(width, 2.2 + 0.3 * len(rows))
+        width = width or min(3.2 + 0.38 * len(criteria), 30)
+        labels = [_wrap(f"{structure.short[c]} {structure.names.get(c, '')}".strip(), 19) for c in criteria]
+        label_lines = max(t.count("\n") + 1 for t in labels)
+        longest = max(len(line) for t in labels for line in t.split("\n"))
+        legend = "   ".join(f"{e.number}. {e.label}" for e in structure.elements)
+        if note:
+            legend += "\nHiển thị " + note
+        legend = _wrap(legend, int(width * 15))
+        # Rotated criterion labels above, the rows, and the legend below; ``height`` squeezes the rows.
+        top = 0.55 + longest * SMALL * 0.6 / 72 + 0.15 * label_lines
+        bottom = 0.35 + 0.17 * (legend.count("\n") + 1)
+        row_height = 0.26 if height is None else max(0.2, min(0.26, (height - top - bottom) / len(rows)))
+        figure = _figure(width, top + row_height * len(rows) + bottom)
         ax = figure.add_subplot()
         finite = matrix[np.isfinite(matrix)]
         vmin = float(min(finite.min(), threshold - 10)) if finite.size else 0.0
@@ -325,7 +367,7 @@ def heatmap_figure(
                     f"{value:.0f}",
                     ha="center",
                     va="center",
-                    fontsize=6.5,
+                    fontsize=SMALL,
                     fontweight="bold" if value < threshold else "normal",
                     color=_ink(image.cmap(image.norm(value))),
                     in_layout=False,
@@ -337,12 +379,12 @@ def heatmap_figure(
             outline = PatchCollection(boxes, facecolor="none", edgecolor="#222222", linewidth=1.0)
             outline.set_in_layout(False)
             ax.add_collection(outline)
-        ax.set_xticks(range(len(criteria)), labels=[structure.short[c] for c in criteria], fontsize=7)
+        ax.set_xticks(range(len(criteria)), labels=labels, fontsize=SMALL, rotation=90, linespacing=1.0)
         ax.xaxis.tick_top()
         ax.set_yticks(
             range(len(rows)),
             labels=["…" if u is None else f"{u.rank or '—'}. {display_name(u, unit_names)}" for u in rows],
-            fontsize=7.5,
+            fontsize=SMALL,
         )
         ax.tick_params(length=0)
         # Thin white lines between elements, so the criteria read in their groups.
@@ -352,22 +394,24 @@ def heatmap_figure(
             ax.axvline(edge, color="white", linewidth=2.5)
         colourbar = figure.colorbar(image, ax=ax, shrink=0.6, pad=0.01)
         colourbar.set_label("Chỉ số tiêu chí (%)")
+        colourbar.ax.tick_params(labelsize=SMALL)
         ax.set_title(
             _wrap(f"Chỉ số theo tiêu chí (ô viền đậm: dưới {vn_number(threshold, 0)}%)", 120),
             loc="left",
-            pad=18,
+            pad=8,
         )
-        legend = "   ".join(f"{e.number}. {e.label}" for e in structure.elements)
-        if note:
-            legend += "\nHiển thị " + note
-        _footnote(figure, _wrap(legend, int(width * 17)))
+        _footnote(figure, legend)
     return figure
 
 
 def _ink(rgba: tuple[float, ...]) -> str:
-    """Black on light cells, white on dark ones (relative luminance)."""
-    r, g, b = rgba[:3]
-    return "#111111" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
+    """Near-black on light cells, white on dark ones: whichever has the higher contrast (WCAG 2)."""
+    return ink_for(rgba)
+
+
+def smallest_font(figure: Figure) -> float:
+    """The smallest font size (points) of any text drawn on the figure."""
+    return min((t.get_fontsize() for t in figure.findobj(Text) if t.get_text()), default=MIN_FONT_PT)
 
 
 def _num(value: float | None) -> float:
@@ -380,16 +424,19 @@ def unit_profile_figure(
     unit_names: Mapping[str, str] | None = None,
     *,
     questionnaire: Questionnaire | None = None,
+    width: float = 7.2,
 ) -> Figure:
     """Draw one unit's elements (and index) against the district as paired horizontal bars."""
     structure = Structure.build(table, questionnaire)
     result = table.unit(unit)
     with matplotlib.rc_context(_RC):
         rows = [(f"{e.number}. {e.label}", e.code) for e in structure.elements]
-        labels = [_wrap(text, 34) for text, _ in rows] + ["Chỉ số chung"]
+        wrap = max(18, min(34, int(width * 4.5)))
+        labels = [_wrap(text, wrap) for text, _ in rows] + ["Chỉ số chung"]
         mine = [_num(result.elements.get(code)) for _, code in rows] + [_num(result.index)]
         district = [_num(table.overall.elements.get(code)) for _, code in rows] + [_num(table.overall.index)]
-        figure = _figure(7.2, 0.9 + 0.46 * len(labels))
+        lines = sum(t.count("\n") + 1 for t in labels)
+        figure = _figure(width, 1.0 + max(0.5 * len(labels), 0.17 * lines))
         ax = figure.add_subplot()
         y = np.arange(len(labels))
         ax.barh(
@@ -406,7 +453,7 @@ def unit_profile_figure(
                 yy - 0.19,
                 vn_number(None if np.isnan(a) else a),
                 va="center",
-                fontsize=7.5,
+                fontsize=SMALL,
                 in_layout=False,
             )
             ax.text(
@@ -414,20 +461,21 @@ def unit_profile_figure(
                 yy + 0.19,
                 vn_number(None if np.isnan(b) else b),
                 va="center",
-                fontsize=7.5,
+                fontsize=SMALL,
                 color="#555555",
                 in_layout=False,
             )
-        ax.set_yticks(y, labels=labels, fontsize=8)
+        ax.set_yticks(y, labels=labels, fontsize=SMALL)
         ax.invert_yaxis()
-        ax.set_xlim(0, 112)
+        ax.set_xlim(0, 118)  # from 0; room for the value labels after 100
         ax.set_xticks(range(0, 101, 20))
+        ax.tick_params(axis="x", labelsize=SMALL)
         ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        ax.legend(loc="lower right", fontsize=7.5, frameon=False, bbox_to_anchor=(1.0, 1.0), ncols=2)
-        ax.set_title(_wrap(display_name(result, unit_names), 50), loc="left", fontsize=10)
+        ax.legend(loc="lower left", fontsize=SMALL, frameon=False, bbox_to_anchor=(0.0, 1.0), ncols=2)
+        ax.set_title(_wrap(display_name(result, unit_names), 40), loc="left", fontsize=10, pad=20)
     return figure
 
 

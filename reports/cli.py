@@ -49,6 +49,19 @@ def _write(out: Path, write: Callable[[Path], Any]) -> Any:
 @click.option(
     "--no-figures", is_flag=True, help="Không vẽ hình matplotlib (nhanh hơn); biểu đồ Excel vẫn có."
 )
+@click.option("--number", "document_number", help='Số, ký hiệu văn bản, ví dụ "125/BC-UBND".')
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    help='Một dòng "Nơi nhận" (lặp lại cho mỗi nơi), ví dụ --recipient "Sở Nội vụ tỉnh Quảng Ngãi;".',
+)
+@click.option(
+    "--signer-title",
+    multiple=True,
+    help='Một dòng chức vụ người ký (lặp lại), ví dụ "TM. ỦY BAN NHÂN DÂN" rồi "CHỦ TỊCH".',
+)
+@click.option("--signer-name", help="Họ và tên người ký (signer's name).")
 def report(
     options: ScoringOptions,
     threshold: float,
@@ -58,10 +71,18 @@ def report(
     issuer: str | None,
     period: str | None,
     no_figures: bool,
+    document_number: str | None,
+    recipients: tuple[str, ...],
+    signer_title: tuple[str, ...],
+    signer_name: str | None,
 ) -> None:
-    """Lập báo cáo Excel xếp hạng các đơn vị (write the ranked Excel report)."""
+    """Lập báo cáo Excel xếp hạng các đơn vị (write the ranked Excel report).
+
+    Góp ý của người dân (the questionnaire's free-text answers) are always in the workbook, phone
+    numbers, ID numbers and e-mail addresses masked; --include-data adds the raw data sheets.
+    """
     from .quality import language_arguments, quality_arguments
-    from .workbook import build_report
+    from .workbook import Cover, build_report
 
     if out.suffix.lower() != ".xlsx":
         raise click.UsageError(f"--out phải là tệp .xlsx (got {out.name})")
@@ -83,6 +104,8 @@ def report(
                 path,
                 unit_names=arguments.get("unit_names") or {},
                 responses=arguments["responses"] if include_data else None,
+                comments=arguments["responses"],
+                cover=Cover.of(document_number, recipients, signer_title, signer_name),
                 title=title,
                 issuer=issuer,
                 period=period,

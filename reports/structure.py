@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from analysis.results import IndexTable, UnitResult
 from questionnaires import Level, Questionnaire, ScoreNode
@@ -35,6 +36,8 @@ class Structure:
     elements: tuple[Element, ...]
     labels: Mapping[str, str]
     short: Mapping[str, str]  # criterion code -> "1.1", element code -> "1"
+    # criterion code -> a short name cut from its own label (:func:`short_names`), for charts' axes
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def criteria(self) -> tuple[str, ...]:
@@ -81,7 +84,15 @@ class Structure:
                 fields.append(Field(child.code, labels[child.code], tuple(add_elements(child.children))))
             else:
                 add_elements((child,))
-        return cls(tree.code, labels[tree.code], tuple(fields), tuple(elements), labels, _short(elements))
+        return cls(
+            tree.code,
+            labels[tree.code],
+            tuple(fields),
+            tuple(elements),
+            labels,
+            _short(elements),
+            short_names(labels, [c for e in elements for c in e.criteria]),
+        )
 
     @classmethod
     def _from_table(cls, table: IndexTable) -> Structure:
@@ -103,7 +114,13 @@ class Structure:
             elements.append(Element("khac", "Tiêu chí khác", len(elements) + 1, rest))
         fields = tuple(Field(f, labels.get(f, f), ()) for f in field_codes)
         return cls(
-            index_code, labels.get(index_code, "Chỉ số"), fields, tuple(elements), labels, _short(elements)
+            index_code,
+            labels.get(index_code, "Chỉ số"),
+            fields,
+            tuple(elements),
+            labels,
+            _short(elements),
+            short_names(labels, [c for e in elements for c in e.criteria]),
         )
 
 
@@ -123,6 +140,47 @@ def _short(elements: list[Element]) -> dict[str, str]:
     return short
 
 
+SHORT_NAME_CHARS = 30
+
+
+def short_name(label: str, width: int = SHORT_NAME_CHARS, tail: int = 2) -> str:
+    """Shorten a label by a fixed rule that only removes words, never adds any.
+
+    A bracketed aside is dropped; a label still longer than ``width`` characters keeps its first words
+    (up to about 60% of ``width``), "…", and its last ``tail`` words: "Trang thiết bị phục vụ người
+    dân, tổ chức hiện đại" -> "Trang thiết bị phục vụ … hiện đại".
+    """
+    text = " ".join(re.sub(r"\s*\([^()]*\)", "", nfc(label)).split()) or nfc(label).strip()
+    if len(text) <= width:
+        return text
+    words = text.split()
+    end = words[-tail:] if tail < len(words) else words[-1:]
+    rest = words[: len(words) - len(end)]
+    head: list[str] = []
+    budget = max(width - len(" ".join(end)) - 2, int(width * 0.6))
+    for word in rest:
+        if len(" ".join([*head, word])) > budget:
+            break
+        head.append(word)
+    if not head:
+        head = rest[:1]
+    return " ".join(head).rstrip(",;:") + " … " + " ".join(end)
+
+
+def short_names(labels: Mapping[str, str], codes: Sequence[str]) -> dict[str, str]:
+    """Short names of ``codes`` (:func:`short_name`), each distinct: a clash keeps more final words."""
+    names: dict[str, str] = {}
+    for code in codes:
+        label = labels.get(code, code)
+        others = [labels.get(c, c) for c in codes if c != code]
+        for tail in range(2, 8):
+            name = short_name(label, tail=tail)
+            if all(short_name(o, tail=tail) != name for o in others) or name == nfc(label):
+                break
+        names[code] = name
+    return names
+
+
 def nfc(text: str) -> str:
     """Compose Vietnamese diacritics (NFC): fonts and Excel show composed letters reliably."""
     if text.isascii() or unicodedata.is_normalized("NFC", text):
@@ -137,8 +195,8 @@ def display_name(unit: UnitResult, unit_names: Mapping[str, str] | None = None) 
 
 
 def vn_number(value: float | None, decimals: int = 2) -> str:
-    """Format a number the Vietnamese way (comma decimal), '—' when missing."""
-    if value is None:
+    """Format a number the Vietnamese way (dot thousands, comma decimal), '—' when missing."""
+    if value is None or value != value:  # None or NaN
         return "—"
     text = f"{value:,.{decimals}f}"
     return text.replace(",", " ").replace(".", ",").replace(" ", ".")

@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -36,6 +37,8 @@ from analysis.tree import asked_groups
 from questionnaires import GroupWeighting, Method, PointsTotal, Questionnaire, UnaskedStratum
 
 from . import charts
+from .colours import ink_for, scale_colour
+from .comments import comment_questions, write_comments_sheet
 from .errors import ReportError
 from .responses import (
     add_responses_sheets,
@@ -55,6 +58,7 @@ SHEET_UNITS = "Từng đơn vị"
 SHEET_METHOD = "Phương pháp"
 SHEET_QUALITY = "Chất lượng dữ liệu"  # reports.quality writes it; 18 characters, within Excel's 31
 SHEET_LANGUAGES = "Theo ngôn ngữ"
+SHEET_COMMENTS = "Góp ý của người dân"  # reports.comments writes it
 FIXED_SHEETS = (
     SHEET_RANKING,
     SHEET_QUALITY,
@@ -63,6 +67,7 @@ FIXED_SHEETS = (
     SHEET_LANGUAGES,
     SHEET_FIGURES,
     SHEET_UNITS,
+    SHEET_COMMENTS,
     SHEET_METHOD,
     "Dữ liệu",
     "Mã hoá",
@@ -72,6 +77,7 @@ PER_UNIT_SHEETS_MAX = 60  # above this, units get compact blocks on one sheet an
 CHART_UNITS_MAX = 60  # a bar chart of more units than this is unreadable
 FIGURE_UNITS_MAX = 60
 DEFAULT_THRESHOLD = 80.0
+RANKING_ROWS_PAGE_ONE = 18  # units the ranking table holds on its first printed page
 FONT = "Times New Roman"  # the font of Vietnamese administrative documents
 
 _INVALID_SHEET_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})
@@ -167,6 +173,8 @@ class _Formats:
 
     def __init__(self, workbook: Workbook):
         base = {"font_name": FONT, "font_size": 11, "valign": "vcenter"}
+        self._workbook, self._base = workbook, base
+        self._heat: dict[tuple[str, bool, bool], Any] = {}
 
         def fmt(**props: Any):
             return workbook.add_format({**base, **props})
@@ -192,6 +200,7 @@ class _Formats:
         self.count = fmt(border=1, num_format="#,##0")
         self.index = fmt(border=1, num_format="0.00")
         self.percent = fmt(border=1, num_format="0%")
+        self.share = fmt(border=1, num_format="0.0")  # a percentage written as 0-100
         self.index_bold = fmt(border=1, num_format="0.00", bold=True)
         self.change = fmt(border=1, num_format="+0.00;-0.00;0.00")
         self.rank_change = fmt(border=1, align="center", num_format='"▲ "0;"▼ "0;"="')
@@ -209,9 +218,63 @@ class _Formats:
         self.label = fmt(bold=True, text_wrap=True, valign="top", border=1, bg_color="#F2F2F2")
         self.long_text = fmt(text_wrap=True, valign="top", border=1)
         self.block_title = fmt(bold=True, bg_color="#DDEBF7", border=1)
-        self.low = workbook.add_format({"bold": True, "font_color": "#9C0006", "border": 2})
+        self.signer = fmt(bold=True, align="center", text_wrap=True, valign="top")
+        self.signer_name = fmt(bold=True, align="center")
+        self.recipients_head = fmt(bold=True, italic=True, font_size=12)
+        self.recipients = fmt(font_size=11, text_wrap=True, valign="top")
+        self.number = fmt(align="center")
         self.rise = workbook.add_format({"font_color": "#006100"})
         self.fall = workbook.add_format({"font_color": "#9C0006"})
+
+    def heat(self, fill: str, *, bold: bool = False, low: bool = False):
+        """An index cell filled with ``fill``, its text in the colour readable on that fill.
+
+        ``low`` (under the threshold) adds bold type and a thick border, which still show in black and
+        white print.
+        """
+        key = (fill, bold, low)
+        fmt = self._heat.get(key)
+        if fmt is None:
+            fmt = self._workbook.add_format(
+                {
+                    **self._base,
+                    "num_format": "0.00",
+                    "bg_color": fill,
+                    "font_color": ink_for(fill),
+                    "bold": bold or low,
+                    "border": 2 if low else 1,
+                }
+            )
+            self._heat[key] = fmt
+        return fmt
+
+
+HEAT_STEPS = 40  # fills of a matrix are quantised to this many steps: few formats, same look
+
+
+@dataclass(frozen=True)
+class _Heat:
+    """A red-yellow-green scale over the values of a matrix: lowest, median, highest."""
+
+    low: float
+    mid: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float | None]) -> _Heat | None:
+        finite = sorted(v for v in values if v is not None)
+        if not finite:
+            return None
+        n = len(finite)
+        median = finite[n // 2] if n % 2 else (finite[n // 2 - 1] + finite[n // 2]) / 2
+        return cls(finite[0], median, finite[-1])
+
+    def fill(self, value: float) -> str:
+        span = self.high - self.low
+        if span <= 0:
+            return scale_colour(self.mid, self.low, self.mid, self.high)
+        step = round((min(max(value, self.low), self.high) - self.low) / span * HEAT_STEPS) / HEAT_STEPS
+        return scale_colour(self.low + step * span, self.low, self.mid, self.high)
 
 
 class _Sheet:
@@ -277,6 +340,42 @@ class _Sheet:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """What an official report carries besides its title (Nghị định 30/2020/NĐ-CP), all optional.
+
+    ``number`` is the document's số/ký hiệu ("125/BC-UBND"), ``recipients`` the lines of "Nơi nhận",
+    ``signer_title`` the lines above the signature ("TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH") and
+    ``signer_name`` the name under it. What is missing is simply not printed.
+    """
+
+    number: str | None = None
+    recipients: tuple[str, ...] = ()
+    signer_title: tuple[str, ...] = ()
+    signer_name: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        number: str | None = None,
+        recipients: Sequence[str] = (),
+        signer_title: Sequence[str] | str = (),
+        signer_name: str | None = None,
+    ) -> Cover | None:
+        titles = signer_title.splitlines() if isinstance(signer_title, str) else list(signer_title)
+        cover = cls(
+            number=nfc(number.strip()) if number and number.strip() else None,
+            recipients=tuple(nfc(r.strip()) for r in recipients if r and r.strip()),
+            signer_title=tuple(nfc(t.strip()) for t in titles if t and t.strip()),
+            signer_name=nfc(signer_name.strip()) if signer_name and signer_name.strip() else None,
+        )
+        return cover if cover != cls() else None
+
+    @property
+    def has_block(self) -> bool:
+        return bool(self.recipients or self.signer_title or self.signer_name)
+
+
+@dataclass(frozen=True)
 class _Context:
     table: IndexTable
     questionnaire: Questionnaire
@@ -297,6 +396,12 @@ class _Context:
     has_quality: bool = False
     # Where the data collection stands (e.g. closed on a date), in a sentence given by the caller.
     status: str | None = None
+    cover: Cover | None = None
+
+    @property
+    def ranking_print_repeats(self) -> bool:
+        """Whether the ranking table is long enough to need its header repeated on later pages."""
+        return len(self.units) > RANKING_ROWS_PAGE_ONE
 
     @property
     def confidence(self) -> str:
@@ -340,6 +445,8 @@ def build_report(
     quality_notes: Sequence[str] = (),
     status: str | None = None,
     by_language: DomainTable | None = None,
+    comments: pd.DataFrame | None = None,
+    cover: Cover | None = None,
 ) -> list[str]:
     """Write the ranked report workbook to a path or a binary stream; return the sheet names in order.
 
@@ -352,6 +459,10 @@ def build_report(
     With ``quality`` (forms per unit: received, by source, rejected, late, flagged by rule, counted)
     and/or ``sensitivity`` (``analysis.sensitivity``), the sheet ``Chất lượng dữ liệu`` follows the
     criteria sheet and the method sheet states ``left_out`` (reason -> forms) and whether flagged forms count.
+
+    The sheet ``Góp ý của người dân`` lists the free-text answers of ``comments`` (a responses table;
+    by default ``responses``), with phone numbers, ID numbers and e-mail addresses masked
+    (:mod:`reports.comments`). ``cover`` adds the document number, "Nơi nhận" and the signature block.
     """
     if questionnaire.scoring is None:
         raise ReportError(
@@ -389,6 +500,7 @@ def build_report(
         include_flagged=include_flagged,
         has_quality=quality is not None or sensitivity is not None,
         status=nfc(status) if status else None,
+        cover=cover,
     )
     if isinstance(out, str | PathLike):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -433,6 +545,9 @@ def build_report(
                 _unit_sheet(workbook, ctx, formats, unit, name)
         else:
             _compact_units_sheet(workbook, ctx, formats)
+        source = comments if comments is not None else responses
+        if source is not None and comment_questions(questionnaire, source):
+            write_comments_sheet(workbook, ctx, formats, source, name=SHEET_COMMENTS)
         _method_sheet(workbook, ctx, formats, responses)
         if responses is not None:
             add_responses_sheets(workbook, questionnaire, responses)
@@ -461,6 +576,8 @@ def _official_heading(sh: _Sheet, ctx: _Context, last_col: int) -> int:
     sh.merge(1, 0, split, "", f.issuer)
     sh.merge(1, right, last_col, "Độc lập - Tự do - Hạnh phúc", f.motto_sub)
     d = ctx.generated
+    if ctx.cover is not None and ctx.cover.number:
+        sh.merge(2, 0, split, f"Số: {ctx.cover.number}", f.number)
     sh.merge(2, right, last_col, f"ngày {d.day:02d} tháng {d.month:02d} năm {d.year}", f.date)
     sh.height(3, 40)
     sh.merge(3, 0, last_col, ctx.title.upper(), f.title)
@@ -554,12 +671,13 @@ def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     sh.widths([c.width for c in cols])
     for key in ("err_plus", "err_minus"):
         check(sh.sheet.set_column(col[key], col[key], 9, None, {"hidden": True}), "cột ẩn")
-    row = _official_heading(sh, ctx, last_visible)
+    printed = last_visible - 1  # the unit code column is for analysts (sorting, joining), not printed
+    row = _official_heading(sh, ctx, printed)
     sh.height(row, 30)
-    sh.merge(row, 0, last_visible, _overall_summary(ctx), f.summary)
+    sh.merge(row, 0, printed, _overall_summary(ctx), f.summary)
     row += 2
     group_row, head_row = row, row + 1
-    _two_row_header(sh, cols[: last_visible + 1], group_row, head_row)
+    _two_row_header(sh, cols[: last_visible + 1], group_row, head_row, (30, 45))
     sh.text(head_row, col["err_plus"], cols[col["err_plus"]].header, f.head)
     sh.text(head_row, col["err_minus"], cols[col["err_minus"]].header, f.head)
     first = head_row + 1
@@ -620,14 +738,42 @@ def _ranking_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     row += 2
     for note in _ranking_notes(ctx):
         sh.height(row, 16 if len(note) <= 120 else 15 * math.ceil(len(note) / 120))
-        sh.merge(row, 0, last_visible, note, f.note)
+        sh.merge(row, 0, printed, note, f.note)
         row += 1
+    if ctx.cover is not None and ctx.cover.has_block:
+        row = _signature_block(sh, ctx.cover, row + 1, printed)
+    end_of_table = row - 1
+    chart_printed = not ctx.pictures and len(ctx.units) <= CHART_UNITS_MAX
     if len(ctx.units) <= CHART_UNITS_MAX:
-        check(
-            sh.sheet.set_h_pagebreaks([row]), "ngắt trang trước biểu đồ"
-        )  # the chart prints on its own page
+        row += 1
+        if chart_printed:  # the chart prints on its own page
+            check(sh.sheet.set_h_pagebreaks([row]), "ngắt trang trước biểu đồ")
     _ranking_chart(workbook, sh, ctx, col, first, last, row, last_visible)
-    sh.print_setup((group_row, head_row), ctx.title)
+    # Printed: the table, its notes and the signature. The native chart is for the screen when the
+    # figures sheet prints its picture (Hình 1); without pictures it prints on a page of its own.
+    chart_rows = math.ceil((90 + 24 * len(ctx.units)) / 20) + 1 if chart_printed else 0
+    check(sh.sheet.print_area(0, 0, end_of_table + chart_rows, printed), "vùng in của trang Xếp hạng")
+    # The header repeats only where the table itself runs onto a second page, never above the chart.
+    repeat = (group_row, head_row) if ctx.ranking_print_repeats and not chart_printed else None
+    sh.print_setup(repeat, ctx.title)
+
+
+def _signature_block(sh: _Sheet, cover: Cover, row: int, last_col: int) -> int:
+    """ "Nơi nhận" on the left and the signer on the right, as at the end of an official document."""
+    f = sh.f
+    split = max(1, min(last_col // 2, 3))
+    right = split + 1
+    lines = max(len(cover.recipients) + 1, len(cover.signer_title) + 5)
+    left = ["Nơi nhận:", *[f"- {r}" for r in cover.recipients]] if cover.recipients else []
+    signer = list(cover.signer_title) + [""] * 4 + ([cover.signer_name] if cover.signer_name else [])
+    for k in range(lines):
+        text = left[k] if k < len(left) else ""
+        sh.merge(row + k, 0, split, text, f.recipients_head if k == 0 and text else f.recipients)
+        mark = signer[k] if k < len(signer) else ""
+        fmt = f.signer_name if cover.signer_name and mark == cover.signer_name and k >= 4 else f.signer
+        sh.merge(row + k, right, last_col, mark.upper() if fmt is f.signer else mark, fmt)
+        sh.height(row + k, 17)
+    return row + lines
 
 
 def _two_row_header(
@@ -818,12 +964,14 @@ def _elements_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     group_row, head_row = row, row + 1
     _two_row_header(sh, cols, group_row, head_row, (30, 75))
     first = head_row + 1
+    parts = [c.key for c in cols if c.key.startswith(("element:", "field:"))]
+    heats = {
+        "parts": _Heat.of([_value_of(u, k) for u in ctx.units for k in parts]),
+        "index": _Heat.of([_num(u.index) for u in ctx.units]),
+    }
     for r, unit in enumerate(ctx.units, start=first):
-        _matrix_row(sh, ctx, cols, r, unit)
+        _matrix_row(sh, ctx, cols, r, unit, lambda key: heats["index" if key == "index" else "parts"])
     last = first + len(ctx.units) - 1
-    value_cols = [i for i, c in enumerate(cols) if c.key.startswith(("element:", "field:"))]
-    sh.conditional(first, value_cols[0], last, value_cols[-1], _heat_scale())
-    sh.conditional(first, last_col, last, last_col, _heat_scale())
     check(sh.sheet.autofilter(head_row, 0, last, last_col), "bộ lọc trang Theo yếu tố")
     sh.sheet.freeze_panes(first, 2)
     row = _matrix_overall(sh, ctx, cols, last + 1)
@@ -840,25 +988,32 @@ def _elements_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     sh.print_setup((group_row, head_row), ctx.title)
 
 
-def _heat_scale() -> dict[str, Any]:
-    return {
-        "type": "3_color_scale",
-        "min_color": "#F8696B",
-        "mid_type": "percentile",
-        "mid_value": 50,
-        "mid_color": "#FFEB84",
-        "max_color": "#63BE7B",
-    }
+def _matrix_row(
+    sh: _Sheet,
+    ctx: _Context,
+    cols: Sequence[_Col],
+    r: int,
+    unit: UnitResult,
+    heat: Callable[[str], _Heat | None],
+    threshold: float | None = None,
+) -> None:
+    """One unit's row of a matrix: each value filled by its scale, with readable text.
 
-
-def _matrix_row(sh: _Sheet, ctx: _Context, cols: Sequence[_Col], r: int, unit: UnitResult) -> None:
+    ``threshold``: values under it are bold with a thick border (the criteria sheet).
+    """
     for c, col in enumerate(cols):
         if col.key == "rank":
             sh.number(r, c, unit.rank, sh.f.rank)
         elif col.key == "name":
             sh.text(r, c, ctx.name(unit), sh.f.text)
         else:
-            sh.number(r, c, _value_of(unit, col.key), sh.f.index_bold if col.key == "index" else sh.f.index)
+            value = _value_of(unit, col.key)
+            scale = heat(col.key)
+            if value is None or scale is None:
+                sh.number(r, c, value, sh.f.index_bold if col.key == "index" else sh.f.index)
+                continue
+            low = threshold is not None and value < threshold
+            sh.number(r, c, value, sh.f.heat(scale.fill(value), bold=col.key == "index", low=low))
 
 
 def _matrix_overall(sh: _Sheet, ctx: _Context, cols: Sequence[_Col], row: int) -> int:
@@ -931,19 +1086,12 @@ def _criteria_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
     group_row, head_row = row, row + 1
     _two_row_header(sh, cols, group_row, head_row, (60, 18))
     first = head_row + 1
+    keys = [c.key for c in cols[2:]]
+    heat = _Heat.of([_value_of(u, k) for u in ctx.units for k in keys])
     for r, unit in enumerate(ctx.units, start=first):
-        _matrix_row(sh, ctx, cols, r, unit)
+        # Cells under the threshold stand out even in black and white print: bold, thick border.
+        _matrix_row(sh, ctx, cols, r, unit, lambda _key: heat, ctx.threshold)
     last = first + len(ctx.units) - 1
-    if last_col >= 2:
-        sh.conditional(first, 2, last, last_col, _heat_scale())
-        # Cells under the threshold stand out even in black and white print: bold, dark red, thick border.
-        sh.conditional(
-            first,
-            2,
-            last,
-            last_col,
-            {"type": "cell", "criteria": "<", "value": _plain(ctx.threshold), "format": f.low},
-        )
     check(sh.sheet.autofilter(head_row, 0, last, last_col), "bộ lọc trang Theo tiêu chí")
     sh.sheet.freeze_panes(first, 2)
     row = _matrix_overall(sh, ctx, cols, last + 1)
@@ -970,44 +1118,103 @@ def _criteria_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
             label = ctx.structure.label(c)
             sh.height(row, 15 if len(label) < 110 else 30)
             sh.text(row, 0, ctx.structure.short[c], f.text_center)
-            sh.merge(row, 1, max(span, 1), f"{label} ({c})", f.text)
+            sh.merge(row, 1, max(span, 1), label, f.text)
             row += 1
     sh.print_setup((group_row, head_row), ctx.title)
 
 
-def _insert_png(sh: _Sheet, row: int, col: int, png: bytes, filename: str, *, scale: float) -> None:
+def png_info(png: bytes) -> tuple[int, int, float | None]:
+    """Width and height in pixels and the resolution (dots per inch) a PNG states, if it states one."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ReportError(bilingual("hình không phải tệp PNG", "the picture is not a PNG file"))
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    pos, dpi = 8, None
+    while pos + 8 <= len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        kind = png[pos + 4 : pos + 8]
+        if kind == b"pHYs" and length == 9:
+            data = png[pos + 8 : pos + 17]
+            x = int.from_bytes(data[0:4], "big")
+            if data[8] == 1 and x:  # pixels per metre
+                dpi = x * 0.0254
+            break
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return width, height, dpi
+
+
+# Excel lays a sheet out at 96 pixels per inch. What an A4 landscape page prints at 100% (margins 0.5 in
+# left and right, 0.6 and 0.7 in top and bottom): 10.69 × 6.97 in. Sheets that carry a picture are kept
+# narrower than that by a margin (spreadsheets measure columns slightly differently), so "one page wide"
+# never shrinks them and a figure prints at the size it was drawn, its type at its own size (≥ 8 pt).
+SCREEN_DPI = 96
+PRINT_WIDTH_PX = round(10.69 * SCREEN_DPI)
+PICTURE_SHEET_WIDTH_PX = 950
+FIGURE_WIDTH_IN = 9.6  # figures of the figures sheet
+FIGURE_HEIGHT_IN = 6.4  # one page, under its caption
+UNIT_FIGURE_WIDTH_IN = 4.0
+FIGURE_DPI = 110
+
+
+def column_px(width: float) -> int:
+    """Pixels of a column ``width`` characters wide (Excel's rule for the default 11 pt font)."""
+    return 0 if width <= 0 else (int(width * 7 + 0.5) + 5 if width >= 1 else int(width * 12 + 0.5))
+
+
+def column_width_for(px: float) -> float:
+    """The column width (characters) that is at least ``px`` pixels wide."""
+    return max(1.0, math.ceil((px - 5) / 7 * 100) / 100 + 0.01)
+
+
+def _insert_png(sh: _Sheet, row: int, col: int, png: bytes, filename: str, *, inches: float) -> float:
+    """Insert a figure ``inches`` wide, its aspect ratio kept; return the scale given to XlsxWriter.
+
+    XlsxWriter sizes a PNG from its pixels and the resolution written in it; the scale asks for the
+    width wanted, equal on both axes. The picture must lie within one column of the sheet (the caller
+    makes that column wide enough): LibreOffice places a picture by the cells its corners are in, so
+    a picture across columns whose widths it measures differently from Excel comes out stretched.
+    """
+    width, _, dpi = png_info(png)
+    shown = width * SCREEN_DPI / (dpi or SCREEN_DPI)  # what XlsxWriter would show at scale 1
+    scale = inches * SCREEN_DPI / shown
     options = {"image_data": io.BytesIO(png), "x_scale": scale, "y_scale": scale, "object_position": 3}
     check(sh.sheet.insert_image(row, col, filename, options), f"hình {filename} trên trang {sh.name}")
-
-
-def _png_size(png: bytes) -> tuple[int, int]:
-    """Width and height in pixels, from the PNG header."""
-    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    return scale
 
 
 # ---------------------------------------------------------------------------------------- figures
 
-# The printable part of a landscape A4 page at the figures sheet's width, in pixels (96 dpi).
-_PAGE_WIDTH_PX = 17 * 64
-_PAGE_HEIGHT_PX = 690
-_ROW_PX = 20
-FIGURE_DPI = 110
+
+def _figure_png(figure) -> tuple[bytes, float]:
+    """The figure as PNG and its width in inches."""
+    return charts.render(figure, dpi=FIGURE_DPI), float(figure.get_figwidth())
 
 
 def figures(ctx: _Context) -> list[tuple[str, str, bytes]]:
-    """The matplotlib figures of the report: (caption, file name, PNG bytes)."""
+    """The matplotlib figures of the report: (caption, file name, PNG bytes), drawn at printed size."""
     q, names = ctx.questionnaire, ctx.names
     out = [
         (
             f"Hình 1. Xếp hạng {ctx.structure.index_label} và khoảng tin cậy {ctx.confidence}",
             "xep-hang.png",
-            charts.render(charts.ranking_figure(ctx.table, names, title=ctx.title), dpi=FIGURE_DPI),
+            charts.render(
+                charts.ranking_figure(ctx.table, names, title=ctx.title, width=FIGURE_WIDTH_IN),
+                dpi=FIGURE_DPI,
+            ),
         ),
         (
             "Hình 2. Chỉ số theo tiêu chí (đỏ: thấp nhất; viền đậm: dưới ngưỡng)",
             "tieu-chi.png",
             charts.render(
-                charts.heatmap_figure(ctx.table, names, questionnaire=q, threshold=ctx.threshold),
+                charts.heatmap_figure(
+                    ctx.table,
+                    names,
+                    questionnaire=q,
+                    threshold=ctx.threshold,
+                    width=min(FIGURE_WIDTH_IN, 3.2 + 0.38 * len(ctx.structure.criteria)),
+                    height=FIGURE_HEIGHT_IN,
+                ),
                 dpi=FIGURE_DPI,
             ),
         ),
@@ -1017,30 +1224,36 @@ def figures(ctx: _Context) -> list[tuple[str, str, bytes]]:
             (
                 "Hình 3. Chỉ số theo yếu tố của từng đơn vị so với toàn địa bàn",
                 "yeu-to.png",
-                charts.render(charts.elements_figure(ctx.table, names, questionnaire=q), dpi=FIGURE_DPI),
+                charts.render(
+                    charts.elements_figure(
+                        ctx.table, names, questionnaire=q, width=FIGURE_WIDTH_IN, height=FIGURE_HEIGHT_IN
+                    ),
+                    dpi=FIGURE_DPI,
+                ),
             )
         )
     return out
 
 
 def _figures_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None:
-    """One figure per printed page, each scaled to fit the page."""
+    """One figure per printed page, at the size it was drawn, each in the sheet's single wide column."""
     sh = _Sheet(workbook, SHEET_FIGURES, f)
+    check(sh.sheet.set_column(0, 0, column_width_for(PICTURE_SHEET_WIDTH_PX)), "độ rộng cột trang Biểu đồ")
     row = 0
     breaks = []
     for caption, filename, png in figures(ctx):
         if row:
             breaks.append(row)
-        sh.merge(row, 0, 16, caption, f.section)
-        width, height = _png_size(png)
-        # xlsxwriter shows a PNG at 96 dpi scaled from the resolution matplotlib wrote into it.
-        shown_w, shown_h = width * 96 / FIGURE_DPI, height * 96 / FIGURE_DPI
-        scale = min(_PAGE_WIDTH_PX / shown_w, (_PAGE_HEIGHT_PX - _ROW_PX) / shown_h)
-        _insert_png(sh, row + 1, 0, png, filename, scale=scale)
-        row += 2 + math.ceil(shown_h * scale / _ROW_PX)
+        sh.height(row, 20)
+        sh.text(row, 0, caption, f.section)
+        width, height, dpi = png_info(png)
+        inches = width / (dpi or FIGURE_DPI)
+        _insert_png(sh, row + 1, 0, png, filename, inches=inches)
+        # Rows are 15 pt (20 px): the figure covers this many; a tall one runs onto the next page.
+        row += 2 + math.ceil(height / (dpi or FIGURE_DPI) * SCREEN_DPI / 20)
     if breaks:
         check(sh.sheet.set_h_pagebreaks(breaks), "ngắt trang của trang Biểu đồ")
-    check(sh.sheet.print_area(0, 0, max(row - 1, 0), 16), "vùng in của trang Biểu đồ")
+    check(sh.sheet.print_area(0, 0, max(row - 1, 0), 0), "vùng in của trang Biểu đồ")
     sh.print_setup(None, ctx.title)
 
 
@@ -1083,8 +1296,13 @@ def _unit_heading_text(ctx: _Context, unit: UnitResult) -> str:
 
 def _unit_sheet(workbook: Workbook, ctx: _Context, f: _Formats, unit: UnitResult, sheet_name: str) -> None:
     sh = _Sheet(workbook, sheet_name, f)
-    sh.widths([46, 11, 11, 11, 11, 2])
-    last = 13  # the profile picture spans the default-width columns G:N
+    # The tables in A:E, a narrow gap, the profile picture alone in G, sized to it: the sheet stays
+    # within a printed page's width, so the picture prints at its drawn size (type ≥ 8 pt).
+    widths = [UNIT_LABEL_WIDTH, 9, 9, 9, 9, 1]
+    picture_px = PICTURE_SHEET_WIDTH_PX - sum(column_px(w) for w in widths)
+    last = 6 if ctx.pictures else 4
+    sh.widths([*widths, column_width_for(picture_px)] if ctx.pictures else widths[:5])
+    sh.height(0, 16)
     if ctx.issuer:
         sh.merge(0, 0, last, ctx.issuer.upper(), f.issuer)
     sh.height(1, 24)
@@ -1092,21 +1310,37 @@ def _unit_sheet(workbook: Workbook, ctx: _Context, f: _Formats, unit: UnitResult
     sh.height(2, 20)
     sh.merge(2, 0, last, _unit_heading_text(ctx, unit), f.subtitle)
     row = 3
+    sh.height(row, 16)
     if unit.flags:
         sh.merge(row, 0, last, "Ghi chú: " + "; ".join(FLAG_LABELS_VI.get(x, x) for x in unit.flags), f.flags)
     row += 1
+    sh.height(row, 15)
     head_row = row + 1
     row = _profile_table(sh, ctx, unit, head_row, 0)
+    sh.height(row, 15)
     row += 1
+    sh.height(row, 18)
     sh.merge(row, 0, 3, "Ba tiêu chí có chỉ số thấp nhất", f.section)
     row += 1
     row = _weakest_table(sh, ctx, unit, row, 0)
     if not ctx.pictures:
         sh.print_setup(None, ctx.title)
         return
-    figure = charts.unit_profile_figure(ctx.table, unit.unit, ctx.names, questionnaire=ctx.questionnaire)
-    _insert_png(sh, head_row, 6, charts.render(figure, dpi=FIGURE_DPI), "ho-so.png", scale=0.75)
+    inches = (picture_px - 8) / SCREEN_DPI
+    figure = charts.unit_profile_figure(
+        ctx.table, unit.unit, ctx.names, questionnaire=ctx.questionnaire, width=inches
+    )
+    _insert_png(sh, head_row, 6, charts.render(figure, dpi=FIGURE_DPI), "ho-so.png", inches=inches)
     sh.print_setup(None, ctx.title)
+
+
+UNIT_LABEL_WIDTH = 36  # characters of column A on a unit's sheet
+
+
+def _label_height(label: str) -> float:
+    """Row height (points) for a label in column A of a unit's sheet: rows never grow by themselves."""
+    lines = max(1, math.ceil(len(label) / (UNIT_LABEL_WIDTH * 1.1)))
+    return 16 if lines == 1 else 15 * lines
 
 
 def _profile_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: int) -> int:
@@ -1118,6 +1352,7 @@ def _profile_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: i
     row += 1
     for label, key, total in _profile_rows(ctx):
         mine, district = _value_of(unit, key), _value_of(ctx.table.overall, key)
+        sh.height(row, _label_height(label))
         sh.text(row, col, label, f.label if total else f.text)
         sh.number(row, col + 1, mine, f.index_bold if total else f.index)
         sh.number(row, col + 2, district, f.index)
@@ -1128,7 +1363,7 @@ def _profile_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: i
 
 def _weakest_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: int) -> int:
     f = sh.f
-    sh.height(row, 30)
+    sh.height(row, 45)
     for i, text in enumerate(
         ("Tiêu chí", "Đơn vị", ctx.overall_label, "Chênh lệch", "Số câu trả lời hợp lệ")
     ):
@@ -1140,7 +1375,7 @@ def _weakest_table(sh: _Sheet, ctx: _Context, unit: UnitResult, row: int, col: i
         return row + 1
     for c in weakest:
         label = f"{ctx.structure.short.get(c, '')} {ctx.structure.label(c)}".strip()
-        sh.height(row, 30 if len(label) > 55 else 16)
+        sh.height(row, _label_height(label))
         mine, district = _num(unit.criteria.get(c)), _num(ctx.table.overall.criteria.get(c))
         sh.text(row, col, label, f.text)
         sh.number(row, col + 1, mine, f.index)
@@ -1178,7 +1413,7 @@ def _compact_units_sheet(workbook: Workbook, ctx: _Context, f: _Formats) -> None
         row += 1
     row += 1
     for unit in ctx.units:
-        title = f"{ctx.name(unit)} ({unit.unit}) — {_unit_heading_text(ctx, unit)}"
+        title = f"{ctx.name(unit)} — {_unit_heading_text(ctx, unit)}"
         if unit.flags:
             title += " — " + "; ".join(FLAG_LABELS_VI.get(x, x) for x in unit.flags)
         # No merged cells here: with thousands of blocks a merge per title costs more than the rest.
@@ -1406,6 +1641,23 @@ def _structure_text(s: Structure) -> str:
     return "; ".join(parts) + "."
 
 
+def _readable(ctx: _Context, text: str) -> str:
+    """A scoring warning with unit, criterion and group codes replaced by their names (printed text)."""
+    s = ctx.structure
+    names = {u.unit: ctx.name(u) for u in ctx.units}
+    for code in s.criteria:
+        names[code] = f'{s.short.get(code, "")} "{s.names.get(code) or s.label(code)}"'.strip()
+    for e in s.elements:
+        names.setdefault(e.code, f'{e.number}. "{e.label}"')
+    names.update({g.code: nfc(g.label.vi) for g in ctx.questionnaire.groups})
+    if not names:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])(" + "|".join(re.escape(c) for c in sorted(names, key=len, reverse=True)) + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: names[m.group(1)], text)
+
+
 def _method_sheet(workbook: Workbook, ctx: _Context, f: _Formats, responses: pd.DataFrame | None) -> None:
     sh = _Sheet(workbook, SHEET_METHOD, f)
     sh.widths([30, 12, 12, 12, 12, 14, 40])
@@ -1419,7 +1671,7 @@ def _method_sheet(workbook: Workbook, ctx: _Context, f: _Formats, responses: pd.
     row += 1
     sh.merge(row, 0, 6, "Cảnh báo khi tính chỉ số", f.section)
     row += 1
-    warnings = list(ctx.table.warnings) or ["Không có cảnh báo."]
+    warnings = [_readable(ctx, str(w)) for w in ctx.table.warnings] or ["Không có cảnh báo."]
     for w in warnings:
         sh.height(row, 15 * max(1, math.ceil(len(w) / 110)) + 3)
         sh.merge(row, 0, 6, str(w), f.long_text)
@@ -1432,10 +1684,26 @@ def _method_sheet(workbook: Workbook, ctx: _Context, f: _Formats, responses: pd.
         "below_target": "Số phiếu chưa đạt số phiếu mục tiêu của đợt khảo sát.",
         "missing_criteria": "Có tiêu chí không có câu trả lời hợp lệ, đã bỏ khỏi trung bình của yếu tố.",
         "no_data": "Đơn vị không có phiếu hợp lệ nào; không xếp hạng.",
+        "lonely_cell": (
+            "Có ô mẫu (đơn vị × lĩnh vực thủ tục) chỉ có 1 phiếu: không tính được độ biến thiên trong ô "
+            "này, nên sai số chuẩn của ô được ước lượng gần đúng (ô được so với trung bình chung, như "
+            'tuỳ chọn survey.lonely.psu = "adjust" của gói survey trong R). Khoảng tin cậy của đơn vị vì '
+            "thế chỉ là gần đúng."
+        ),
+        "missing_group": (
+            "Có tiêu chí chỉ có câu trả lời của một phần các nhóm đối tượng được hỏi: trọng số được "
+            "chia lại cho các nhóm có trả lời."
+        ),
+        "answers_not_asked": (
+            "Có câu trả lời của nhóm đối tượng không được hỏi câu đó; các câu trả lời này không được "
+            "tính vào tiêu chí."
+        ),
     }
     for code, label in FLAG_LABELS_VI.items():
+        text = meanings.get(code) or "Xem phần cảnh báo ở trên."
+        sh.height(row, 15 * max(1, math.ceil(len(text) / 95)) + 3)
         sh.text(row, 0, label, f.label)
-        sh.merge(row, 1, 6, meanings.get(code, code), f.long_text)
+        sh.merge(row, 1, 6, text, f.long_text)
         row += 1
     row += 1
     sh.merge(row, 0, 6, "Cỡ mẫu theo đơn vị", f.section)

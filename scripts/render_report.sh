@@ -4,8 +4,14 @@
 #
 #   scripts/render_report.sh bao-cao.xlsx [out-dir] [dpi]
 #
-# Needs the Debian packages libreoffice-calc and poppler-utils. Writes <out-dir>/<name>.pdf and
-# <out-dir>/<name>-<page>.png (default out-dir: a folder next to the workbook named <name>-render).
+# Needs the Debian packages libreoffice-calc, poppler-utils and fonts-crosextra-carlito (Carlito has the
+# metrics of Calibri, the workbook's default font, so columns come out as wide as in Excel). Writes
+# <out-dir>/<name>.pdf and <out-dir>/<name>-<page>.png (default out-dir: a folder next to the workbook
+# named <name>-render).
+#
+# Rendered as a district sees it: LibreOffice runs in Vietnamese (vi-VN), so numbers formatted 0.00 and
+# #,##0 show "75,99" and "1.726", as Excel shows them on a computer set to Vietnamese. RENDER_LOCALE
+# changes that (e.g. RENDER_LOCALE=en-US).
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -f "$1" ]; then
@@ -14,7 +20,7 @@ if [ $# -lt 1 ] || [ ! -f "$1" ]; then
 fi
 for tool in libreoffice pdftoppm; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "$0: '$tool' not found; install the Debian packages libreoffice-calc and poppler-utils" >&2
+    echo "$0: '$tool' not found; install the Debian packages libreoffice-calc, poppler-utils and fonts-crosextra-carlito" >&2
     exit 1
   fi
 done
@@ -26,11 +32,25 @@ dpi="${3:-80}"
 mkdir -p "$out"
 out="$(realpath "$out")"
 
-# A private LibreOffice profile: no clash with a running instance, no first-start dialogs.
+locale="${RENDER_LOCALE:-vi-VN}"
+posix_locale="${locale/-/_}.UTF-8"
+
+# A private LibreOffice profile: no clash with a running instance, no first-start dialogs, and the
+# locale of the district: the UI and default document locale decide the decimal and thousands separators.
 profile="$(mktemp -d)"
 trap 'rm -rf "$profile"' EXIT
+mkdir -p "$profile/user"
+cat >"$profile/user/registrymodifications.xcu" <<XCU
+<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse"><value>$locale</value></prop></item>
+<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooLocale" oor:op="fuse"><value>$locale</value></prop></item>
+<item oor:path="/org.openoffice.Office.Linguistic/General"><prop oor:name="DefaultLocale" oor:op="fuse"><value>$locale</value></prop></item>
+</oor:items>
+XCU
 
-timeout 300 libreoffice -env:UserInstallation="file://$profile" --headless --norestore \
+LANG="$posix_locale" LC_ALL="$posix_locale" timeout 300 libreoffice \
+  -env:UserInstallation="file://$profile" --headless --norestore \
   --convert-to pdf --outdir "$out" "$workbook" >/dev/null 2>&1
 pdf="$out/$name.pdf"
 if [ ! -s "$pdf" ]; then

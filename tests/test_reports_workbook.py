@@ -24,9 +24,11 @@ from analysis.results import (
     UnitResult,
 )
 from questionnaires import Level
+from reports.colours import contrast_ratio
 from reports.errors import ReportError
 from reports.synthetic import synthetic_index_table, synthetic_responses
 from reports.workbook import (
+    SHEET_COMMENTS,
     SHEET_CRITERIA,
     SHEET_ELEMENTS,
     SHEET_FIGURES,
@@ -237,7 +239,8 @@ def _table(ws, first_header: str) -> tuple[list[str], list[list]]:
 def test_sheets_in_order(report, book, table, names):
     path, sheets = report
     units = [names[u.unit] for u in table.units]
-    expected = [SHEET_RANKING, SHEET_ELEMENTS, SHEET_CRITERIA, SHEET_FIGURES, *units, SHEET_METHOD]
+    expected = [SHEET_RANKING, SHEET_ELEMENTS, SHEET_CRITERIA, SHEET_FIGURES, *units]
+    expected += [SHEET_COMMENTS, SHEET_METHOD]
     assert book.sheetnames == [*expected, "Dữ liệu", "Mã hoá"]
     assert sheets == book.sheetnames
 
@@ -331,8 +334,14 @@ def test_every_sheet_is_print_ready(book):
         assert (setup.fitToWidth or 1) == 1 and setup.fitToHeight == 0, ws.title  # one page wide
         assert ws.oddFooter.center.text == "Trang &P / &N", ws.title
         assert ws.oddFooter.right.text == ws.title
-    head = _header_row(book[SHEET_RANKING], "Hạng")
-    assert book[SHEET_RANKING].print_title_rows == f"${head - 1}:${head}"
+    ranking = book[SHEET_RANKING]
+    head = _header_row(ranking, "Hạng")
+    # 16 communes fit on the first page: no header is repeated (above the chart or anywhere else).
+    assert ranking.print_title_rows is None
+    # Printed: the table, notes and signature, without the unit codes (column L) or the chart.
+    notes = max(r[0].row for r in ranking.iter_rows(min_col=1, max_col=1) if r[0].value)
+    assert ranking.print_area == f"'{SHEET_RANKING}'!$A$1:$K${notes}"
+    assert ranking.cell(row=head, column=12).value == "Mã đơn vị"
     assert book[SHEET_ELEMENTS].print_title_rows is not None
     assert book[SHEET_CRITERIA].print_title_rows is not None
     assert book["Dữ liệu"].print_title_rows == "$1:$1"
@@ -354,8 +363,17 @@ def test_elements_matrix(book, table, questionnaire, names):
         assert row[-1] == same(unit.index)
     overall = next(r for r in ws.iter_rows(values_only=True) if r[0] == "Toàn huyện")
     assert list(overall[2:7]) == same_all([table.overall.elements[e.code] for e in elements])
-    scales = [r for cf in ws.conditional_formatting for r in cf.rules if r.type == "colorScale"]
-    assert scales and all(len(r.colorScale.cfvo) == 3 for r in scales)
+    # Fixed fills from red (lowest) to green (highest), each with the text colour readable on it.
+    head = _header_row(ws, "Hạng")
+    cells = [ws.cell(row=head + 1 + i, column=3 + k) for i in range(16) for k in range(5)]
+    lowest = min(cells, key=lambda c: c.value)
+    highest = max(cells, key=lambda c: c.value)
+    assert lowest.fill.fgColor.rgb[-6:] == "F8696B" and highest.fill.fgColor.rgb[-6:] == "63BE7B"
+    for c in cells:
+        fill, ink = "#" + c.fill.fgColor.rgb[-6:], "#" + (c.font.color.rgb or "FF000000")[-6:]
+        assert contrast_ratio(fill, ink) >= 4.5, (c.coordinate, fill, ink)
+        assert c.number_format == "0.00"
+    assert not [r for cf in ws.conditional_formatting for r in cf.rules if r.type == "colorScale"]
 
 
 def test_criteria_heatmap_marks_cells_below_threshold(book, table, questionnaire):
@@ -368,12 +386,17 @@ def test_criteria_heatmap_marks_cells_below_threshold(book, table, questionnaire
         assert row[2:] == same_all(expected)
     tay = next(r for r in body if r[0] == table.unit("tra-tay").rank)
     assert tay[-1] == "—"  # no valid answer to phan_anh_4
-    rules = [r for cf in ws.conditional_formatting for r in cf.rules]
-    low = [r for r in rules if r.type == "cellIs"]
-    assert low and low[0].operator == "lessThan" and low[0].formula == ["80"]
-    assert any(r.type == "colorScale" for r in rules)
+    # Under the threshold (80): bold with a thick border; never a red font on a red cell.
+    head = _header_row(ws, "Hạng")
+    for row in ws.iter_rows(min_row=head + 1, max_row=head + 16, min_col=3):
+        for c in row:
+            if isinstance(c.value, float):
+                low = c.value < 80
+                assert c.font.b == low and (c.border.left.style == "medium") == low, c.coordinate
+                ink = "#" + (c.font.color.rgb or "FF000000")[-6:]
+                assert contrast_ratio("#" + c.fill.fgColor.rgb[-6:], ink) >= 4.5, c.coordinate
     legend = {r[0]: r[1] for r in ws.iter_rows(values_only=True) if r[0] in ("1.1", "5.4")}
-    assert legend["1.1"] == "Nơi ngồi chờ có đủ chỗ ngồi (tiep_can_1)"
+    assert legend["1.1"] == "Nơi ngồi chờ có đủ chỗ ngồi"  # no internal code printed
 
 
 def test_unit_sheets_profile_weakest_and_picture(book, table, names, questionnaire):
@@ -409,11 +432,13 @@ def test_method_sheet_cites_the_decision_and_sample_sizes(book, table, names):
     sample = {r[0]: r[1:4] for r in rows[start + 1 : start + 17]}
     thanh = table.unit("tra-thanh")
     assert sample[names["tra-thanh"]] == (thanh.n, 40, pytest.approx(thanh.n / 40 * 100))
-    # The scoring's warnings arrive as text, even one that looks like a formula.
+    # The scoring's warnings arrive as text, even one that looks like a formula, with names for codes.
     warning = next(
-        c for r in ws.iter_rows() for c in r if isinstance(c.value, str) and "phan_anh_4" in c.value
+        c for r in ws.iter_rows() for c in r if isinstance(c.value, str) and "HYPERLINK" in c.value
     )
-    assert warning.value == table.warnings[0] and warning.data_type == "s"
+    expected = table.warnings[0].replace("tra-tay", names["tra-tay"])
+    expected = expected.replace("phan_anh_4", '5.4 "Cơ quan thông báo … kiến nghị"')
+    assert warning.value == expected and warning.data_type == "s"
 
 
 def test_figures_sheet_holds_three_pictures(book):
@@ -504,6 +529,7 @@ def test_many_units_get_compact_blocks(questionnaire, tmp_path):
     path = tmp_path / "many.xlsx"
     sheets = build_report(table, questionnaire, path, unit_names=names)
     assert sheets == [SHEET_RANKING, SHEET_ELEMENTS, SHEET_CRITERIA, SHEET_FIGURES, SHEET_UNITS, SHEET_METHOD]
+    # (no responses, so no comments sheet)
     book = openpyxl.load_workbook(path)
     assert book[SHEET_RANKING]._charts == []  # 80 bars would be unreadable; the note says so
     assert len(book[SHEET_FIGURES]._images) == 2
@@ -512,7 +538,7 @@ def test_many_units_get_compact_blocks(questionnaire, tmp_path):
     ]
     assert len(blocks) == 80
     first = table.units[0]
-    assert blocks[0].startswith(f"{names[first.unit]} ({first.unit}) — Hạng 1/80")
+    assert blocks[0].startswith(f"{names[first.unit]} — Hạng 1/80")  # no unit code printed
 
 
 def test_fields_of_sipas_2023(tmp_path, unit_list, names):
