@@ -183,7 +183,9 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--username", required=True, help="Tên đăng nhập (a-z, 0-9, . _ -).")
-@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "enumerator"]), help="Vai trò.")
+@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "enumerator", "viewer"]),
+    help="Vai trò (viewer: lãnh đạo, chỉ xem bảng kết quả).",
+)
 @click.option(
     "--password",
     help=f"Mật khẩu (≥ {MIN_PASSWORD_LENGTH} ký tự). Bỏ trống: nhập khi được hỏi, hoặc tạo ngẫu nhiên.",

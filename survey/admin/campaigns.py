@@ -50,6 +50,7 @@ from .forms import (
     IntegerInput,
     KioskForm,
     ReopenCampaignForm,
+    ReportForm,
 )
 from .shared import STATUS_LABELS, campaign_or_404
 
@@ -189,7 +190,7 @@ def campaign_new():
 
 
 @bp.route("/campaigns/<int:campaign_id>")
-@role_required()
+@role_required("enumerator", "analyst")
 def campaign(campaign_id: int):
     c = campaign_or_404(campaign_id)
     if is_scoped(current_user()) and not assigned_units(get_session(), current_user(), c):
@@ -230,7 +231,16 @@ def _campaign_page(
         double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
+        report_form=_report_form(c),
     ), status
+
+
+def _report_form(c: Campaign) -> ReportForm:
+    from .downloads import previous_choices
+
+    form = ReportForm(formdata=None)
+    form.previous.choices = previous_choices(c)
+    return form
 
 
 @bp.post("/campaigns/<int:campaign_id>/open")
