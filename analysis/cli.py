@@ -8,6 +8,7 @@ import click
 
 from . import score as score_table
 from .options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_options
+from .progress import Progress
 
 
 @click.command("score")
@@ -28,9 +29,13 @@ def score(options: ScoringOptions, out: Path) -> None:
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (the output folder does not exist)")
     try:
-        scoring, _ = prepare(options)  # prints what was left out, and why
-        result = score_table(**scoring.arguments)
-        result.write(out)
+        with Progress("sipas score") as bar:
+            bar.step("đọc dữ liệu", 0.0)
+            scoring, _ = prepare(options)  # prints what was left out, and why
+            bar.step("tính chỉ số", 0.2)
+            result = score_table(**scoring.arguments)
+            bar.step("ghi tệp", 0.9)
+            result.write(out)
     except SCORING_ERRORS as exc:
         raise click.ClickException(one_line(exc)) from None
     except OSError as exc:

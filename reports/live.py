@@ -98,8 +98,9 @@ def trend_figure(points: Sequence[TrendPoint], *, title: str) -> Figure:
         ax.plot(x, district, color=DISTRICT_COLOUR, linestyle="--", marker=".", label="Toàn huyện")
         for xx, p in zip(x, points, strict=True):
             if p.index is not None:
-                ax.annotate(vn_number(p.index), (xx, p.index), textcoords="offset points", xytext=(6, 4),
-                            fontsize=7.5)
+                ax.annotate(
+                    vn_number(p.index), (xx, p.index), textcoords="offset points", xytext=(6, 4), fontsize=7.5
+                )
         ax.set_xticks(x, labels=[_wrap(p.label, 18) for p in points], fontsize=7.5)
         ax.set_xlim(-0.5, len(points) - 0.5)
         finite = [v for v in (*values, *district) if np.isfinite(v)]

@@ -183,7 +183,10 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--username", required=True, help="Tên đăng nhập (a-z, 0-9, . _ -).")
-@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "enumerator", "viewer"]),
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "analyst", "enumerator", "viewer"]),
     help="Vai trò (viewer: lãnh đạo, chỉ xem bảng kết quả).",
 )
 @click.option(
@@ -697,8 +700,11 @@ def export(campaign_id: int, out: Path, database_url: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (folder does not exist)")
-    with app_session(database_url) as (_, session):
+    from analysis.progress import Progress
+
+    with Progress("sipas export") as bar, app_session(database_url) as (_, session):
         found = _campaign(session, campaign_id)
+        bar.step("đọc phiếu và ghi tệp", 0.1)
         rows = export_campaign(session, found, out, fmt)
     click.echo(f"Đã xuất {rows} phiếu vào {out} / exported {rows} responses")
 

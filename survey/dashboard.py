@@ -26,8 +26,16 @@ from .results import CampaignResults, campaign_results
 from .storage import SOURCES
 from .web import VIETNAM_TZ
 
-__all__ = ["DailyProgress", "FieldProgress", "comments_count", "daily_progress", "field_progress", "svg_uri",
-           "trend", "unit_rows"]
+__all__ = [
+    "DailyProgress",
+    "FieldProgress",
+    "comments_count",
+    "daily_progress",
+    "field_progress",
+    "svg_uri",
+    "trend",
+    "unit_rows",
+]
 
 _SVG_CACHE_SIZE = 64
 _svg_cache: OrderedDict[tuple, str] = OrderedDict()
@@ -163,7 +171,10 @@ def trend(engine: Engine, campaign: Campaign, unit: str) -> list[tuple[Campaign,
     with Session(engine) as session:
         campaigns = session.scalars(
             select(Campaign)
-            .where(Campaign.questionnaire_id == campaign.questionnaire_id, Campaign.created_at <= campaign.created_at)
+            .where(
+                Campaign.questionnaire_id == campaign.questionnaire_id,
+                Campaign.created_at <= campaign.created_at,
+            )
             .order_by(Campaign.created_at, Campaign.id)
         ).all()
         session.expunge_all()

@@ -76,11 +76,14 @@ def data_version(engine: Engine, campaign_id: int) -> str:
             .where(Response.campaign_id == campaign_id)
         ).one()
         keyings = connection.execute(
-            select(func.count(PaperKeying.id), func.max(PaperKeying.id), func.max(PaperKeying.response_id))
-            .where(PaperKeying.campaign_id == campaign_id)
+            select(
+                func.count(PaperKeying.id), func.max(PaperKeying.id), func.max(PaperKeying.response_id)
+            ).where(PaperKeying.campaign_id == campaign_id)
         ).one()
         campaign = connection.execute(
-            select(Campaign.status, Campaign.closed_at, Campaign.reopened_at).where(Campaign.id == campaign_id)
+            select(Campaign.status, Campaign.closed_at, Campaign.reopened_at).where(
+                Campaign.id == campaign_id
+            )
         ).one_or_none()
         states = connection.execute(
             select(Response.review_state, func.count(Response.id))
@@ -90,7 +93,9 @@ def data_version(engine: Engine, campaign_id: int) -> str:
         ).all()
     if campaign is None:
         raise CampaignError(f"không có đợt khảo sát {campaign_id} (no such campaign)")
-    text = repr((tuple(responses), tuple(revisions), tuple(keyings), tuple(campaign), [tuple(s) for s in states]))
+    text = repr(
+        (tuple(responses), tuple(revisions), tuple(keyings), tuple(campaign), [tuple(s) for s in states])
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -30,8 +30,13 @@ from survey.users import create_user
 pytestmark = pytest.mark.db
 
 PASSWORD = "mật-khẩu-đủ-dài-1"
-ROLES = {"quan_tri": "admin", "chuyen_vien": "analyst", "chuyen_vien_2": "analyst", "lanh_dao": "viewer",
-         "dieu_tra": "enumerator"}
+ROLES = {
+    "quan_tri": "admin",
+    "chuyen_vien": "analyst",
+    "chuyen_vien_2": "analyst",
+    "lanh_dao": "viewer",
+    "dieu_tra": "enumerator",
+}
 UNITS = [("tra-xuan", "Thị trấn Trà Xuân"), ("tra-giang", "Xã Trà Giang"), ("tra-thuy", "Xã Trà Thủy")]
 
 
@@ -147,7 +152,9 @@ def test_dashboard_numbers_equal_analysis_score_and_the_workbook(world, database
     sheet = book[book.sheetnames[0]]
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     head = next(i for i, r in enumerate(rows) if r and r[0] == "Hạng")
-    columns = {name: rows[head].index(name) for name in ("Mã đơn vị", "Chỉ số (%)", "Cận dưới", "Cận trên", "Hạng")}
+    columns = {
+        name: rows[head].index(name) for name in ("Mã đơn vị", "Chỉ số (%)", "Cận dưới", "Cận trên", "Hạng")
+    }
     in_book = {
         r[columns["Mã đơn vị"]]: tuple(r[columns[k]] for k in ("Chỉ số (%)", "Cận dưới", "Cận trên", "Hạng"))
         for r in rows[head + 1 :]

@@ -49,9 +49,15 @@ def export_xlsx(campaign_id: int):
 
 def previous_choices(c: Campaign) -> list:
     """The campaigns a report of ``c`` may be compared with: every other one, same questionnaire first."""
-    others = get_session().scalars(
-        select(Campaign).where(Campaign.id != c.id).order_by(Campaign.created_at.desc(), Campaign.id.desc())
-    ).all()
+    others = (
+        get_session()
+        .scalars(
+            select(Campaign)
+            .where(Campaign.id != c.id)
+            .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        )
+        .all()
+    )
     others = sorted(others, key=lambda o: o.questionnaire_id != c.questionnaire_id)  # stable: newest first
     return select_choices(
         [("", "Không so sánh")] + [(str(o.id), f"{o.name} (#{o.id}, {o.questionnaire_id})") for o in others]
@@ -95,9 +101,7 @@ def report(campaign_id: int):
 
 
 def _xlsx(data, filename: str):
-    response = send_file(
-        data, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename, max_age=0
-    )
+    response = send_file(data, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename, max_age=0)
     response.headers["Cache-Control"] = "no-store"
     return response
 

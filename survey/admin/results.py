@@ -61,9 +61,7 @@ def results(campaign_id: int):
             ),
             "daily_svg": svg_uri(
                 ("daily", c.id, found.version),
-                lambda: daily_figure(
-                    daily.days, daily.counts, labels=SOURCE_LABELS, target=daily.target
-                ),
+                lambda: daily_figure(daily.days, daily.counts, labels=SOURCE_LABELS, target=daily.target),
             )
             if daily.days
             else None,
