@@ -776,10 +776,10 @@ def _qr_text(url: str) -> str:
 @click.command("demo")
 @click.option(
     "--sample-responses",
-    default=25,
+    default=40,
     show_default=True,
     type=click.IntRange(0, 5000),
-    help="Số phiếu mẫu (tổng hợp) cho mỗi xã.",
+    help="Số phiếu mẫu (tổng hợp) cho mỗi xã; hai xã cố ý ít phiếu hơn (tối đa 12, dưới ngưỡng mẫu 30).",
 )
 @click.option(
     "--host",
@@ -845,6 +845,14 @@ def demo(
         f"  Đợt khảo sát / campaign:    #{setup.campaign_id} "
         f"(sipas-2017, {len(setup.kiosk_urls)} xã, thị trấn)",
         f"  Phiếu mẫu / sample responses: {setup.responses_total} (thêm mới {setup.responses_added})",
+        *(
+            [
+                "  Xã cố ý ít phiếu (mẫu nhỏ, dưới ngưỡng 30; deliberately thin): "
+                + ", ".join(f"{setup.unit_names[code]} ({n})" for code, n in setup.thin_units.items())
+            ]
+            if setup.thin_units
+            else []
+        ),
         f"  Trang quản trị / admin:     {admin_url}",
         f"  Tài khoản / username:       {setup.admin_username}",
         f"  Mật khẩu / password:        {setup.admin_password}   (mới mỗi lần chạy / new on every run)",
