@@ -7,7 +7,7 @@
   "use strict";
   var box = document.getElementById("results");
   if (!box || !window.fetch || !window.DOMParser) return;
-  var every = Math.max(10, parseFloat(box.getAttribute("data-refresh-seconds")) || 60) * 1000;
+  var every = Math.max(2, parseFloat(box.getAttribute("data-refresh-seconds")) || 60) * 1000;
   var url = box.getAttribute("data-version-url");
 
   function swap() {
