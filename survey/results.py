@@ -23,7 +23,7 @@ from sqlalchemy import Engine, case, func, select
 
 from .design import CampaignDesign, read_design
 from .errors import CampaignError
-from .models import Campaign, PaperKeying, Response, ResponseRevision
+from .models import Campaign, CampaignUnit, FrameCell, PaperKeying, Response, ResponseRevision
 
 if TYPE_CHECKING:
     from analysis import IndexTable
@@ -81,10 +81,28 @@ def data_version(engine: Engine, campaign_id: int) -> str:
             ).where(PaperKeying.campaign_id == campaign_id)
         ).one()
         campaign = connection.execute(
-            select(Campaign.status, Campaign.closed_at, Campaign.reopened_at).where(
-                Campaign.id == campaign_id
-            )
+            select(
+                Campaign.created_at,
+                Campaign.status,
+                Campaign.closed_at,
+                Campaign.reopened_at,
+                Campaign.margin_of_error,
+            ).where(Campaign.id == campaign_id)
         ).one_or_none()
+        # Targets, N and frame cells: an edit of the design changes the results too.
+        units = connection.execute(
+            select(
+                func.count(CampaignUnit.id),
+                func.sum(CampaignUnit.target),
+                func.sum(CampaignUnit.population),
+                func.max(CampaignUnit.id),
+            ).where(CampaignUnit.campaign_id == campaign_id)
+        ).one()
+        cells = connection.execute(
+            select(func.count(FrameCell.id), func.sum(FrameCell.population), func.max(FrameCell.id)).where(
+                FrameCell.campaign_id == campaign_id
+            )
+        ).one()
         states = connection.execute(
             select(Response.review_state, func.count(Response.id))
             .where(Response.campaign_id == campaign_id)
@@ -94,7 +112,15 @@ def data_version(engine: Engine, campaign_id: int) -> str:
     if campaign is None:
         raise CampaignError(f"không có đợt khảo sát {campaign_id} (no such campaign)")
     text = repr(
-        (tuple(responses), tuple(revisions), tuple(keyings), tuple(campaign), [tuple(s) for s in states])
+        (
+            tuple(responses),
+            tuple(revisions),
+            tuple(keyings),
+            tuple(campaign),
+            tuple(units),
+            tuple(cells),
+            [tuple(s) for s in states],
+        )
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -328,3 +328,38 @@ def test_a_failed_report_job_says_why_in_vietnamese(world):
     # An unknown previous campaign is refused before any job is made.
     bad = client.post(f"/admin/campaigns/{empty}/report", data={"previous": "12345"})
     assert bad.status_code == 302 and bad.headers["Location"].endswith(f"/admin/campaigns/{empty}")
+
+
+def test_the_command_line_compares_with_a_previous_campaign_as_the_download_does(
+    world, database_url, tmp_path
+):
+    from click.testing import CliRunner
+
+    from survey.cli import cli
+
+    app, before, cid = world
+    out = tmp_path / "bao-cao.xlsx"
+    args = [
+        "report",
+        "--campaign",
+        str(cid),
+        "--previous-campaign",
+        str(before),
+        "--database-url",
+        database_url,
+    ]
+    result = CliRunner().invoke(cli, [*args, "--no-figures", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    reply = login(app, "chuyen_vien").get(f"/admin/campaigns/{cid}/report.xlsx?previous={before}")
+    downloaded = _ranking_sheet(reply.data)
+    reply.close()
+
+    def comparison(rows):
+        head = next(i for i, r in enumerate(rows) if "Chỉ số kỳ trước" in r)
+        keep = [rows[head].index(name) for name in ("Mã đơn vị", "Chỉ số kỳ trước", "Hạng kỳ trước")]
+        return sorted(tuple(r[k] for k in keep) for r in rows[head + 1 :] if r[keep[0]] in dict(UNITS))
+
+    from_cli = comparison(_ranking_sheet(out.read_bytes()))
+    assert len(from_cli) == 3 and from_cli == comparison(downloaded)
+    both = CliRunner().invoke(cli, [*args, "--previous", str(out), "-o", str(tmp_path / "x.xlsx")])
+    assert both.exit_code == 2 and "--previous-campaign" in both.output
