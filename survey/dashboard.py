@@ -8,7 +8,6 @@ views of unchanged data draw nothing. No raw data is shown: counts and scores on
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import threading
 from collections import OrderedDict
@@ -32,18 +31,18 @@ __all__ = [
     "comments_count",
     "daily_progress",
     "field_progress",
-    "svg_uri",
+    "figure_svg",
     "trend",
     "unit_rows",
 ]
 
 _SVG_CACHE_SIZE = 64
-_svg_cache: OrderedDict[tuple, str] = OrderedDict()
+_svg_cache: OrderedDict[tuple, bytes] = OrderedDict()
 _svg_lock = threading.Lock()
 
 
-def svg_uri(key: tuple, draw: Callable[[], Any]) -> str:
-    """A figure as an SVG ``data:`` URI (no request, no CSP exception), drawn once per key."""
+def figure_svg(key: tuple, draw: Callable[[], Any]) -> bytes:
+    """A figure of the reports rendered as SVG, drawn once per key (a key carries the data version)."""
     with _svg_lock:
         found = _svg_cache.get(key)
         if found is not None:
@@ -52,12 +51,11 @@ def svg_uri(key: tuple, draw: Callable[[], Any]) -> str:
     from reports.charts import render
 
     data = render(draw(), "svg")
-    uri = "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
     with _svg_lock:
-        _svg_cache[key] = uri
+        _svg_cache[key] = data
         while len(_svg_cache) > _SVG_CACHE_SIZE:
             _svg_cache.popitem(last=False)
-    return uri
+    return data
 
 
 def unit_rows(results: CampaignResults) -> list[dict[str, Any]]:

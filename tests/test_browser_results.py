@@ -64,6 +64,20 @@ def _page(browser, site, username: str, device: dict):
     return context, page, problems
 
 
+def _loaded(page, selector: str) -> None:
+    """The figure (an SVG of the reports' code) was fetched and drawn."""
+    page.locator(selector).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{selector}[src$='.svg'], {selector}[src*='.svg?v=']")
+    for _ in range(200):
+        state = page.evaluate(
+            "(s) => { const i = document.querySelector(s); return [i.complete, i.naturalWidth]; }", selector
+        )
+        if state[0] and state[1] > 0:
+            break
+        page.wait_for_timeout(100)
+    assert state[0] and state[1] > 300, (selector, state)
+
+
 def _no_sideways_scroll(page) -> None:
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], width
@@ -77,12 +91,7 @@ def test_the_dashboard_reads_on_desktop_and_phone(browser, site, database_url, d
     page.click(f"a[href='/admin/campaigns/{site['campaign_id']}/results']")
     page.wait_for_selector("#ranking-table")
     for chart in ("#ranking-chart", "#daily-chart"):
-        loaded = page.evaluate(
-            "(s) => { const i = document.querySelector(s);"
-            " return [i.complete, i.naturalWidth, i.src.slice(0, 26)]; }",
-            chart,
-        )
-        assert loaded[0] and loaded[1] > 300 and loaded[2] == "data:image/svg+xml;base64,", (chart, loaded)
+        _loaded(page, chart)
         box = page.locator(chart).bounding_box()
         assert box["width"] <= device["viewport"]["width"]
     _no_sideways_scroll(page)
@@ -99,7 +108,8 @@ def test_the_dashboard_reads_on_desktop_and_phone(browser, site, database_url, d
     assert page.inner_text('[data-field="index"]') == _vi(table.unit("tra-giang").index)
     trend = page.inner_text("#trend-table")
     assert "SIPAS 2025" in trend and "SIPAS 2026" in trend
-    assert page.evaluate("() => document.querySelector('#trend-chart').naturalWidth") > 300
+    _loaded(page, "#trend-chart")
+    _loaded(page, "#profile-chart")
     _no_sideways_scroll(page)
     assert not problems, problems
     context.close()

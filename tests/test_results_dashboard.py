@@ -131,7 +131,18 @@ def test_dashboard_numbers_equal_analysis_score_and_the_workbook(world, database
     page = login(app, "lanh_dao").get(f"/admin/campaigns/{cid}/results")
     assert page.status_code == 200, text(page)[:500]
     html = text(page)
-    assert html.count('src="data:image/svg+xml;base64,') >= 2  # ranking, days
+    figures = re.findall(r'<img src="(/admin/campaigns/\d+/results/figures/(\w+)\.svg\?v=(\w+))"', html)
+    assert [name for _, name, _ in figures] == ["ranking", "daily"]
+    for url, _, version in figures:
+        svg = login(app, "lanh_dao").get(url)
+        assert svg.status_code == 200 and svg.mimetype == "image/svg+xml", url
+        assert svg.data.lstrip().startswith(b"<?xml") and b"<svg" in svg.data and b"<script" not in svg.data
+        assert svg.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert version == survey.results.data_version(app.extensions["sipas.engine"], cid)
+        assert login(app, "dieu_tra").get(url).status_code == 403
+    assert (
+        login(app, "lanh_dao").get(f"/admin/campaigns/{cid}/results/figures/heatmap.svg").status_code == 404
+    )
     shown = _cells(html, "index")
     assert set(shown) == {u for u, _ in UNITS}
     for u in table.units:
@@ -182,6 +193,12 @@ def test_the_unit_drill_down_shows_elements_criteria_comments_and_the_trend(worl
     assert trend.index("SIPAS 2025") < trend.index("SIPAS 2026")
     assert _vi(earlier.unit("tra-giang").index) in trend and _vi(unit.index) in trend
     assert 'id="trend-chart"' in html and 'id="profile-chart"' in html
+    client = login(app, "lanh_dao")
+    for name in ("profile", "trend"):
+        svg = client.get(f"/admin/campaigns/{cid}/results/units/tra-giang/{name}.svg")
+        assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    # The first campaign has no earlier one: no trend figure.
+    assert client.get(f"/admin/campaigns/{before}/results/units/tra-giang/trend.svg").status_code == 404
     comments = re.search(r'data-field="comments">([^<]*)<', html).group(1)
     assert int(comments) <= 12
     assert "Traceback" not in html

@@ -68,6 +68,8 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.results": RESULTS,
     "admin.results_version": RESULTS,
     "admin.results_unit": RESULTS,
+    "admin.results_figure": RESULTS,
+    "admin.results_unit_figure": RESULTS,
     # Enumerators see and correct only the paper forms they keyed (the seeded one is theirs); reviewing
     # a form's state, bulk changes and the correction history are for analysts.
     "admin.responses": STAFF,
@@ -158,7 +160,8 @@ class World:
             "response_ref": self.response_ref,
             "keying_id": 1,
             "job_id": self.job_id,
-            "unit_code": "tra-xuan",  # no such keying: the resolution page says so and changes nothing
+            "unit_code": "tra-xuan",
+            "name": "ranking",  # no such keying: the resolution page says so and changes nothing
         }
         return {name: known[name] for name in rule.arguments}
 
