@@ -1,5 +1,6 @@
 """Benchmark the results dashboard: the first view of a campaign (read, score, draw) against the views
-that follow while nothing changes (the cache per data version), and the data-version check itself.
+that follow while nothing changes (the cache per data version), the ranking figure (drawn once per
+version), and the data-version check itself.
 
     .venv/bin/python benchmarks/dashboard.py                       # 16 communes × 300 forms
     .venv/bin/python benchmarks/dashboard.py --per-unit 2000 --views 20
@@ -55,6 +56,12 @@ def main() -> None:
             start = time.perf_counter()
             assert client.get(page).status_code == 200
             again.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert client.get(f"{page}/figures/ranking.svg").status_code == 200
+        figure = time.perf_counter() - start
+        start = time.perf_counter()
+        assert client.get(f"{page}/figures/ranking.svg").status_code == 200
+        figure_again = time.perf_counter() - start
         engine = app.extensions["sipas.engine"]
         checks = []
         for _ in range(args.views):
@@ -63,7 +70,8 @@ def main() -> None:
             checks.append(time.perf_counter() - start)
         engine.dispose()
     print(f"forms: {setup.responses_total} ({args.per_unit} a commune, two thin communes)")
-    print(f"first view (read, score, draw): {first:.2f} s")
+    print(f"first view (read, score): {first:.2f} s")
+    print(f"ranking figure (SVG): first {figure:.2f} s, then {figure_again:.3f} s")
     print(f"repeated view, median of {args.views}: {statistics.median(again):.3f} s")
     print(f"data-version check, median of {args.views}: {statistics.median(checks) * 1000:.1f} ms")
 
