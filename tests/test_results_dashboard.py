@@ -320,6 +320,9 @@ def test_a_background_report_job_from_queued_to_done(world, database_url, monkey
     reply.close()
     assert any("Chỉ số kỳ trước" in r for r in rows)  # the job compared with the previous campaign
     assert 'id="job-file"' in text(client.get(job))
+    listed = text(client.get(f"/admin/campaigns/{cid}"))
+    assert listed.count('href="' + job + '"') == 1 and f'href="{job}/file"' in listed
+    assert 'id="report-jobs"' not in text(login(app, "chuyen_vien_2").get(f"/admin/campaigns/{cid}"))
     # The file goes to whoever asked (and admins), not to another analyst, an enumerator or a viewer.
     assert login(app, "chuyen_vien_2").get(job + "/file").status_code == 404
     assert login(app, "chuyen_vien_2").get(job + "/status").status_code == 404

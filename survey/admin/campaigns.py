@@ -232,7 +232,22 @@ def _campaign_page(
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
         report_form=_report_form(c),
+        report_jobs=_report_jobs(c),
     ), status
+
+
+def _report_jobs(c: Campaign) -> list:
+    """The current analyst's latest reports of this campaign, as their status endpoint shows them."""
+    from ..jobs import job_view, user_jobs
+
+    user = current_user()
+    if user is None or user.role not in ("admin", "analyst"):
+        return []
+    stale = float(current_app.config["REPORT_JOB_STALE_SECONDS"])
+    return [
+        (job, job_view(job, stale_seconds=stale, file_url=url_for(".report_job_file", job_id=job.id)))
+        for job in user_jobs(get_session(), user, c.id)
+    ]
 
 
 def _report_form(c: Campaign) -> ReportForm:
