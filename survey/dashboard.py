@@ -50,7 +50,10 @@ def figure_svg(key: tuple, draw: Callable[[], Any]) -> bytes:
             return found
     from reports.charts import render
 
-    data = render(draw(), "svg")
+    from .results import DRAWING
+
+    with DRAWING:
+        data = render(draw(), "svg")
     with _svg_lock:
         _svg_cache[key] = data
         while len(_svg_cache) > _SVG_CACHE_SIZE:

@@ -38,6 +38,9 @@ __all__ = [
     "score_design",
 ]
 
+# matplotlib's settings (rcParams, which rc_context changes while a figure is drawn) are global to the
+# process: report jobs and dashboard figures in threads of one process draw one at a time.
+DRAWING = threading.Lock()
 # How many scored campaigns a process keeps (each holds its responses table and index table).
 CACHE_SIZE = 8
 # A callback told how far a long task is: (fraction 0-1, what it is doing, in Vietnamese).
@@ -208,17 +211,18 @@ def build_campaign_report(
     # As `sipas report --campaign`: flagged forms counted, the checks run for the quality sheet.
     scoring, table = score_design(design, previous=previous, check=True)
     step(0.6, "Đang lập bảng tính Excel và vẽ biểu đồ")
-    build_report(
-        table,
-        design.questionnaire,
-        out,
-        unit_names=scoring.arguments["unit_names"],
-        responses=design.responses,
-        title=design.name,
-        period=design.period,
-        status=design.status,
-        **quality_arguments(scoring, table),
-    )
+    with DRAWING:
+        build_report(
+            table,
+            design.questionnaire,
+            out,
+            unit_names=scoring.arguments["unit_names"],
+            responses=design.responses,
+            title=design.name,
+            period=design.period,
+            status=design.status,
+            **quality_arguments(scoring, table),
+        )
     step(0.95, "Đang lưu tệp báo cáo")
     return {
         "campaign_id": campaign_id,
