@@ -19,7 +19,9 @@ from .shared import STATUS_LABELS, campaign_or_404
 
 RESULT_ROLES = ("analyst", "viewer")  # and admins
 # An SVG of matplotlib has inline styles and never a script; it is shown as an image.
-SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+SVG_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+)
 CAMPAIGN_FIGURES = ("ranking", "daily")
 UNIT_FIGURES = ("profile", "trend")
 
