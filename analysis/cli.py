@@ -9,6 +9,7 @@ import click
 from . import score as score_table
 from .domains import BY_COLUMNS, score_by
 from .options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_options
+from .progress import Progress
 
 
 @click.command("score")
@@ -39,9 +40,13 @@ def score(options: ScoringOptions, out: Path, by: str | None) -> None:
         _score_by(options, out, by)
         return
     try:
-        scoring, _ = prepare(options)  # prints what was left out, and why
-        result = score_table(**scoring.arguments)
-        result.write(out)
+        with Progress("sipas score") as bar:
+            bar.step("đọc dữ liệu", 0.0)
+            scoring, _ = prepare(options)  # prints what was left out, and why
+            bar.step("tính chỉ số", 0.2)
+            result = score_table(**scoring.arguments)
+            bar.step("ghi tệp", 0.9)
+            result.write(out)
     except SCORING_ERRORS as exc:
         raise click.ClickException(one_line(exc)) from None
     except OSError as exc:

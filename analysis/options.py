@@ -115,6 +115,7 @@ class ScoringOptions:
     frame: Path | None = None
     margins: Path | None = None
     previous: Path | None = None
+    previous_campaign: int | None = None  # or another stored campaign's results, scored alike
     unit_list: str | None = None
     min_n: int | None = None
     confidence: float = CONFIDENCE
@@ -183,6 +184,13 @@ _OPTIONS = (
     ),
     click.option(
         "--previous", type=_PATH, help="Kết quả kỳ trước (previous results, .json or .csv of sipas score)."
+    ),
+    click.option(
+        "--previous-campaign",
+        type=int,
+        metavar="MÃ",
+        help="Hoặc: so sánh với một đợt khảo sát khác trong cơ sở dữ liệu, tính như --campaign (or compare "
+        "with another stored campaign, scored as --campaign is; the admin report download does the same).",
     ),
     click.option("--unit-list", help="Danh sách đơn vị (unit list id), ví dụ tra-bong-2023."),
     click.option(
@@ -261,8 +269,25 @@ def resolve(options: ScoringOptions) -> tuple[dict[str, Any], CampaignDesign | N
         raise click.UsageError(
             "chỉ dùng một trong --unit-column và --unit (give --unit-column or --unit, not both)"
         )
+    if options.previous is not None and options.previous_campaign is not None:
+        raise click.UsageError(
+            "chỉ dùng một trong --previous và --previous-campaign (give --previous or --previous-campaign)"
+        )
     design = _campaign_design(options) if options.campaign is not None else None
-    return score_arguments(options, design), design
+    arguments = score_arguments(options, design)
+    if options.previous_campaign is not None:
+        previous = _campaign_design(
+            ScoringOptions(campaign=options.previous_campaign, database_url=options.database_url)
+        )
+        arguments["previous"] = previous_results(previous)
+    return arguments, design
+
+
+def previous_results(design: CampaignDesign):
+    """A stored campaign's results to compare with, scored as ``--campaign`` with no options scores it."""
+    from .engine import score
+
+    return score(**score_arguments(ScoringOptions(campaign=0), design))
 
 
 def prepare(options: ScoringOptions, *, check: bool = False) -> tuple[Scorable, CampaignDesign | None]:

@@ -10,6 +10,7 @@ import click
 
 import analysis
 from analysis.options import SCORING_ERRORS, ScoringOptions, one_line, prepare, scoring_options
+from analysis.progress import Progress
 from questionnaires.files import atomic_write
 
 from .errors import ReportError
@@ -81,16 +82,42 @@ def report(
     Góp ý của người dân (the questionnaire's free-text answers) are always in the workbook, phone
     numbers, ID numbers and e-mail addresses masked; --include-data adds the raw data sheets.
     """
-    from .quality import language_arguments, quality_arguments
-    from .workbook import Cover, build_report
+    from .workbook import Cover
 
     if out.suffix.lower() != ".xlsx":
         raise click.UsageError(f"--out phải là tệp .xlsx (got {out.name})")
+    cover = Cover.of(document_number, recipients, signer_title, signer_name)
+    with Progress("sipas report") as bar:
+        table, sheets = _report(
+            bar, options, threshold, title, out, include_data, issuer, period, no_figures, cover
+        )
+    click.echo(f"Đã ghi {out} ({len(table.units)} đơn vị, {len(sheets)} trang tính).")
+
+
+def _report(
+    bar: Progress,
+    options: ScoringOptions,
+    threshold: float,
+    title: str | None,
+    out: Path,
+    include_data: bool,
+    issuer: str | None,
+    period: str | None,
+    no_figures: bool,
+    cover: Any,
+) -> tuple[Any, list[str]]:
+    """Score and write the workbook, telling ``bar`` each stage."""
+    from .quality import language_arguments, quality_arguments
+    from .workbook import build_report
+
     try:
+        bar.step("đọc dữ liệu", 0.0)
         scoring, design = prepare(options, check=True)  # prints what was left out, and why
         arguments = scoring.arguments
+        bar.step("tính chỉ số", 0.15)
         table = analysis.score(**arguments)
         quality = quality_arguments(scoring, table) | language_arguments(scoring)
+        bar.step("lập bảng tính Excel và vẽ biểu đồ", 0.4)
         status = None
         if design is not None:
             title = title or design.name
@@ -105,7 +132,7 @@ def report(
                 unit_names=arguments.get("unit_names") or {},
                 responses=arguments["responses"] if include_data else None,
                 comments=arguments["responses"],
-                cover=Cover.of(document_number, recipients, signer_title, signer_name),
+                cover=cover,
                 title=title,
                 issuer=issuer,
                 period=period,
@@ -117,7 +144,7 @@ def report(
         )
     except USER_ERRORS as exc:
         raise click.ClickException(one_line(exc)) from None
-    click.echo(f"Đã ghi {out} ({len(table.units)} đơn vị, {len(sheets)} trang tính).")
+    return table, sheets
 
 
 @click.command("plot")
@@ -142,19 +169,23 @@ def plot(options: ScoringOptions, threshold: float, title: str | None, kind: str
     if fmt is None:
         raise click.UsageError(f"--out phải là tệp .png hoặc .svg (got {out.name})")
     try:
-        scoring, _ = prepare(options)  # prints what was left out, and why
-        arguments = scoring.arguments
-        table = analysis.score(**arguments)
-        data = charts.plot(
-            kind,
-            table,
-            arguments.get("unit_names") or {},
-            questionnaire=arguments["questionnaire"],
-            fmt=fmt,
-            threshold=threshold,
-            title=title,
-        )
-        _write(out, lambda path: path.write_bytes(data))
+        with Progress("sipas plot") as bar:
+            bar.step("đọc dữ liệu", 0.0)
+            scoring, _ = prepare(options)  # prints what was left out, and why
+            arguments = scoring.arguments
+            bar.step("tính chỉ số", 0.2)
+            table = analysis.score(**arguments)
+            bar.step("vẽ biểu đồ", 0.6)
+            data = charts.plot(
+                kind,
+                table,
+                arguments.get("unit_names") or {},
+                questionnaire=arguments["questionnaire"],
+                fmt=fmt,
+                threshold=threshold,
+                title=title,
+            )
+            _write(out, lambda path: path.write_bytes(data))
     except USER_ERRORS as exc:
         raise click.ClickException(one_line(exc)) from None
     click.echo(f"Đã ghi {out}.")

@@ -70,8 +70,10 @@ class AssignmentChange:
 
 
 def is_scoped(user: User | None) -> bool:
-    """Whether ``user`` sees only what they are assigned (enumerators; never the command line)."""
-    return user is not None and user.role not in ("admin", "analyst")
+    """Whether ``user`` sees only what they are assigned (enumerators; never the command line).
+
+    A viewer sees every campaign, but only its results (the routes of its role)."""
+    return user is not None and user.role not in ("admin", "analyst", "viewer")
 
 
 def visible_campaign_ids(session: Session, user: User | None) -> set[int] | None:

@@ -183,7 +183,12 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--username", required=True, help="Tên đăng nhập (a-z, 0-9, . _ -).")
-@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "enumerator"]), help="Vai trò.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "analyst", "enumerator", "viewer"]),
+    help="Vai trò (viewer: lãnh đạo, chỉ xem bảng kết quả).",
+)
 @click.option(
     "--password",
     help=f"Mật khẩu (≥ {MIN_PASSWORD_LENGTH} ký tự). Bỏ trống: nhập khi được hỏi, hoặc tạo ngẫu nhiên.",
@@ -732,8 +737,11 @@ def export(campaign_id: int, out: Path, database_url: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     if not out.parent.exists():
         raise click.ClickException(f"{out.parent}: thư mục không tồn tại (folder does not exist)")
-    with app_session(database_url) as (_, session):
+    from analysis.progress import Progress
+
+    with Progress("sipas export") as bar, app_session(database_url) as (_, session):
         found = _campaign(session, campaign_id)
+        bar.step("đọc phiếu và ghi tệp", 0.1)
         rows = export_campaign(session, found, out, fmt)
     click.echo(f"Đã xuất {rows} phiếu vào {out} / exported {rows} responses")
 
@@ -805,10 +813,10 @@ def _qr_text(url: str) -> str:
 @click.command("demo")
 @click.option(
     "--sample-responses",
-    default=25,
+    default=40,
     show_default=True,
     type=click.IntRange(0, 5000),
-    help="Số phiếu mẫu (tổng hợp) cho mỗi xã.",
+    help="Số phiếu mẫu (tổng hợp) cho mỗi xã; hai xã cố ý ít phiếu hơn (tối đa 12, dưới ngưỡng mẫu 30).",
 )
 @click.option(
     "--host",
@@ -874,6 +882,14 @@ def demo(
         f"  Đợt khảo sát / campaign:    #{setup.campaign_id} "
         f"(sipas-2017, {len(setup.kiosk_urls)} xã, thị trấn)",
         f"  Phiếu mẫu / sample responses: {setup.responses_total} (thêm mới {setup.responses_added})",
+        *(
+            [
+                "  Xã cố ý ít phiếu (mẫu nhỏ, dưới ngưỡng 30; deliberately thin): "
+                + ", ".join(f"{setup.unit_names[code]} ({n})" for code, n in setup.thin_units.items())
+            ]
+            if setup.thin_units
+            else []
+        ),
         f"  Trang quản trị / admin:     {admin_url}",
         f"  Tài khoản / username:       {setup.admin_username}",
         f"  Mật khẩu / password:        {setup.admin_password}   (mới mỗi lần chạy / new on every run)",

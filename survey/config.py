@@ -22,6 +22,15 @@ class Defaults:
     # second half of a double tap on the page before, and is ignored.
     KIOSK_TAP_GUARD_MS = 450
     PROGRESS_POLL_SECONDS = 15  # how often the admin campaign page refreshes its progress table
+    # Ranked reports are built in the background (survey.jobs): threads per app process, how long a
+    # finished job and its file are kept, when a job whose row stopped moving counts as lost (a restart),
+    # and how often its progress page asks.
+    REPORT_WORKERS = 2
+    REPORT_JOB_KEEP_HOURS = 24
+    REPORT_JOB_STALE_SECONDS = 600
+    REPORT_POLL_SECONDS = 1.5
+    # How often the results dashboard checks for new data while a campaign runs.
+    RESULTS_REFRESH_SECONDS = 60
     # Base URL used in kiosk links and QR codes (e.g. https://sipas.trabong.gov.vn); None = from the request.
     PUBLIC_URL: str | None = None
     # Cookies and forms.

@@ -31,6 +31,11 @@ DEMO_QUESTIONNAIRE = "sipas-2017"
 DEMO_UNITS = "tra-bong-2023"
 DEMO_NAME = "[DEMO] Khảo sát SIPAS 2017 — huyện Trà Bồng (dữ liệu minh họa)"
 DEMO_ADMIN = "admin"
+# Forms per commune: above the questionnaire's min_n (30), so that the report and the dashboard read
+# normally; two communes are kept deliberately thin (below min_n) to show how a small sample is flagged.
+DEMO_RESPONSES = 40
+THIN_UNITS = ("tra-xinh", "tra-tay")
+THIN_RESPONSES = 12
 KIOSK_FILE = "demo-kiosks.txt"
 STAFF_PIN_FILE = "demo-staff-pin.txt"
 _NAMESPACE = uuid.UUID("6f1c7a2e-5b0d-4c1e-9a43-0d5b8e2f9c11")
@@ -46,6 +51,7 @@ class DemoSetup:
     kiosk_file: Path
     responses_added: int = 0
     responses_total: int = 0
+    thin_units: dict[str, int] = field(default_factory=dict)  # unit code -> forms, below min_n
     created: list[str] = field(default_factory=list)  # what this run created, for the summary
 
 
@@ -95,7 +101,7 @@ def demo_staff_pin(instance_path: str | Path) -> str:
 
 
 def set_up_demo(
-    session: Session, *, instance_path: str | Path, base_url: str, sample_responses: int = 25
+    session: Session, *, instance_path: str | Path, base_url: str, sample_responses: int = DEMO_RESPONSES
 ) -> DemoSetup:
     """Create (or find) the demo campaign, admin account, kiosk links and sample responses."""
     created: list[str] = []
@@ -120,6 +126,9 @@ def set_up_demo(
             period_start=f"{year}-01-01",
             period_end=f"{year}-12-31",
             populations=demo_populations(list(units.codes)),
+            # A demonstration target that the sample forms reach (Slovin's n for these N would be
+            # 200-330 forms a commune): the report reads as a normal one, the thin communes stand out.
+            targets=dict.fromkeys(units.codes, DEMO_RESPONSES),
             created_by=admin,
         )
         created.append("demo campaign")
@@ -143,7 +152,8 @@ def set_up_demo(
     session.commit()
     _write_kiosk_file(kiosk_path, urls, names)
 
-    added = _add_sample_responses(session, campaign, kiosks, sample_responses)
+    per_unit = {code: thin_count(code, sample_responses) for code in kiosks}
+    added = _add_sample_responses(session, campaign, kiosks, per_unit)
     total = session.scalar(select(func.count(Response.id)).where(Response.campaign_id == campaign.id)) or 0
     return DemoSetup(
         campaign_id=campaign.id,
@@ -155,11 +165,17 @@ def set_up_demo(
         responses_added=added,
         responses_total=int(total),
         created=created,
+        thin_units={code: n for code, n in per_unit.items() if n < sample_responses},
     )
 
 
+def thin_count(unit_code: str, per_unit: int) -> int:
+    """Sample forms of a commune: ``per_unit``, fewer for the deliberately thin communes."""
+    return min(per_unit, THIN_RESPONSES) if unit_code in THIN_UNITS else per_unit
+
+
 def _add_sample_responses(
-    session: Session, campaign: Campaign, kiosks: dict[str, Kiosk], per_unit: int
+    session: Session, campaign: Campaign, kiosks: dict[str, Kiosk], per_unit: dict[str, int]
 ) -> int:
     questionnaire = campaign_questionnaire(campaign)
     added = 0
@@ -170,7 +186,7 @@ def _add_sample_responses(
     for unit_code, kiosk in kiosks.items():
         # Each commune has its own level, so that ranks differ and a few communes score 95-100%.
         level = random.Random(f"{campaign.id}:{unit_code}").uniform(0.6, 0.98)
-        for i in range(per_unit):
+        for i in range(per_unit[unit_code]):
             rng = random.Random(f"{campaign.id}:{unit_code}:{i}")
             submitted = base - timedelta(minutes=rng.randrange(30 * 24 * 60))
             answers = synthetic_answers(questionnaire, rng, level)

@@ -34,7 +34,8 @@ NAMING = {
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
-ROLES = ("admin", "analyst", "enumerator")
+# viewer: leadership reading results (the dashboard) and nothing else: no forms, exports or settings.
+ROLES = ("admin", "analyst", "enumerator", "viewer")
 
 
 def utcnow() -> datetime:
@@ -46,7 +47,8 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A staff account. Roles: admin (everything), analyst (campaigns, exports), enumerator (data entry)."""
+    """A staff account. Roles: admin (everything), analyst (campaigns, exports), enumerator (data entry),
+    viewer (the results dashboard only)."""
 
     __tablename__ = "users"
 
@@ -363,3 +365,32 @@ class AudioClip(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+REPORT_JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class ReportJob(Base):
+    """A ranked report built in the background: who asked, how far it is, and the file once done.
+
+    The file is kept in the database (``content``, deferred), so that whichever host or worker answers
+    the download finds it; jobs are purged after ``REPORT_JOB_KEEP_HOURS``.
+    """
+
+    __tablename__ = "report_jobs"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)  # random, unguessable
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    previous_campaign_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0-1
+    stage: Mapped[str | None] = mapped_column(Text)  # what it is doing, in Vietnamese
+    message: Mapped[str | None] = mapped_column(Text)  # why it failed, in Vietnamese
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

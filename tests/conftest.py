@@ -106,6 +106,9 @@ def make_app(database_url, tmp_path):
 
     yield factory
     for app in apps:
+        pool = app.extensions.get("sipas.report_executor")  # reports still being built (survey.jobs)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         app.extensions["sipas.engine"].dispose()
 
 

@@ -236,6 +236,7 @@ def test_demo_sets_up_what_it_prints_and_is_idempotent(app, database_url, tmp_pa
 
     first = runner.invoke(cli, argv, env=env, catch_exceptions=False)
     assert first.exit_code == 0, first.output
+    assert "Xã cố ý ít phiếu" not in first.output  # 3 a commune: none thinner than the rest
     password = re.search(r"password:\s+(\S+)", first.output).group(1)
     first_kiosk = re.search(r"(http://127\.0\.0\.1:5055/k/(\S+))", first.output)
     assert "http://127.0.0.1:5055/admin/login" in first.output
@@ -377,3 +378,27 @@ def test_commands_say_when_the_database_is_unreachable(tmp_path):
     result = runner.invoke(cli, ["campaign", "list"], env=env)
     assert result.exit_code == 1
     assert "không kết nối được" in _error_line(result.output)
+
+
+def test_the_demo_reads_as_a_normal_report_with_two_thin_communes(database_url, tmp_path):
+    import analysis
+    from analysis.options import ScoringOptions, score_arguments
+    from survey.demo import THIN_UNITS, set_up_demo
+    from survey.design import campaign_design
+
+    env = {"SIPAS_INSTANCE_PATH": str(tmp_path / "demo-instance"), "SIPAS_DATABASE_URL": "sqlite:///unused"}
+    argv = ["demo", "--no-serve", "--database-url", database_url]
+    result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    thin = "Xã cố ý ít phiếu (mẫu nhỏ, dưới ngưỡng 30; deliberately thin): Xã Trà Xinh (12), Xã Trà Tây (12)"
+    assert thin in result.output
+    assert set_up_demo.__kwdefaults__["sample_responses"] >= 30
+    design = campaign_design(1, database_url)
+    table = analysis.score(**score_arguments(ScoringOptions(campaign=1), design))
+    assert table.min_n == 30
+    for unit in table.units:
+        if unit.unit in THIN_UNITS:
+            assert unit.n == 12 and "small_sample" in unit.flags
+        else:
+            assert unit.n == 40 and unit.flags == () and unit.target == 40
+    assert len({u.rank_group for u in table.units}) > 3  # communes that can be told apart

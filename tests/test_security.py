@@ -25,7 +25,7 @@ from survey.assignments import assign
 from survey.campaigns import create_campaign, create_kiosk
 from survey.cli import cli
 from survey.db import session_scope
-from survey.models import AuditEvent, Campaign, Kiosk, RateLimitCounter, Response, User
+from survey.models import AuditEvent, Campaign, Kiosk, RateLimitCounter, ReportJob, Response, User
 from survey.security import ConfigurationError, DatabaseCounterStore, LoginLimits, safe_redirect_target
 from survey.storage import save_response
 from survey.users import authenticate, create_user
@@ -35,13 +35,15 @@ pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parent.parent
 SIPAS_2017 = load_questionnaire("sipas-2017")
 PASSWORD = "mật-khẩu-đủ-dài-1"
-STAFF = frozenset({"admin", "analyst", "enumerator"})
+STAFF = frozenset({"admin", "analyst", "enumerator"})  # those who work on forms
+EVERYONE = STAFF | {"viewer"}  # viewer: leadership reading results, nothing else
 ANALYSTS = frozenset({"admin", "analyst"})
+RESULTS = frozenset({"admin", "analyst", "viewer"})
 ADMINS = frozenset({"admin"})
 # Who may use each staff route. A new route under /admin or /api/v1/campaigns must be added here,
 # or test_every_staff_route_is_classified fails: nobody forgets to decide who may use it.
 ACCESS: dict[str, frozenset[str]] = {
-    "admin.dashboard": STAFF,
+    "admin.dashboard": EVERYONE,  # the campaign list (a viewer's links lead to the results)
     "admin.campaign": STAFF,
     "admin.entry": STAFF,  # enumerators key paper forms; analysts and admins may too
     "admin.double_entry": ANALYSTS,  # reviewers resolve differing keyings
@@ -57,6 +59,18 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.export_csv": ANALYSTS,
     "admin.export_xlsx": ANALYSTS,
     "admin.report": ANALYSTS,
+    # The report built in the background: started by analysts; its page, status and file are the
+    # starter's own (others get 404, tested in test_results_dashboard).
+    "admin.report_start": ANALYSTS,
+    "admin.report_job": ANALYSTS,
+    "admin.report_job_status": ANALYSTS,
+    "admin.report_job_file": ANALYSTS,
+    # The results dashboard: scores and counts only, for analysts and leadership (viewer).
+    "admin.results": RESULTS,
+    "admin.results_version": RESULTS,
+    "admin.results_unit": RESULTS,
+    "admin.results_figure": RESULTS,
+    "admin.results_unit_figure": RESULTS,
     # Enumerators see and correct only the paper forms they keyed (the seeded one is theirs); reviewing
     # a form's state, bulk changes and the correction history are for analysts.
     "admin.responses": STAFF,
@@ -101,7 +115,7 @@ class World:
         self.app = app
         with app.app_context(), session_scope() as session:
             self.users = {
-                role: create_user(session, f"{role}-1", PASSWORD, role).id for role in sorted(STAFF)
+                role: create_user(session, f"{role}-1", PASSWORD, role).id for role in sorted(EVERYONE)
             }
             self.victim = create_user(session, "nan-nhan", PASSWORD, "enumerator").id
             campaign = create_campaign(
@@ -129,6 +143,20 @@ class World:
                 entered_by=self.users["enumerator"],
             )
             self.response_ref = paper.instance_id
+            # A finished report job of the analyst (and so of admins too), for the routes of a job.
+            self.job_id = "job-" + uuid.uuid4().hex
+            session.add(
+                ReportJob(
+                    id=self.job_id,
+                    campaign_id=campaign.id,
+                    user_id=self.users["analyst"],
+                    state="done",
+                    progress=1.0,
+                    filename="bao-cao.xlsx",
+                    content=b"PK not really a workbook",
+                    size=24,
+                )
+            )
         self.seeded_responses = 1
 
     def values(self, rule) -> dict[str, object]:
@@ -144,6 +172,9 @@ class World:
             "clip_id": 1,  # no such clip: 404
             "sha": "0" * 64,
             "ext": "mp3",
+            "job_id": self.job_id,
+            "unit_code": "tra-xuan",
+            "name": "ranking",
         }
         return {name: known[name] for name in rule.arguments}
 
@@ -227,7 +258,7 @@ def test_anonymous_users_are_sent_to_the_login_page_or_get_401(world):
     assert _counts(world.app) == before  # nothing was changed by anybody
 
 
-@pytest.mark.parametrize("role", sorted(STAFF))
+@pytest.mark.parametrize("role", sorted(EVERYONE))
 def test_each_role_gets_exactly_its_routes(world, role):
     client = world.client(role)
     for rule in world.staff_rules():

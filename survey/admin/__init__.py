@@ -29,6 +29,13 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _flag_label(flag: str) -> str:
+    """A unit result's flag in Vietnamese, as the report's notes column says it."""
+    from analysis.results import FLAG_LABELS_VI  # here: only results pages load pandas
+
+    return FLAG_LABELS_VI.get(flag, flag)
+
+
 def _template_context() -> dict[str, Any]:
     staff = None
     if "user_id" in session:
@@ -43,6 +50,7 @@ def init_app(app: Flask) -> None:
     """Register the staff pages and the names their templates use."""
     app.register_blueprint(bp)
     app.context_processor(_template_context)
+    app.add_template_filter(_flag_label, "flag_label")
 
 
 # The route modules add their views to bp, so they are imported once it exists.
@@ -56,5 +64,6 @@ from . import (  # noqa: E402, F401 - registers the routes
     integrity,
     kiosks,
     responses,
+    results,
     users,
 )

@@ -55,6 +55,7 @@ from .forms import (
     KioskDisplayForm,
     KioskForm,
     ReopenCampaignForm,
+    ReportForm,
 )
 from .shared import STATUS_LABELS, campaign_or_404
 
@@ -217,7 +218,7 @@ def language_rows(q: Questionnaire) -> list[dict[str, Any]]:
 
 
 @bp.route("/campaigns/<int:campaign_id>")
-@role_required()
+@role_required("enumerator", "analyst")
 def campaign(campaign_id: int):
     c = campaign_or_404(campaign_id)
     if is_scoped(current_user()) and not assigned_units(get_session(), current_user(), c):
@@ -264,7 +265,31 @@ def _campaign_page(
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
         languages=language_rows(q),
+        report_form=_report_form(c),
+        report_jobs=_report_jobs(c),
     ), status
+
+
+def _report_jobs(c: Campaign) -> list:
+    """The current analyst's latest reports of this campaign, as their status endpoint shows them."""
+    from ..jobs import job_view, user_jobs
+
+    user = current_user()
+    if user is None or user.role not in ("admin", "analyst"):
+        return []
+    stale = float(current_app.config["REPORT_JOB_STALE_SECONDS"])
+    return [
+        (job, job_view(job, stale_seconds=stale, file_url=url_for(".report_job_file", job_id=job.id)))
+        for job in user_jobs(get_session(), user, c.id)
+    ]
+
+
+def _report_form(c: Campaign) -> ReportForm:
+    from .downloads import previous_choices
+
+    form = ReportForm(formdata=None)
+    form.previous.choices = previous_choices(c)
+    return form
 
 
 @bp.post("/campaigns/<int:campaign_id>/open")

@@ -43,6 +43,7 @@ __all__ = [
     "LoginForm",
     "PasswordResetForm",
     "ReopenCampaignForm",
+    "ReportForm",
     "ResponseFilterForm",
     "ReviewForm",
     "UserCreateForm",
@@ -76,6 +77,17 @@ class ConfirmForm(FlaskForm):
     """An empty form: only the CSRF token, for action buttons (log out, revoke, deactivate)."""
 
 
+class ReportForm(FlaskForm):
+    """Start a ranked report, optionally compared with another campaign (the previous period)."""
+
+    previous = SelectField(
+        "So sánh với đợt khảo sát kỳ trước",
+        choices=select_choices([("", "Không so sánh")]),
+        validate_choice=True,
+        description="Bảng xếp hạng có thêm chỉ số, thứ hạng kỳ trước và mức thay đổi của từng đơn vị.",
+    )
+
+
 class UserCreateForm(FlaskForm):
     username = StringField(
         "Tên đăng nhập",
@@ -93,6 +105,7 @@ class UserCreateForm(FlaskForm):
             [
                 ("enumerator", "Điều tra viên (nhập phiếu giấy)"),
                 ("analyst", "Chuyên viên phân tích (đợt khảo sát, tải dữ liệu)"),
+                ("viewer", "Lãnh đạo — chỉ xem kết quả (không xem phiếu, không tải dữ liệu)"),
                 ("admin", "Quản trị (toàn quyền)"),
             ]
         ),

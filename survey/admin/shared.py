@@ -10,7 +10,12 @@ from ..models import Campaign
 
 __all__ = ["ROLE_LABELS", "STATUS_LABELS", "campaign_or_404"]
 
-ROLE_LABELS = {"admin": "Quản trị", "analyst": "Chuyên viên phân tích", "enumerator": "Điều tra viên"}
+ROLE_LABELS = {
+    "admin": "Quản trị",
+    "analyst": "Chuyên viên phân tích",
+    "enumerator": "Điều tra viên",
+    "viewer": "Lãnh đạo (xem kết quả)",
+}
 
 
 def campaign_or_404(campaign_id: int) -> Campaign:
