@@ -97,6 +97,8 @@ class Campaign(Base):
     # Integrity checks (survey.integrity): the settings changed from analysis.integrity's documented
     # defaults, {name: value}; None or {}: every default.
     integrity_settings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # "Mỗi hồ sơ một phiếu": every kiosk, phone and API form needs an unused answer code (survey.codes).
+    answer_codes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     units: Mapped[list[CampaignUnit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
@@ -153,6 +155,24 @@ class Kiosk(Base):
 
 
 REVIEW_STATES = ("received", "has_issues", "approved", "rejected")
+
+
+class AnswerCode(Base):
+    """A one-time answer code of a case file (hồ sơ): only its keyed hash, its cell and whether it is used.
+
+    Deliberately absent (survey.codes, docs/answer-codes.md): the code, its unkeyed hash, the case code
+    or the case file's row, the response that used it, and when it was used. Rows are inserted in the
+    order of their hash, so their ids do not follow the order of the case files either.
+    """
+
+    __tablename__ = "answer_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC-SHA256 hex, key from config
+    unit_code: Mapped[str] = mapped_column(String(64))
+    stratum: Mapped[str | None] = mapped_column(String(64))
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Response(Base):

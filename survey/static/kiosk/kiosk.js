@@ -351,6 +351,7 @@
   // storage and from the page, and the welcome screen comes back. The next person sees nothing of it.
   function discard() {
     state = null;
+    if (window.SipasCode) window.SipasCode.discarded(); // a shared tablet forgets the code too
     hideIdleWarning();
     closeRestart();
     try {
@@ -460,6 +461,8 @@
     screen = "welcome";
     save();
     touch();
+    // "Mỗi hồ sơ một phiếu": a code first (code.js draws that step and comes back here once it is taken).
+    if (window.SipasCode && window.SipasCode.gate({ def: def, frame: frame, done: showWelcome })) return;
     var main = frame({ kind: "welcome", title: TEXT.surveyName });
     var description = vi(Q.description);
     var path = applicablePath();
@@ -1018,6 +1021,7 @@
       started_at: state.startedAt,
       submitted_at: now.toISOString()
     };
+    if (window.SipasCode) window.SipasCode.decorate(body); // the answer code; a phone's campaign and unit
     if (paradataOn()) {
       track(null);
       var paradata = paradataPayload();
@@ -1101,6 +1105,7 @@
   function showThanks() {
     screen = "thanks";
     state = null;
+    if (window.SipasCode) window.SipasCode.reset(); // the code is spent with this form
     save();
     clearTimer("idle");
     var main = frame({ kind: "thanks" });
