@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -99,6 +100,9 @@ class Campaign(Base):
     integrity_settings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # "Mỗi hồ sơ một phiếu": every kiosk, phone and API form needs an unused answer code (survey.codes).
     answer_codes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Targets from the imported case files (survey.dossiers): None or "unit": Slovin per unit only;
+    # "proportional": each unit's target also split across procedure fields in proportion to N.
+    field_allocation: Mapped[str | None] = mapped_column(String(16))
 
     units: Mapped[list[CampaignUnit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
@@ -343,3 +347,48 @@ class Assignment(Base):
     unit_code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class DossierImport(Base):
+    """One import of a one-stop system's export of case files (survey.dossiers): the file and its outcome."""
+
+    __tablename__ = "dossier_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the file's bytes
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)  # data rows of the file (blank lines excluded)
+    added: Mapped[int] = mapped_column(Integer, default=0)  # new case files stored
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)  # already stored with the same data
+    conflicts: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # already stored with different data: kept as was
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # bad rows left out (confirmed by the user)
+
+
+class Dossier(Base):
+    """One case file (hồ sơ) of the one-stop system, by the code printed on its receipt.
+
+    The case files of a campaign's period are its sampling frame: N per unit × procedure field
+    (``stratum``, "" when the campaign has no fields). ``unit_code`` is a code of the campaign's units.
+    """
+
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "case_code", name="uq_dossiers_campaign_case"),
+        Index("ix_dossiers_campaign_unit_stratum", "campaign_id", "unit_code", "stratum"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    case_code: Mapped[str] = mapped_column(String(64))  # mã hồ sơ, as on the receipt (trimmed)
+    unit_code: Mapped[str] = mapped_column(String(64))
+    procedure: Mapped[str | None] = mapped_column(String(500))  # the procedure's name as exported
+    stratum: Mapped[str] = mapped_column(String(64), default="")  # procedure field code; "" without fields
+    received_on: Mapped[date | None] = mapped_column(Date)  # ngày tiếp nhận
+    returned_on: Mapped[date | None] = mapped_column(Date)  # ngày trả kết quả
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("dossier_imports.id", ondelete="SET NULL"))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
