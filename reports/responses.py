@@ -46,7 +46,10 @@ LEADING_COLUMNS: dict[str, tuple[str, str]] = {
 # Columns the survey app adds after the items (provenance), with their codebook description.
 METADATA_COLUMNS: dict[str, tuple[str, str]] = {
     "questionnaire_version": ("Phiên bản phiếu khảo sát", "Questionnaire version"),
-    "source": ("Nguồn phiếu: kiosk (máy tính bảng), phone (điện thoại người dân), api, paper (phiếu giấy), import", "Source"),
+    "source": (
+        "Nguồn phiếu: kiosk (máy tính bảng), phone (điện thoại người dân), api, paper (phiếu giấy), import",
+        "Source",
+    ),
     "started_at": ("Thời điểm bắt đầu trả lời (UTC)", "Started at (UTC)"),
     "submitted_at": ("Thời điểm gửi, hoặc ngày ghi trên phiếu giấy (UTC)", "Submitted, or paper date (UTC)"),
     "received_at": ("Thời điểm máy chủ nhận phiếu (UTC)", "Received by the server at (UTC)"),

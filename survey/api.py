@@ -37,6 +37,8 @@ than that many unknown fields, is one error (``too_many_items``, ``too_many_fiel
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any
@@ -68,8 +70,8 @@ from .errors import (
     json_error,
 )
 from .models import AnswerCode, Campaign, CampaignUnit
-from .storage import normalise_instance_id, save_response
 from .security import client_address
+from .storage import normalise_instance_id, save_response
 from .users import current_user, role_required
 from .validation import MAX_ERRORS, cap_errors, parse_timestamp, shorten
 
@@ -198,50 +200,15 @@ def submit_response():
             "Nội dung gửi lên phải là một đối tượng JSON.",
             "the body must be a JSON object (Content-Type: application/json)",
         )
-    token = _token(body)
     session = get_session()
-    kiosk = None
-    if token is None and body.get("campaign") is None:
-        return json_error(
-            401, "Thiếu mã máy trạm (kiosk_token).", "kiosk_token is missing", code="unauthorized"
-        )
-    if token is not None:
-        kiosk = kiosk_for_token(session, token)
-        if kiosk is None:
-            return json_error(
-                403,
-                "Mã máy trạm không đúng hoặc đã bị thu hồi. Xin liên hệ cán bộ phụ trách.",
-                "unknown or revoked kiosk token",
-                code="forbidden",
-            )
-        campaign = kiosk.campaign
-    else:  # a respondent's own phone: the campaign's public form (survey.kiosk.phone_page)
-        campaign = _public_campaign(session, body.get("campaign"))
-        if campaign is None:
-            return _no_campaign()
+    kiosk, campaign, refused = _submitter(session, body)
+    if refused is not None:
+        return refused
     if not accepts_responses(campaign) and not _filled_before_closing(campaign, body.get("submitted_at")):
         return _not_open(campaign)
-
-    code_row = None
-    if campaign.answer_codes or body.get("answer_code") is not None:
-        code_row, refused = _answer_code(session, campaign, body.get("answer_code"))
-        if refused is not None:
-            return refused
-        if kiosk is not None and code_row.unit_code != kiosk.unit_code:
-            _give_back_code_try(campaign)
-            return _field_error(
-                "answer_code",
-                "code_other_unit",
-                "Mã phiếu này thuộc đơn vị khác, không dùng được trên máy trạm này.",
-                f"the code belongs to another unit than this kiosk's ({kiosk.unit_code})",
-            )
-        unit_code = code_row.unit_code
-    elif kiosk is not None:
-        unit_code = kiosk.unit_code
-    else:
-        unit_code = body.get("unit")
-        if not isinstance(unit_code, str) or not unit_code:
-            return _field_error("unit", "required", "Thiếu đơn vị (unit).", "unit is required")
+    code_row, unit_code, refused = _code_and_unit(session, body, campaign, kiosk)
+    if refused is not None:
+        return refused
 
     errors = _check_fields(body, campaign, unit_code)
     if errors:
@@ -303,8 +270,6 @@ def submit_response():
             code="conflict",
             instance_id=exc.instance_id,
         )
-    if code_row is not None:
-        _give_back_code_try(campaign)  # a right code: only wrong ones count against the limits
     extra = _paradata_ignored() if ignored and created else {}
     if created:
         reply = {"status": "created", "id": response.id, "instance_id": response.instance_id}
@@ -319,11 +284,13 @@ CODE_MESSAGES = {
         "this campaign takes a form only with an answer code (one form per case file)",
     ),
     "code_unknown": (
-        "Mã phiếu không đúng. Xin Ông/Bà kiểm tra lại mã in trên phiếu mời, hoặc hỏi cán bộ tại Bộ phận Một cửa.",
+        "Mã phiếu không đúng. Xin Ông/Bà kiểm tra lại mã in trên phiếu mời, "
+        "hoặc hỏi cán bộ tại Bộ phận Một cửa.",
         "no such answer code in this campaign",
     ),
     "code_used": (
-        "Mã phiếu này đã được dùng để gửi một phiếu khảo sát. Mỗi mã chỉ dùng được một lần. Xin cảm ơn Ông/Bà!",
+        "Mã phiếu này đã được dùng để gửi một phiếu khảo sát. Mỗi mã chỉ dùng được một lần. "
+        "Xin cảm ơn Ông/Bà!",
         "this answer code has been used already",
     ),
 }
@@ -349,10 +316,20 @@ def code_limits():
     return current_app.extensions.get("sipas.code_limits")
 
 
+def _client_tag() -> str:
+    """The client's address as the code limits keep it: a keyed hash, never the address itself.
+
+    A counter's window starts at the first try; with the raw address it would tie an address to about
+    when a coded form arrived.
+    """
+    keys = code_keys()
+    return hmac.new(keys.store, f"client\x1f{client_address()}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def _code_try(campaign: Campaign) -> Response | None:
     """Count one try of a code (per client address and per campaign); the 429 answer when over the limit."""
     limits = code_limits()
-    wait = limits.acquire(client_address(), f"campaign:{campaign.id}") if limits is not None else 0
+    wait = limits.acquire(_client_tag(), f"campaign:{campaign.id}") if limits is not None else 0
     if not wait:
         return None
     minutes = max(1, -(-wait // 60))
@@ -369,41 +346,48 @@ def _code_try(campaign: Campaign) -> Response | None:
 def _give_back_code_try(campaign: Campaign) -> None:
     limits = code_limits()
     if limits is not None:
-        limits.release(client_address(), f"campaign:{campaign.id}")
+        # Counters back at zero are deleted: a right code leaves no trace of when it was typed.
+        limits.release(_client_tag(), f"campaign:{campaign.id}", forget=True)
 
 
-def _code_refusal(code: str, status: int = 400) -> Response:
+def _item_refusal(item: str, code: str, vi: str, en: str) -> Response:
+    """The 400 answer of one item's error, as one Response."""
+    reply, status = _field_error(item, code, vi, en)
+    reply.status_code = status
+    return reply
+
+
+def _code_refusal(code: str) -> Response:
     vi, en = CODE_MESSAGES[code]
-    if status == 400:
-        return _field_error("answer_code", code, vi, en)[0]
-    return json_error(status, vi, en, code=code)
+    return _item_refusal("answer_code", code, vi, en)
 
 
 def _code_used() -> Response:
     # 400 with the item, not 409: to a kiosk a 409 means "an earlier copy of this very form is stored".
-    reply = _code_refusal("code_used")
-    reply.status_code = 400
-    return reply
+    return _code_refusal("code_used")
 
 
-def _answer_code(
-    session: Any, campaign: Campaign, text_: Any
-) -> tuple[AnswerCode | None, Response | None]:
+def _answer_code(session: Any, campaign: Campaign, text_: Any) -> tuple[AnswerCode | None, Response | None]:
     """The stored code a form names, or the refusal to send (counted against the rate limits)."""
     if text_ is None or (isinstance(text_, str) and not text_.strip()):
         return None, _code_refusal("code_required")
     if not isinstance(text_, str):
-        return None, _field_error("answer_code", "wrong_type", "Mã phiếu phải là chuỗi.", "answer_code must be a string")[0]
+        return None, _item_refusal(
+            "answer_code", "wrong_type", "Mã phiếu phải là chuỗi.", "answer_code must be a string"
+        )
     limited = _code_try(campaign)
     if limited is not None:
         return None, limited
     try:
         code = parse_code(text_[:64])
     except CodeError as exc:
-        return None, _field_error("answer_code", f"code_{exc.kind}", exc.message, exc.message_en)[0]
+        return None, _item_refusal("answer_code", f"code_{exc.kind}", exc.message, exc.message_en)
     row = find_code(session, campaign, code, code_keys())
     if row is None:
         return None, _code_refusal("code_unknown")
+    # A code that exists gives its try back (used or not: a used one admits nothing), so what
+    # accumulates against the limits are wrong codes.
+    _give_back_code_try(campaign)
     return row, None
 
 
@@ -412,7 +396,9 @@ def check_code():
     """Whether an answer code may open a form: its unit and stratum (the code is not used up here)."""
     body = request.get_json(silent=True, force=True)
     if not isinstance(body, dict):
-        return _field_error(None, "malformed", "Nội dung gửi lên phải là một đối tượng JSON.", "a JSON object")
+        return _field_error(
+            None, "malformed", "Nội dung gửi lên phải là một đối tượng JSON.", "a JSON object"
+        )
     session = get_session()
     campaign = _public_campaign(session, body.get("campaign"))
     if campaign is None:
@@ -424,7 +410,6 @@ def check_code():
         return refused
     if row.used:
         return _code_used()
-    _give_back_code_try(campaign)
     names = {u.unit_code: u.unit_name for u in campaign.units}
     labels = {str(s.get("code")): s.get("label") for s in campaign.strata or []}
     return jsonify(
@@ -437,6 +422,54 @@ def check_code():
             "stratum_label": labels.get(row.stratum) if row.stratum else None,
         }
     )
+
+
+def _submitter(session: Any, body: dict[str, Any]) -> tuple[Any, Campaign | None, Any]:
+    """``(kiosk, campaign, None)`` of a submission (kiosk None: a phone), or ``(…, refusal)``."""
+    token = _token(body)
+    if token is None and body.get("campaign") is None:
+        refused = json_error(
+            401, "Thiếu mã máy trạm (kiosk_token).", "kiosk_token is missing", code="unauthorized"
+        )
+        return None, None, refused
+    if token is None:  # a respondent's own phone: the campaign's public form (survey.kiosk.phone_page)
+        campaign = _public_campaign(session, body.get("campaign"))
+        return None, campaign, _no_campaign() if campaign is None else None
+    kiosk = kiosk_for_token(session, token)
+    if kiosk is None:
+        refused = json_error(
+            403,
+            "Mã máy trạm không đúng hoặc đã bị thu hồi. Xin liên hệ cán bộ phụ trách.",
+            "unknown or revoked kiosk token",
+            code="forbidden",
+        )
+        return None, None, refused
+    return kiosk, kiosk.campaign, None
+
+
+def _code_and_unit(
+    session: Any, body: dict[str, Any], campaign: Campaign, kiosk: Any
+) -> tuple[AnswerCode | None, Any, Any]:
+    """The answer code a form needs (None when the campaign needs none) and its unit, or the refusal."""
+    if campaign.answer_codes or body.get("answer_code") is not None:
+        code_row, refused = _answer_code(session, campaign, body.get("answer_code"))
+        if refused is not None:
+            return None, None, refused
+        if kiosk is not None and code_row.unit_code != kiosk.unit_code:
+            refused = _field_error(
+                "answer_code",
+                "code_other_unit",
+                "Mã phiếu này thuộc đơn vị khác, không dùng được trên máy trạm này.",
+                f"the code belongs to another unit than this kiosk's ({kiosk.unit_code})",
+            )
+            return None, None, refused
+        return code_row, code_row.unit_code, None
+    if kiosk is not None:
+        return None, kiosk.unit_code, None
+    unit_code = body.get("unit")
+    if not isinstance(unit_code, str) or not unit_code:
+        return None, None, _field_error("unit", "required", "Thiếu đơn vị (unit).", "unit is required")
+    return None, unit_code, None
 
 
 def _paradata_ignored() -> dict[str, Any]:

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "kiosk": "survey.commands:kiosk",
     "export": "survey.commands:export",
     "responses": "survey.review_commands:responses",
+    "codes": "survey.code_commands:codes",
     "backup": "survey.backup:backup_command",
     "restore": "survey.backup:restore_command",
 }

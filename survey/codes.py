@@ -254,7 +254,9 @@ def _dossiers(session: Session, campaign: Campaign, on: date | None) -> Sequence
     return session.scalars(stmt.order_by(Dossier.unit_code, Dossier.case_code)).all()
 
 
-def case_codes(session: Session, campaign: Campaign, keys: CodeKeys, on: date | None = None) -> list[CaseCode]:
+def case_codes(
+    session: Session, campaign: Campaign, keys: CodeKeys, on: date | None = None
+) -> list[CaseCode]:
     """Every case file of ``campaign`` (received on ``on`` when given) with its code, unit by unit."""
     names = {u.unit_code: u.unit_name for u in campaign.units}
     labels = {str(s.get("code")): str(s.get("label") or s.get("code")) for s in campaign.strata or []}
@@ -294,7 +296,9 @@ def issue_codes(session: Session, campaign: Campaign, keys: CodeKeys, on: date |
         stored.update(session.scalars(select(AnswerCode.code_hash).where(AnswerCode.code_hash.in_(chunk))))
     new = [h for h in hashes if h not in stored]
     session.add_all(
-        AnswerCode(campaign_id=campaign.id, code_hash=h, unit_code=wanted[h][0], stratum=wanted[h][1], used=False)
+        AnswerCode(
+            campaign_id=campaign.id, code_hash=h, unit_code=wanted[h][0], stratum=wanted[h][1], used=False
+        )
         for h in new
     )
     session.flush()
@@ -303,7 +307,9 @@ def issue_codes(session: Session, campaign: Campaign, keys: CodeKeys, on: date |
 
 def code_counts(session: Session, campaign: Campaign) -> dict[str, int]:
     """Issued and used codes of a campaign."""
-    rows = session.execute(select(AnswerCode.used).where(AnswerCode.campaign_id == campaign.id)).scalars().all()
+    rows = (
+        session.execute(select(AnswerCode.used).where(AnswerCode.campaign_id == campaign.id)).scalars().all()
+    )
     return {"issued": len(rows), "used": sum(1 for r in rows if r)}
 
 

@@ -33,13 +33,14 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
 from sqlalchemy import select
 
 from .campaigns import accepts_responses, hash_token
 from .db import get_session
-from .models import CampaignUnit, Kiosk
+from .models import Campaign, CampaignUnit, Kiosk
 from .security import ConfigurationError
 
 bp = Blueprint("kiosk", __name__)
@@ -73,9 +74,11 @@ KIOSK_ASSETS = (
     "kiosk/submit.js",
     "kiosk/dom.js",
     "kiosk/staff.js",
+    "kiosk/code.js",
     "kiosk/kiosk.js",
     "kiosk/stranded.js",
     "kiosk/kiosk.css",
+    "kiosk/phone.css",
     "favicon.svg",
     "kiosk/icons/icon-192.png",
     "kiosk/icons/icon-512.png",
@@ -208,6 +211,50 @@ def kiosk_page(token: str):
             staff_pin=staff_pin_record(
                 current_app.config.get("KIOSK_STAFF_PIN"), current_app.secret_key or "", kiosk.id
             ),
+        ),
+        200,
+        {"Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/k/p/<int:campaign_id>")
+@bp.route("/k/p/<int:campaign_id>/<unit_code>")
+def phone_page(campaign_id: int, unit_code: str | None = None):
+    """The kiosk app on a respondent's own phone: the same form, a phone layout, source ``phone``.
+
+    ``/k/p/<campaign>`` for a campaign with answer codes (the slip's QR code adds ``#<code>``, which
+    never reaches the server); ``/k/p/<campaign>/<unit>`` for the counter poster of a campaign without.
+    """
+    campaign = get_session().get(Campaign, campaign_id)
+    if campaign is None:
+        return _invalid(404, 404)
+    if not accepts_responses(campaign):
+        return _invalid("draft" if campaign.status == "draft" else "closed", 403)
+    unit_name = None
+    if unit_code is not None:
+        unit_name = next((u.unit_name for u in campaign.units if u.unit_code == unit_code), None)
+        if unit_name is None:
+            return _invalid(404, 404)
+    elif not campaign.answer_codes:
+        return _invalid(404, 404)
+    definition_url = url_for("api.phone_definition", campaign_id=campaign.id)
+    if unit_code is not None:
+        definition_url += "?" + urlencode({"unit": unit_code})
+    return (
+        render_template(
+            "kiosk/kiosk.html",
+            phone=True,
+            unit_name=unit_name or campaign.name,
+            campaign=campaign,
+            unit_code=unit_code,
+            token="",
+            definition_url=definition_url,
+            submit_url=url_for("api.submit_response"),
+            manifest_url=None,
+            service_worker_url=url_for("kiosk.service_worker"),
+            service_worker_scope=url_for("kiosk.kiosk_page", token="x")[:-1],
+            asset_version=current_asset_version(),
+            staff_pin=None,
         ),
         200,
         {"Cache-Control": "no-store"},

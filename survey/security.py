@@ -192,6 +192,12 @@ class DatabaseCounterStore:
             return time.time()
         return (until if until.tzinfo else until.replace(tzinfo=UTC)).timestamp()
 
+    def forget_spent(self, keys: list[str]) -> int:
+        """Delete those of ``keys`` whose count is back to zero (every try given back)."""
+        with self.engine.begin() as conn:
+            stmt = delete(self.table).where(self.table.c.key.in_(keys), self.table.c.count <= 0)
+            return int(conn.execute(stmt).rowcount or 0)
+
     def purge(self) -> int:
         """Delete the counters whose window has ended."""
         with self.engine.begin() as conn:
@@ -255,10 +261,14 @@ class LoginLimits:
             log.warning("%s rate limit reached for %s", self.prefix, address)
         return wait
 
-    def release(self, address: str, account: str) -> None:
-        """Give back the attempt of a successful login."""
-        for key, _ in self._keys(address, account):
+    def release(self, address: str, account: str, *, forget: bool = False) -> None:
+        """Give back the attempt of a successful login; ``forget``: drop counters back at zero."""
+        keys = self._keys(address, account)
+        for key, _ in keys:
             self.store.incr(key, self.window, -1)
+        forget_spent = getattr(self.store, "forget_spent", None)
+        if forget and forget_spent is not None:
+            forget_spent([key for key, _ in keys])
 
 
 def login_limits(app: Flask | None = None) -> LoginLimits | None:

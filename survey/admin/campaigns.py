@@ -42,6 +42,7 @@ from ..forms import select_choices
 from ..models import Campaign, Kiosk, User
 from ..users import audit, current_user, role_required
 from . import bp
+from .codes import campaign_codes_context
 from .forms import (
     CampaignForm,
     CloseCampaignForm,
@@ -230,6 +231,7 @@ def _campaign_page(
         double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
+        **campaign_codes_context(c),
     ), status
 
 

@@ -302,6 +302,12 @@ class DoubleEntrySettingForm(FlaskForm):
     double_entry = BooleanField("Nhập phiếu giấy hai lần")
 
 
+class AnswerCodesSettingForm(FlaskForm):
+    """Turn "mỗi hồ sơ một phiếu" (one-time answer codes) on or off for a campaign."""
+
+    answer_codes = BooleanField("Mỗi hồ sơ một phiếu")
+
+
 class ResolveKeyingsForm(FlaskForm):
     """Resolve two differing keyings of a serial: the choices per item come with the page, the reason here."""
 

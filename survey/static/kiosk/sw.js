@@ -3,6 +3,7 @@
  * with no network once it has been opened online.
  *
  *   kiosk page /k/<token>, its manifest, its definition JSON   network first, the last good copy when
+ *   (and a phone's /k/p/<campaign>[/<unit>] and its definition)
  *                                                              the network fails or keeps us waiting
  *   static files /static/…?v=<version>                         cache first (the version is in the URL)
  *   everything else (POST /api/v1/responses, staff pages, …)   not touched: straight to the network
@@ -48,9 +49,11 @@ function kindOf(url) {
     var rest = path.slice(SCOPE.length);
     if (rest === "sw.js") return null;
     if (/^[^/]+$/.test(rest) || /^[^/]+\/manifest\.webmanifest$/.test(rest)) return "page";
+    if (/^p\/[0-9]+(\/[^/]+)?$/.test(rest)) return "page"; // a respondent's own phone (/k/p/…)
     return null;
   }
   if (/^api\/v1\/kiosk\/[^/]+\/definition$/.test(path.slice(ROOT.length))) return "page";
+  if (/^api\/v1\/phone\/[0-9]+\/definition$/.test(path.slice(ROOT.length))) return "page";
   return null;
 }
 
