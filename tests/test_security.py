@@ -47,6 +47,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.double_entry": ANALYSTS,  # reviewers resolve differing keyings
     "admin.double_entry_resolve": ANALYSTS,
     "admin.double_entry_setting": ANALYSTS,
+    # Answer codes ("mỗi hồ sơ một phiếu"): analysts turn the rule on and issue codes; commune staff print
+    # the day's slips and the counter poster of the units they are assigned to.
+    "admin.codes_setting": ANALYSTS,
+    "admin.codes_issue": ANALYSTS,
+    "admin.code_slips": STAFF,
+    "admin.code_poster": STAFF,
     "admin.campaign_new": ANALYSTS,
     "admin.kiosk_create": ANALYSTS,
     "admin.kiosk_revoke": ANALYSTS,
@@ -131,6 +137,7 @@ class World:
             "filename": "css/app.css",
             "response_ref": self.response_ref,
             "keying_id": 1,  # no such keying: the resolution page says so and changes nothing
+            "unit_code": "tra-xuan",  # a phone page for a unit (the counter poster's link)
         }
         return {name: known[name] for name in rule.arguments}
 
