@@ -35,6 +35,10 @@ PHONE = {
     "is_mobile": True,
 }
 DAY = date(2024, 5, 2)
+# The first elements that reach past a 390-pixel screen (to name the culprit when the page is too wide).
+WIDER_THAN_SCREEN = """() => Array.from(document.querySelectorAll("body *"))
+  .filter((e) => e.getBoundingClientRect().right > 391).slice(0, 5)
+  .map((e) => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))"""
 PASSWORD = "mật-khẩu-đủ-dài-1"
 
 
@@ -120,10 +124,7 @@ def test_a_citizen_answers_on_a_phone_with_the_slip_s_code_and_the_code_works_on
         assert page.inner_text(".welcome__unit") == "Thị trấn Trà Xuân"  # the code's unit
         assert "#" not in page.url  # the code is no longer in the address bar
         answers = fill_sipas_2017(page, 1)
-        wide = page.evaluate(
-            """() => Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 391)
-                .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
-        )
+        wide = page.evaluate(WIDER_THAN_SCREEN)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
         page.tap("#k-submit")
         page.wait_for_selector("#k-thanks")
