@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from questionnaires import Questionnaire
 
 from .campaigns import campaign_questionnaire
+from .dossiers import RateRow, dossier_frame, dossier_targets, response_rates
 from .models import Campaign, FrameCell, PaperKeying, Response
 from .storage import SOURCES, campaign_frame, engine_for
 from .web import vi_datetime
@@ -72,6 +73,12 @@ class CampaignDesign:
     integrity_settings: Mapping[str, Any] | None = None
     # Where the campaign stands (open, closed on a date, draft), in a sentence for the report.
     status: str | None = None
+    # "dossiers": the frame counts the case files imported from the one-stop system (survey.dossiers);
+    # "typed": the numbers typed in (frame cells, N per unit); None: no frame.
+    frame_source: str | None = None
+    # Per unit × procedure field: unit, unit_name, stratum, stratum_label, cases (case files in the
+    # frame; missing without an import), codes (answer codes issued), received (forms counted).
+    response_rates: pd.DataFrame | None = None
 
 
 def sampling_frame(
@@ -196,7 +203,14 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
             quality = quality_counts(session, campaign_id, [u.unit_code for u in units], responses)
             integrity_settings = campaign.integrity_settings  # None keeps the defaults
             status = status_text(campaign)
+            imported = dossier_frame(session, campaign)
+            targets = {u.unit_code: u.target for u in units if u.target is not None}
+            if imported is not None:  # the case files replace the typed numbers
+                cells = [(unit, stratum, n) for (unit, stratum), n in imported.items()]
+                targets = dossier_targets(campaign, imported).units
+            rates = _rates_frame(response_rates(session, campaign))
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
+    source = None if frame is None else ("dossiers" if imported is not None else "typed")
     return CampaignDesign(
         campaign_id=campaign_id,
         name=name,
@@ -204,7 +218,7 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         questionnaire=questionnaire,
         responses=responses,
         frame=frame,
-        targets={u.unit_code: u.target for u in units if u.target is not None},
+        targets=targets,
         unit_names={u.unit_code: u.unit_name for u in units},
         units=[u.unit_code for u in units],
         margin_of_error=margin_of_error,
@@ -212,7 +226,19 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         quality=quality,
         integrity_settings=dict(integrity_settings) if integrity_settings else None,
         status=status,
+        frame_source=source,
+        response_rates=rates,
     )
+
+
+def _rates_frame(rows: Sequence[RateRow]) -> pd.DataFrame:
+    import pandas as pd
+
+    columns = ["unit", "unit_name", "stratum", "stratum_label", "cases", "codes", "received"]
+    return pd.DataFrame(
+        [(r.unit_code, r.unit_name, r.stratum, r.stratum_label, r.cases, r.codes, r.received) for r in rows],
+        columns=columns,
+    ).astype({"cases": "Int64", "codes": "int64", "received": "int64"})
 
 
 def status_text(campaign: Campaign) -> str:
