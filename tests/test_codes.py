@@ -210,6 +210,13 @@ def test_a_phone_form_with_a_code_is_stored_as_phone_with_the_code_s_unit_and_st
     assert "đã được dùng" in error["message"]
     with app.app_context(), session_scope() as session:
         assert session.scalar(select(text("count(*)")).select_from(Response)) == 1
+    # The report's quality counts put it under "phone", and the responses table says so too.
+    from survey.design import campaign_design
+
+    with app.app_context():
+        design = campaign_design(campaign_id)
+    assert design.quality.loc["tra-giang", ["received", "phone", "kiosk", "api"]].tolist() == [1, 1, 0, 0]
+    assert design.responses["source"].tolist() == ["phone"]
 
 
 @db
