@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
 from . import (  # noqa: E402, F401 - registers the routes
     auth,
     campaigns,
+    dossiers,
     double_entry,
     downloads,
     entry,

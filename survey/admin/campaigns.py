@@ -36,6 +36,7 @@ from ..campaigns import (
     reopen_campaign,
 )
 from ..db import get_session
+from ..dossiers import response_rates
 from ..double_entry import waiting
 from ..errors import CampaignError
 from ..forms import select_choices
@@ -230,6 +231,8 @@ def _campaign_page(
         double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
+        # Response rates per unit × field: for analysts (an enumerator's page stays as it was).
+        rates=response_rates(db, c) if current_user().role in ("admin", "analyst") else [],
     ), status
 
 
