@@ -584,3 +584,40 @@ def test_response_rates_count_case_files_codes_and_forms(app, campaign_id, tmp_p
     finally:
         with app.app_context(), session_scope() as session:
             session.execute(text("DROP TABLE answer_codes"))
+
+
+def test_the_report_has_a_response_rate_sheet_and_says_how_the_weights_correct(app, campaign_id, tmp_path):
+    from openpyxl import load_workbook
+
+    generated = dossier_files.export(1500, seed=4, messy=False)
+    path = tmp_path / "x.csv"
+    path.write_bytes(generated.csv_bytes())
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(MAPPING_YAML, encoding="utf-8")
+    url = app.config["DATABASE_URL"]
+    sipas("dossiers", "import", "--campaign", str(campaign_id), str(path), "--mapping", str(mapping),
+          "--database-url", url, "--yes")  # fmt: skip
+    truth = truth_frame(generated.good)
+    stored = _store_responses(app, campaign_id, {k: int(v) for k, v in truth.items()})
+    out = tmp_path / "r.xlsx"
+    result = sipas("report", "--campaign", str(campaign_id), "--database-url", url, "--out", str(out),
+                   "--no-figures")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out, read_only=True)
+    assert "Tỷ lệ phản hồi" in book.sheetnames
+    labels = {"ho_tich": "Hộ tịch", "chung_thuc": "Chứng thực", "dat_dai": "Đất đai",
+              "lao_dong_xh": "Lao động, thương binh và xã hội", "xay_dung": "Xây dựng", "khac": "Lĩnh vực khác"}  # fmt: skip
+    rows = {(r[7], r[1]): r for r in book["Tỷ lệ phản hồi"].iter_rows(values_only=True) if r and r[7]}
+    for (unit, stratum), n in truth.items():  # every cell of the frame, read back
+        row = rows[(unit, labels[stratum])]
+        received = stored.get((unit, stratum), 0)
+        assert row[2:5] == (int(n), 0, received)
+        assert row[5] == pytest.approx(received / int(n)) and row[6] == "—"  # no code issued yet
+    sheet = list(book["Tỷ lệ phản hồi"].iter_rows(values_only=True))
+    total = next(r for r in sheet if r and r[0] == "Tổng cộng")
+    assert total[2:5] == (int(truth.sum()), 0, sum(stored.values()))
+    method = " ".join(str(c) for r in book["Phương pháp"].iter_rows(values_only=True) for c in r if c)
+    assert "hiệu chỉnh không trả lời" in method
+    assert "số hồ sơ tiếp nhận trong thời gian của đợt khảo sát" in method
+    assert "Chỉ tiêu theo đơn vị (Slovin trên tổng số hồ sơ của đơn vị)" in method
+    book.close()
