@@ -350,7 +350,9 @@ def read_responses(
     """
     from .exports import convert_export, is_text_column
 
-    df = read_table(path, "responses", lambda name: is_text_column(name, unit_column), RESPONSE_SHEETS)
+    df = read_table(
+        path, "responses", lambda name: is_text_column(name, unit_column), RESPONSE_SHEETS
+    )
     export = convert_export(
         df,
         questionnaire,  # type: ignore[arg-type]

@@ -605,8 +605,14 @@ def test_the_report_has_a_response_rate_sheet_and_says_how_the_weights_correct(a
     assert result.exit_code == 0, result.output
     book = load_workbook(out, read_only=True)
     assert "Tỷ lệ phản hồi" in book.sheetnames
-    labels = {"ho_tich": "Hộ tịch", "chung_thuc": "Chứng thực", "dat_dai": "Đất đai",
-              "lao_dong_xh": "Lao động, thương binh và xã hội", "xay_dung": "Xây dựng", "khac": "Lĩnh vực khác"}  # fmt: skip
+    labels = {
+        "ho_tich": "Hộ tịch",
+        "chung_thuc": "Chứng thực",
+        "dat_dai": "Đất đai",
+        "lao_dong_xh": "Lao động, thương binh và xã hội",
+        "xay_dung": "Xây dựng",
+        "khac": "Lĩnh vực khác",
+    }
     rows = {(r[7], r[1]): r for r in book["Tỷ lệ phản hồi"].iter_rows(values_only=True) if r and r[7]}
     for (unit, stratum), n in truth.items():  # every cell of the frame, read back
         row = rows[(unit, labels[stratum])]
