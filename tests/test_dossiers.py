@@ -28,6 +28,8 @@ from survey.models import AuditEvent, Campaign, Dossier, DossierImport
 from tests import dossier_files
 from tests.dossier_files import MAPPING_YAML
 
+pytestmark = pytest.mark.db
+
 PERIOD = ("2024-01-01", "2024-06-30")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..campaigns import progress
 from ..db import get_session
@@ -193,6 +194,10 @@ def _import(c: Campaign, plan: ImportPlan):
                 },
             )
         db.commit()
+    except IntegrityError:  # another import of the same codes committed first: nothing of this one stays
+        db.rollback()
+        flash("Một lần nhập khác vừa lưu các hồ sơ này; không nhập gì. Xin tải tệp lên lại.", "error")
+        return redirect(url_for(".dossiers", campaign_id=c.id))
     except Exception:
         db.rollback()
         raise
