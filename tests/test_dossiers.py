@@ -503,6 +503,10 @@ def test_the_upload_page_lists_problems_and_imports_only_on_confirm(staff, make_
         assert 'data-field="typed-n">—</td>' in row
     campaign_page = client.get(f"/admin/campaigns/{cid}").get_data(as_text=True)
     assert 'id="response-rates"' in campaign_page and "Hồ sơ một cửa (N, chỉ tiêu)" in campaign_page
+    for unit, n in truth.items():  # progress: N of the case files, the typed N (none) beside it
+        row = campaign_page.split(f'<tr data-unit="{unit}">')[1].split("</tr>")[0]
+        assert f'data-field="population">{n:,} · —</td>'.replace(",", ".") in row
+        assert f'data-field="target">{slovin(int(n))}</td>' in row
     unit, stratum = truth_frame(big_export.good).idxmax()
     cell = campaign_page.split(f'<tr data-cell="{unit}/{stratum}">')[1].split("</tr>")[0]
     n = int(truth_frame(big_export.good)[(unit, stratum)])
