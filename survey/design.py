@@ -77,7 +77,8 @@ class CampaignDesign:
     # "typed": the numbers typed in (frame cells, N per unit); None: no frame.
     frame_source: str | None = None
     # Per unit × procedure field: unit, unit_name, stratum, stratum_label, cases (case files in the
-    # frame; missing without an import), codes (answer codes issued), received (forms counted).
+    # frame; missing without an import), codes (answer codes issued), received (forms counted);
+    # None when there is neither an import nor an answer code.
     response_rates: pd.DataFrame | None = None
     # Where the frame came from and how the targets were set, in a sentence for the method sheet.
     frame_note: str | None = None
@@ -211,7 +212,9 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
             if imported is not None:  # the case files replace the typed numbers
                 cells = [(unit, stratum, n) for (unit, stratum), n in imported.items()]
                 targets = dossier_targets(campaign, imported).units
-            rates = _rates_frame(response_rates(session, campaign))
+            rows = response_rates(session, campaign)
+            # A rate needs a denominator: case files imported, or answer codes issued.
+            rates = _rates_frame(rows) if any(r.cases is not None or r.codes for r in rows) else None
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
     source = None if frame is None else ("dossiers" if imported is not None else "typed")
     frame_note = None

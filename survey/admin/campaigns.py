@@ -232,8 +232,14 @@ def _campaign_page(
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
         # Response rates per unit × field: for analysts (an enumerator's page stays as it was).
-        rates=response_rates(db, c) if current_user().role in ("admin", "analyst") else [],
+        rates=_rates(db, c) if current_user().role in ("admin", "analyst") else [],
     ), status
+
+
+def _rates(db: Session, c: Campaign) -> list:
+    """Response rates per unit × field, when there is a denominator (case files or answer codes)."""
+    rows = response_rates(db, c)
+    return rows if any(r.cases is not None or r.codes for r in rows) else []
 
 
 @bp.post("/campaigns/<int:campaign_id>/open")
