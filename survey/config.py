@@ -12,6 +12,9 @@ class Defaults:
     # "development" (sipas demo / serve) or "production" (gunicorn wsgi:app).
     ENV: str = "production"
     MAX_CONTENT_LENGTH = 512 * 1024  # bytes; a response is a few KB, anything larger is refused (413)
+    # The upload of a one-stop export of case files (/admin/campaigns/<id>/dossiers): a year of a
+    # district's case files is a few MB.
+    DOSSIER_UPLOAD_MAX_BYTES = 30 * 1024 * 1024
     # Kiosk behaviour.
     KIOSK_RESET_SECONDS = 8  # thank-you page -> fresh form
     # A form left untouched this long is wiped (answers, drafts, page) so the next person at the shared

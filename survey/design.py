@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from questionnaires import Questionnaire
 
 from .campaigns import campaign_questionnaire
-from .dossiers import RateRow, dossier_frame, dossier_targets, response_rates
+from .dossiers import ALLOCATIONS, RateRow, dossier_frame, dossier_targets, response_rates
 from .models import Campaign, FrameCell, PaperKeying, Response
 from .storage import SOURCES, campaign_frame, engine_for
 from .web import vi_datetime
@@ -77,8 +77,11 @@ class CampaignDesign:
     # "typed": the numbers typed in (frame cells, N per unit); None: no frame.
     frame_source: str | None = None
     # Per unit × procedure field: unit, unit_name, stratum, stratum_label, cases (case files in the
-    # frame; missing without an import), codes (answer codes issued), received (forms counted).
+    # frame; missing without an import), codes (answer codes issued), received (forms counted);
+    # None when there is neither an import nor an answer code.
     response_rates: pd.DataFrame | None = None
+    # Where the frame came from and how the targets were set, in a sentence for the method sheet.
+    frame_note: str | None = None
 
 
 def sampling_frame(
@@ -204,13 +207,25 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
             integrity_settings = campaign.integrity_settings  # None keeps the defaults
             status = status_text(campaign)
             imported = dossier_frame(session, campaign)
+            allocation = campaign.field_allocation or "unit"
             targets = {u.unit_code: u.target for u in units if u.target is not None}
             if imported is not None:  # the case files replace the typed numbers
                 cells = [(unit, stratum, n) for (unit, stratum), n in imported.items()]
                 targets = dossier_targets(campaign, imported).units
-            rates = _rates_frame(response_rates(session, campaign))
+            rows = response_rates(session, campaign)
+            # A rate needs a denominator: case files imported, or answer codes issued.
+            rates = _rates_frame(rows) if any(r.cases is not None or r.codes for r in rows) else None
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
     source = None if frame is None else ("dossiers" if imported is not None else "typed")
+    frame_note = None
+    if source == "dossiers":
+        frame_note = (
+            "N của mỗi đơn vị × lĩnh vực = số hồ sơ tiếp nhận trong thời gian của đợt khảo sát, theo tệp "
+            "xuất từ Hệ thống thông tin giải quyết thủ tục hành chính (một cửa). Chỉ tiêu: "
+            f"{ALLOCATIONS[allocation]} (lựa chọn của địa phương)."
+        )
+    elif source == "typed":
+        frame_note = "N theo số liệu nhập tay khi tạo đợt khảo sát."
     return CampaignDesign(
         campaign_id=campaign_id,
         name=name,
@@ -228,6 +243,7 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         status=status,
         frame_source=source,
         response_rates=rates,
+        frame_note=frame_note,
     )
 
 

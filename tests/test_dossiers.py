@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from survey.dossiers import (
 from survey.models import AuditEvent, Campaign, Dossier, DossierImport
 from tests import dossier_files
 from tests.dossier_files import MAPPING_YAML
+
+pytestmark = pytest.mark.db
 
 PERIOD = ("2024-01-01", "2024-06-30")
 
@@ -290,8 +294,7 @@ def test_reimport_changes_nothing_and_a_newer_file_adds_and_lists_conflicts(app,
     assert f"Đã nhập {len(later.good)} hồ sơ mới" in result.output
     assert (
         f"dòng {changed['row']}: hồ sơ {changed['code']} đã có với dữ liệu khác "
-        f"(đơn vị: đã lưu “{changed['unit']}”"
-        in result.output
+        f"(đơn vị: đã lưu “{changed['unit']}”" in result.output
     )
     assert "1 trùng mã nhưng khác dữ liệu (giữ bản đã lưu)" in result.output
     assert count() == len(first.good) + len(later.good)
@@ -336,3 +339,295 @@ def test_plan_import_names_an_ambiguous_unit(app, make_campaign):
         plan = plan_import(session, session.get(Campaign, cid), table, load_mapping(None))
     assert [p.row for p in plan.problems] == [2] and "khớp nhiều đơn vị" in plan.problems[0].message
     assert [(c.case_code, c.unit_code) for c in plan.new] == [("X2", "b")]
+
+
+# ---------------------------------------------------------------------------------------- scoring
+def _store_responses(app, campaign_id, frame, seed=5):
+    """Forms in a few cells of the frame, answers drawn so that cells differ; return how many per cell."""
+    import numpy as np
+
+    from questionnaires import load_questionnaire
+    from survey.storage import save_response
+
+    rng = np.random.default_rng(seed)
+    items = [c.items[0] for c in load_questionnaire("sipas-2017").scoring.criteria]
+    cells = [key for key, n in frame.items() if n >= 20][:12]
+    stored = {}
+    with app.app_context(), session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        for i, (unit, stratum) in enumerate(cells):
+            stored[(unit, stratum)] = n = 4 + i % 5
+            for _ in range(n):
+                low = 1 + (i % 3)  # cells differ in satisfaction, so the weights matter
+                answers = {
+                    it: str(int(rng.integers(low, 6))) for it in items if not it.startswith("phan_anh")
+                }
+                answers.update({"linh_vuc": stratum, "gioi_tinh": "2", "do_tuoi": "3", "da_gop_y": "2"})
+                save_response(
+                    session,
+                    campaign=campaign,
+                    unit_code=unit,
+                    instance_id=str(uuid.uuid4()),
+                    answers=answers,
+                    questionnaire_id="sipas-2017",
+                    version=campaign.questionnaire_version,
+                    started_at=None,
+                    submitted_at=None,
+                    source="paper",
+                )
+    return stored
+
+
+def test_scoring_with_the_imported_frame_equals_scoring_with_the_same_frame_by_hand(
+    app, campaign_id, tmp_path, big_export
+):
+    path = tmp_path / "mot-cua.xlsx"
+    path.write_bytes(big_export.xlsx_bytes())
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(MAPPING_YAML, encoding="utf-8")
+    url = app.config["DATABASE_URL"]
+    assert sipas("dossiers", "import", "--campaign", str(campaign_id), str(path), "--mapping", str(mapping),
+                 "--database-url", url, "--yes").exit_code == 0  # fmt: skip
+    truth = truth_frame(big_export.good)
+    stored = _store_responses(app, campaign_id, {k: int(v) for k, v in truth.items()})
+    # The frame CSV an analyst would type from the same export: counted here with pandas.
+    by_hand = tmp_path / "frame.csv"
+    truth.rename("population").reset_index().to_csv(by_hand, index=False)
+    uniform = tmp_path / "uniform.csv"
+    truth.rename("population").reset_index().assign(population=100).to_csv(uniform, index=False)
+
+    def score(*extra):
+        out = tmp_path / f"s{len(list(tmp_path.glob('s*.json')))}.json"
+        result = sipas(
+            "score", "--campaign", str(campaign_id), "--database-url", url, "--out", str(out), *extra
+        )
+        assert result.exit_code == 0, result.output
+        return json.loads(out.read_text(encoding="utf-8"))
+
+    imported, hand, flat = score(), score("--frame", str(by_hand)), score("--frame", str(uniform))
+    assert imported["weighting"] == "design"
+    assert {unit for unit, _ in stored} <= {u["unit"] for u in imported["units"]}
+    assert imported["overall"] == hand["overall"] and imported["units"] == hand["units"]
+    assert imported["overall"]["index"] != pytest.approx(flat["overall"]["index"], abs=1e-6)
+    for u in imported["units"]:  # N and target come from the case files
+        n = int(truth[u["unit"]].sum())
+        assert u["population"] == n and u["target"] == slovin(n)
+
+
+# ------------------------------------------------------------------------------------- admin pages
+def _csrf(client, path: str) -> str:
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def staff(make_app, monkeypatch):
+    """An app with CSRF on, an analyst and an enumerator; return (app, logged-in client factory)."""
+    from survey.users import create_user
+
+    monkeypatch.setattr("survey.users.PASSWORD_METHOD", "pbkdf2:sha256:1000")
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context(), session_scope() as session:
+        create_user(session, "phan-tich", "mật-khẩu-đủ-dài-1", "analyst")
+        create_user(session, "dieu-tra", "mật-khẩu-đủ-dài-1", "enumerator")
+
+    def login(username):
+        client = app.test_client()
+        token = _csrf(client, "/admin/login")
+        reply = client.post(
+            "/admin/login", data={"username": username, "password": "mật-khẩu-đủ-dài-1", "csrf_token": token}
+        )
+        assert reply.status_code == 302
+        return client
+
+    return app, login
+
+
+def test_the_upload_page_lists_problems_and_imports_only_on_confirm(staff, make_campaign, big_export):
+    import io
+
+    app, login = staff
+    cid, _ = make_campaign(kiosk_units=(), period_start=PERIOD[0], period_end=PERIOD[1])
+    page = f"/admin/campaigns/{cid}/dossiers"
+    assert login("dieu-tra").get(page).status_code == 403  # enumerators never see the frame
+    client = login("phan-tich")
+    data = big_export.csv_bytes()
+    assert len(data) > 512 * 1024  # larger than an ordinary request may be
+
+    def upload(token, body=data):
+        from werkzeug.datastructures import FileStorage
+        from werkzeug.test import encode_multipart
+
+        # Encoded here, in memory: the test client would spool a body this large to a temporary file
+        # that it never closes.
+        boundary, payload = encode_multipart(
+            {
+                "csrf_token": token,
+                "file": FileStorage(io.BytesIO(body), "mot-cua.csv"),
+                "mapping": FileStorage(io.BytesIO(MAPPING_YAML.encode()), "map.yaml"),
+            }
+        )
+        return client.post(page, data=payload, content_type=f"multipart/form-data; boundary={boundary}")
+
+    assert upload("forged", data[:2000]).status_code == 400  # no valid CSRF token: refused
+    reply = upload(_csrf(client, page))
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 200
+    for row, column in big_export.bad.items():
+        assert f"<li>dòng {row}, cột “{column}”" in html
+    assert f"Nhập {len(big_export.good):,} hồ sơ mới".replace(",", ".") in html
+    with app.app_context(), session_scope() as session:
+        assert session.scalar(select(func.count(Dossier.id))) == 0  # nothing before the confirmation
+    import re
+
+    upload_token = re.search(r'name="upload" type="hidden" value="([^"]+)"', html).group(1)
+    confirm = f"/admin/campaigns/{cid}/dossiers/confirm"
+    assert client.post(confirm, data={"upload": upload_token}).status_code == 400  # CSRF again
+    reply = client.post(confirm, data={"upload": upload_token, "csrf_token": _csrf(client, page)})
+    assert reply.status_code == 302
+    with app.app_context(), session_scope() as session:
+        assert session.scalar(select(func.count(Dossier.id))) == len(big_export.good)
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "dossiers_imported")).one()
+        assert event.detail["via"] == "web" and event.username == "phan-tich"
+    # The token is spent: a second confirmation imports nothing twice.
+    again = client.post(confirm, data={"upload": upload_token, "csrf_token": _csrf(client, page)})
+    assert "Không còn tệp chờ xác nhận" in client.get(again.headers["Location"]).get_data(as_text=True)
+
+    truth = truth_frame(big_export.good).groupby(level=0).sum()
+    html = client.get(page).get_data(as_text=True)
+    for unit, n in truth.items():
+        row = html.split(f'<tr data-unit="{unit}">')[1].split("</tr>")[0]
+        assert f'data-field="dossier-n">{n:,}</td>'.replace(",", ".") in row
+        assert f'data-field="dossier-target">{slovin(int(n))}</td>' in row
+        assert 'data-field="typed-n">—</td>' in row
+    campaign_page = client.get(f"/admin/campaigns/{cid}").get_data(as_text=True)
+    assert 'id="response-rates"' in campaign_page and "Hồ sơ một cửa (N, chỉ tiêu)" in campaign_page
+    for unit, n in truth.items():  # progress: N of the case files, the typed N (none) beside it
+        row = campaign_page.split(f'<tr data-unit="{unit}">')[1].split("</tr>")[0]
+        assert f'data-field="population">{n:,} · —</td>'.replace(",", ".") in row
+        assert f'data-field="target">{slovin(int(n))}</td>' in row
+    unit, stratum = truth_frame(big_export.good).idxmax()
+    cell = campaign_page.split(f'<tr data-cell="{unit}/{stratum}">')[1].split("</tr>")[0]
+    n = int(truth_frame(big_export.good)[(unit, stratum)])
+    assert f'data-field="cases">{n:,}</td>'.replace(",", ".") in cell and 'data-field="codes">0</td>' in cell
+
+    # Uploading the same file again: nothing new, no confirmation needed for an import of nothing.
+    reply = upload(_csrf(client, page))
+    assert reply.status_code == 302
+    assert "Không có hồ sơ mới" in client.get(reply.headers["Location"]).get_data(as_text=True)
+    # The target rule: proportional allocation across fields, audited.
+    reply = client.post(
+        f"/admin/campaigns/{cid}/dossiers/allocation",
+        data={"allocation": "proportional", "csrf_token": _csrf(client, page)},
+    )
+    assert reply.status_code == 302
+    with app.app_context(), session_scope() as session:
+        assert session.get(Campaign, cid).field_allocation == "proportional"
+
+
+def test_an_unreadable_upload_is_refused_with_its_reason(staff, make_campaign):
+    import io
+
+    app, login = staff
+    cid, _ = make_campaign(kiosk_units=())
+    client = login("phan-tich")
+    page = f"/admin/campaigns/{cid}/dossiers"
+    reply = client.post(
+        page,
+        data={"csrf_token": _csrf(client, page), "file": (io.BytesIO(b"a,b\n1,2\n"), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 422
+    assert "không tìm thấy dòng tiêu đề có cột mã hồ sơ" in reply.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------------------------ response rates
+def test_response_rates_count_case_files_codes_and_forms(app, campaign_id, tmp_path):
+    from survey.dossiers import codes_issued, response_rates
+
+    path = tmp_path / "x.csv"
+    path.write_text(HAND_CSV, encoding="utf-8")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(MAPPING_YAML, encoding="utf-8")
+    url = app.config["DATABASE_URL"]
+    sipas("dossiers", "import", "--campaign", str(campaign_id), str(path), "--mapping", str(mapping),
+          "--database-url", url, "--yes")  # fmt: skip
+    _store_responses(app, campaign_id, {("tra-giang", "ho_tich"): 20})  # 4 forms in Trà Giang, hộ tịch
+    with app.app_context(), session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert codes_issued(session, campaign_id) == {}  # no answer codes yet: 0 everywhere
+        rows = {(r.unit_code, r.stratum): r for r in response_rates(session, campaign)}
+        assert set(rows) == {
+            ("tra-xuan", "dat_dai"),
+            ("tra-giang", "ho_tich"),
+            ("tra-giang", "chung_thuc"),
+            ("tra-giang", "lao_dong_xh"),
+        }
+        r = rows[("tra-giang", "ho_tich")]
+        assert (r.cases, r.codes, r.received, r.coverage, r.response_rate) == (2, 0, 4, 200.0, None)
+        assert rows[("tra-xuan", "dat_dai")].received == 0
+    # Once a table of answer codes exists, its rows are counted (the codes feature fills it).
+    with app.app_context(), session_scope() as session:
+        session.execute(text("CREATE TABLE answer_codes (id INTEGER PRIMARY KEY, dossier_id INTEGER)"))
+        first = session.scalar(select(Dossier.id).where(Dossier.case_code == "A-1"))
+        second = session.scalar(select(Dossier.id).where(Dossier.case_code == "A-2"))
+        session.execute(
+            text("INSERT INTO answer_codes (id, dossier_id) VALUES (1, :a), (2, :b)"),
+            {"a": first, "b": second},
+        )
+    try:
+        with app.app_context(), session_scope() as session:
+            campaign = session.get(Campaign, campaign_id)
+            assert codes_issued(session, campaign_id) == {("tra-giang", "ho_tich"): 2}
+            r = next(r for r in response_rates(session, campaign) if r.stratum == "ho_tich")
+            assert (r.codes, r.response_rate) == (2, 200.0)
+        rates = sipas("dossiers", "rates", "--campaign", str(campaign_id), "--database-url", url)
+        assert "tra-giang\tho_tich\t2\t2\t4\t200.0%\t200.0%" in rates.output
+    finally:
+        with app.app_context(), session_scope() as session:
+            session.execute(text("DROP TABLE answer_codes"))
+
+
+def test_the_report_has_a_response_rate_sheet_and_says_how_the_weights_correct(app, campaign_id, tmp_path):
+    from openpyxl import load_workbook
+
+    generated = dossier_files.export(1500, seed=4, messy=False)
+    path = tmp_path / "x.csv"
+    path.write_bytes(generated.csv_bytes())
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(MAPPING_YAML, encoding="utf-8")
+    url = app.config["DATABASE_URL"]
+    sipas("dossiers", "import", "--campaign", str(campaign_id), str(path), "--mapping", str(mapping),
+          "--database-url", url, "--yes")  # fmt: skip
+    truth = truth_frame(generated.good)
+    stored = _store_responses(app, campaign_id, {k: int(v) for k, v in truth.items()})
+    out = tmp_path / "r.xlsx"
+    result = sipas("report", "--campaign", str(campaign_id), "--database-url", url, "--out", str(out),
+                   "--no-figures")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out, read_only=True)
+    assert "Tỷ lệ phản hồi" in book.sheetnames
+    labels = {
+        "ho_tich": "Hộ tịch",
+        "chung_thuc": "Chứng thực",
+        "dat_dai": "Đất đai",
+        "lao_dong_xh": "Lao động, thương binh và xã hội",
+        "xay_dung": "Xây dựng",
+        "khac": "Lĩnh vực khác",
+    }
+    rows = {(r[7], r[1]): r for r in book["Tỷ lệ phản hồi"].iter_rows(values_only=True) if r and r[7]}
+    for (unit, stratum), n in truth.items():  # every cell of the frame, read back
+        row = rows[(unit, labels[stratum])]
+        received = stored.get((unit, stratum), 0)
+        assert row[2:5] == (int(n), 0, received)
+        assert row[5] == pytest.approx(received / int(n)) and row[6] == "—"  # no code issued yet
+    sheet = list(book["Tỷ lệ phản hồi"].iter_rows(values_only=True))
+    total = next(r for r in sheet if r and r[0] == "Tổng cộng")
+    assert total[2:5] == (int(truth.sum()), 0, sum(stored.values()))
+    method = " ".join(str(c) for r in book["Phương pháp"].iter_rows(values_only=True) for c in r if c)
+    assert "hiệu chỉnh không trả lời" in method
+    assert "số hồ sơ tiếp nhận trong thời gian của đợt khảo sát" in method
+    assert "Chỉ tiêu theo đơn vị (Slovin trên tổng số hồ sơ của đơn vị)" in method
+    book.close()

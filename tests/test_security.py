@@ -62,6 +62,10 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.export_csv": ANALYSTS,
     "admin.export_xlsx": ANALYSTS,
     "admin.report": ANALYSTS,
+    # Case files of the one-stop system: the frame, its upload and the target rule.
+    "admin.dossiers": ANALYSTS,
+    "admin.dossiers_confirm": ANALYSTS,
+    "admin.dossiers_allocation": ANALYSTS,
     # Enumerators see and correct only the paper forms they keyed (the seeded one is theirs); reviewing
     # a form's state, bulk changes and the correction history are for analysts.
     "admin.responses": STAFF,

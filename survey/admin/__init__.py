@@ -48,6 +48,7 @@ from . import (  # noqa: E402, F401 - registers the routes
     auth,
     campaigns,
     codes,
+    dossiers,
     double_entry,
     downloads,
     entry,

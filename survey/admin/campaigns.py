@@ -36,6 +36,7 @@ from ..campaigns import (
     reopen_campaign,
 )
 from ..db import get_session
+from ..dossiers import response_rates
 from ..double_entry import waiting
 from ..errors import CampaignError
 from ..forms import select_choices
@@ -232,7 +233,15 @@ def _campaign_page(
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],
         **campaign_codes_context(c),
+        # Response rates per unit × field: for analysts (an enumerator's page stays as it was).
+        rates=_rates(db, c) if current_user().role in ("admin", "analyst") else [],
     ), status
+
+
+def _rates(db: Session, c: Campaign) -> list:
+    """Response rates per unit × field, when there is a denominator (case files or answer codes)."""
+    rows = response_rates(db, c)
+    return rows if any(r.cases is not None or r.codes for r in rows) else []
 
 
 @bp.post("/campaigns/<int:campaign_id>/open")

@@ -75,6 +75,8 @@ def report(campaign_id: int):
             title=design.name,
             period=design.period,
             status=design.status,
+            response_rates=design.response_rates,
+            frame_note=design.frame_note,
             **quality_arguments(scoring, table),
         )
     except (*SCORING_ERRORS, ReportError) as exc:
