@@ -130,7 +130,7 @@ class IntegritySettings:
     speeding_min_forms: int = 30
     # Paper forms have no start time (their submitted_at is the date written on the paper), so their
     # "duration" would be keying time: only forms filled on a device are timed.
-    speeding_sources: tuple[str, ...] = ("kiosk", "api")
+    speeding_sources: tuple[str, ...] = ("kiosk", "phone", "api")
 
     # --- straight-lining --------------------------------------------------------------------------
     straight_lining: bool = True

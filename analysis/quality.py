@@ -41,7 +41,7 @@ LEFT_OUT_REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "flagged": ("phiếu bị đánh dấu", "flagged"),
     }
 )
-SOURCE_COLUMNS = ("kiosk", "api", "paper", "import")
+SOURCE_COLUMNS = ("kiosk", "phone", "api", "paper", "import")
 # The counts a campaign's design carries per unit besides the sources (survey.design.QUALITY_COLUMNS).
 _CAMPAIGN_REASONS = ("rejected", "late", "double_entry")
 

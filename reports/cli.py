@@ -118,11 +118,14 @@ def _report(
         table = analysis.score(**arguments)
         quality = quality_arguments(scoring, table) | language_arguments(scoring)
         bar.step("lập bảng tính Excel và vẽ biểu đồ", 0.4)
-        status = None
+        status = rates = frame_note = None
         if design is not None:
             title = title or design.name
             period = period or design.period
             status = design.status
+            # Read with getattr: a design from elsewhere (tests, older loaders) may not carry them.
+            rates = getattr(design, "response_rates", None)
+            frame_note = getattr(design, "frame_note", None) if options.frame is None else None
         sheets = _write(
             out,
             lambda path: build_report(
@@ -139,6 +142,8 @@ def _report(
                 threshold=threshold,
                 pictures=not no_figures,
                 status=status,
+                response_rates=rates,
+                frame_note=frame_note,
                 **quality,
             ),
         )

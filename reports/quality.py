@@ -32,7 +32,8 @@ _NOT_COUNTED = "Không được tính"
 COUNT_COLUMNS: dict[str, tuple[str, str | None]] = {
     "received": ("Tổng số", _RECEIVED),
     "kiosk": ("Máy tính bảng (kiosk)", _RECEIVED),
-    "api": ("Ứng dụng, điện thoại (api)", _RECEIVED),
+    "phone": ("Điện thoại người dân (phone)", _RECEIVED),
+    "api": ("Ứng dụng khác (api)", _RECEIVED),
     "paper": ("Phiếu giấy (paper)", _RECEIVED),
     "import": ("Nhập từ tệp Kobo/ODK (import)", _RECEIVED),
     "rejected": ("Bị từ chối (rejected)", _NOT_COUNTED),

@@ -50,7 +50,10 @@ METADATA_COLUMNS: dict[str, tuple[str, str]] = {
         "Ngôn ngữ hiển thị phiếu (thẻ BCP-47: vi tiếng Việt, en tiếng Anh, cua Cor, hre Hrê, sed Ca Dong)",
         "Language the form was shown in (BCP-47 tag)",
     ),
-    "source": ("Nguồn phiếu: kiosk (máy tính bảng), api (điện thoại), paper (phiếu giấy)", "Source"),
+    "source": (
+        "Nguồn phiếu: kiosk (máy tính bảng), phone (điện thoại người dân), api, paper (phiếu giấy), import",
+        "Source",
+    ),
     "started_at": ("Thời điểm bắt đầu trả lời (UTC)", "Started at (UTC)"),
     "submitted_at": ("Thời điểm gửi, hoặc ngày ghi trên phiếu giấy (UTC)", "Submitted, or paper date (UTC)"),
     "received_at": ("Thời điểm máy chủ nhận phiếu (UTC)", "Received by the server at (UTC)"),

@@ -59,9 +59,11 @@ SHEET_METHOD = "Phương pháp"
 SHEET_QUALITY = "Chất lượng dữ liệu"  # reports.quality writes it; 18 characters, within Excel's 31
 SHEET_LANGUAGES = "Theo ngôn ngữ"
 SHEET_COMMENTS = "Góp ý của người dân"  # reports.comments writes it
+SHEET_RATES = "Tỷ lệ phản hồi"  # reports.rates writes it
 FIXED_SHEETS = (
     SHEET_RANKING,
     SHEET_QUALITY,
+    SHEET_RATES,
     SHEET_ELEMENTS,
     SHEET_CRITERIA,
     SHEET_LANGUAGES,
@@ -398,6 +400,11 @@ class _Context:
     status: str | None = None
     cover: Cover | None = None
 
+    # Where the frame N came from (e.g. the case files of the one-stop system), in a sentence; and
+    # whether the response-rate sheet is written (the caller gave the table).
+    frame_note: str | None = None
+    has_rates: bool = False
+
     @property
     def ranking_print_repeats(self) -> bool:
         """Whether the ranking table is long enough to need its header repeated on later pages."""
@@ -447,6 +454,8 @@ def build_report(
     by_language: DomainTable | None = None,
     comments: pd.DataFrame | None = None,
     cover: Cover | None = None,
+    response_rates: pd.DataFrame | None = None,
+    frame_note: str | None = None,
 ) -> list[str]:
     """Write the ranked report workbook to a path or a binary stream; return the sheet names in order.
 
@@ -455,6 +464,11 @@ def build_report(
 
     ``status`` is a sentence on where the data collection stands (open, or closed on a date); the
     ranking sheet's heading and the method sheet state it.
+
+    With ``response_rates`` (per unit × field: case files, answer codes issued, forms received; see
+    :mod:`reports.rates`) the sheet ``Tỷ lệ phản hồi`` follows, and the method sheet says that the
+    weights within unit × field correct for response rates that differ across fields. ``frame_note``
+    says on the method sheet where the frame's N came from.
 
     With ``quality`` (forms per unit: received, by source, rejected, late, flagged by rule, counted)
     and/or ``sensitivity`` (``analysis.sensitivity``), the sheet ``Chất lượng dữ liệu`` follows the
@@ -501,6 +515,8 @@ def build_report(
         has_quality=quality is not None or sensitivity is not None,
         status=nfc(status) if status else None,
         cover=cover,
+        frame_note=nfc(frame_note) if frame_note else None,
+        has_rates=response_rates is not None and len(response_rates) > 0,
     )
     if isinstance(out, str | PathLike):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -536,6 +552,10 @@ def build_report(
                 notes=[nfc(str(n)) for n in quality_notes],
                 name=SHEET_QUALITY,
             )
+        if ctx.has_rates:
+            from .rates import write_rates_sheet
+
+            write_rates_sheet(workbook, ctx, formats, response_rates)
         if pictures:
             _figures_sheet(workbook, ctx, formats)
         if len(units) <= per_unit_sheets_max:
@@ -1541,6 +1561,18 @@ def method_text(ctx: _Context) -> list[tuple[str, str]]:
     ]
     if ctx.status:
         rows.insert(0, ("Trạng thái đợt khảo sát", ctx.status))
+    if ctx.frame_note:
+        rows.insert(-1, ("Khung mẫu", ctx.frame_note))
+    if ctx.has_rates:
+        rows.insert(
+            -1,
+            (
+                "Tỷ lệ phản hồi",
+                "Trọng số của mỗi phiếu là N/n trong ô đơn vị × lĩnh vực thủ tục của nó, nên chênh lệch "
+                "tỷ lệ trả lời giữa các lĩnh vực đã được hiệu chỉnh (hiệu chỉnh không trả lời trong từng ô). "
+                f'Số hồ sơ, mã đã phát và phiếu nhận theo ô ở trang "{SHEET_RATES}".',
+            ),
+        )
     if ctx.has_quality:
         from .quality import left_out_text
 

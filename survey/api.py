@@ -38,6 +38,8 @@ than that many unknown fields, is one error (``too_many_items``, ``too_many_fiel
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ from .campaigns import (
     progress,
     refusal,
 )
+from .codes import CodeError, CodeUsed, code_keys, display, find_code, parse_code, use_code
 from .db import get_session, write_lock
 from .errors import (
     RETRY_AFTER_SECONDS,
@@ -69,7 +72,8 @@ from .errors import (
     database_unavailable,
     json_error,
 )
-from .models import Campaign, CampaignUnit
+from .models import AnswerCode, Campaign, CampaignUnit
+from .security import client_address
 from .storage import normalise_instance_id, save_response
 from .users import current_user, role_required
 from .validation import MAX_ERRORS, cap_errors, parse_timestamp, shorten
@@ -90,6 +94,8 @@ FIELDS = {
     "group",
     "paradata",
     "language",
+    "campaign",
+    "answer_code",
 }
 REQUIRED_FIELDS = ("instance_id", "questionnaire", "version", "answers", "started_at", "submitted_at")
 
@@ -198,27 +204,23 @@ def submit_response():
             "Nội dung gửi lên phải là một đối tượng JSON.",
             "the body must be a JSON object (Content-Type: application/json)",
         )
-    token = _token(body)
-    if token is None:
-        return json_error(
-            401, "Thiếu mã máy trạm (kiosk_token).", "kiosk_token is missing", code="unauthorized"
-        )
     session = get_session()
-    kiosk = kiosk_for_token(session, token)
-    if kiosk is None:
-        return json_error(
-            403,
-            "Mã máy trạm không đúng hoặc đã bị thu hồi. Xin liên hệ cán bộ phụ trách.",
-            "unknown or revoked kiosk token",
-            code="forbidden",
-        )
-    campaign = kiosk.campaign
+    kiosk, campaign, refused = _submitter(session, body)
+    if refused is not None:
+        return refused
     if not accepts_responses(campaign) and not _filled_before_closing(campaign, body.get("submitted_at")):
         return _not_open(campaign)
+    code_row, unit_code, refused = _code_and_unit(session, body, campaign, kiosk)
+    if refused is not None:
+        return refused
 
-    errors = _check_fields(body, campaign, kiosk.unit_code)
+    errors = _check_fields(body, campaign, unit_code)
     if errors:
         return _bad_request(errors)
+    stratum = body.get("stratum")
+    if code_row is not None and code_row.stratum:
+        # The case file's procedure field is the stratum, whatever the form says (survey.codes).
+        stratum = code_row.stratum
     # Malformed paradata never costs the respondent's answers: the form is stored without it and the
     # reply says so (a refusal would strand the form in the tablet's outbox, resent unchanged forever).
     paradata = read_paradata(body["paradata"]) if body.get("paradata") is not None else None
@@ -228,20 +230,25 @@ def submit_response():
         response, created = save_response(
             session,
             campaign=campaign,
-            unit_code=kiosk.unit_code,
+            unit_code=unit_code,
             instance_id=body["instance_id"],
             answers=body["answers"],
             questionnaire_id=body["questionnaire"],
             version=body["version"],
             started_at=body["started_at"],
             submitted_at=body["submitted_at"],
-            stratum=body.get("stratum"),
+            stratum=stratum,
             group=body.get("group"),
             language=body.get("language"),
-            source="kiosk",
+            source="kiosk" if kiosk is not None else "phone",
             kiosk=kiosk,
             paradata=paradata,
+            # The code is used in the response's own transaction: both are stored, or neither.
+            on_insert=(lambda _id: use_code(session, code_row.id)) if code_row is not None else None,
         )
+    except CodeUsed:
+        session.rollback()
+        return _code_used()
     except CampaignNotOpen:  # closed while the form was on its way
         session.rollback()
         return _not_open(campaign)
@@ -273,6 +280,201 @@ def submit_response():
         reply = {"status": "created", "id": response.id, "instance_id": response.instance_id}
         return jsonify(reply | ({"late": True} if response.late else {}) | extra), 201
     return jsonify({"status": "duplicate", "id": response.id, "instance_id": response.instance_id}), 200
+
+
+# ------------------------------------------------------------------------- phones and answer codes
+CODE_MESSAGES = {
+    "code_required": (
+        "Đợt khảo sát này cần mã phiếu in trên phiếu mời (mỗi hồ sơ một phiếu). Xin nhập mã phiếu.",
+        "this campaign takes a form only with an answer code (one form per case file)",
+    ),
+    "code_unknown": (
+        "Mã phiếu không đúng. Xin Ông/Bà kiểm tra lại mã in trên phiếu mời, "
+        "hoặc hỏi cán bộ tại Bộ phận Một cửa.",
+        "no such answer code in this campaign",
+    ),
+    "code_used": (
+        "Mã phiếu này đã được dùng để gửi một phiếu khảo sát. Mỗi mã chỉ dùng được một lần. "
+        "Xin cảm ơn Ông/Bà!",
+        "this answer code has been used already",
+    ),
+}
+
+
+def _public_campaign(session: Any, value: Any) -> Campaign | None:
+    """The campaign of a phone form (``campaign``: its id), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        return None
+    return session.get(Campaign, value)
+
+
+def _no_campaign() -> Response:
+    return json_error(
+        404,
+        "Không có đợt khảo sát này. Xin kiểm tra lại đường dẫn hoặc mã QR.",
+        "no such campaign",
+        code="not_found",
+    )
+
+
+def code_limits():
+    return current_app.extensions.get("sipas.code_limits")
+
+
+def _client_tag() -> str:
+    """The client's address as the code limits keep it: a keyed hash, never the address itself.
+
+    A counter's window starts at the first try; with the raw address it would tie an address to about
+    when a coded form arrived.
+    """
+    keys = code_keys()
+    return hmac.new(keys.store, f"client\x1f{client_address()}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _code_try(campaign: Campaign) -> Response | None:
+    """Count one try of a code (per client address and per campaign); the 429 answer when over the limit."""
+    limits = code_limits()
+    wait = limits.acquire(_client_tag(), f"campaign:{campaign.id}") if limits is not None else 0
+    if not wait:
+        return None
+    minutes = max(1, -(-wait // 60))
+    reply = json_error(
+        429,
+        f"Đã nhập sai mã phiếu quá nhiều lần. Xin thử lại sau {minutes} phút.",
+        f"too many wrong answer codes; try again in {minutes} minute(s)",
+        code="too_many_requests",
+    )
+    reply.headers["Retry-After"] = str(wait)
+    return reply
+
+
+def _give_back_code_try(campaign: Campaign) -> None:
+    limits = code_limits()
+    if limits is not None:
+        # Counters back at zero are deleted: a right code leaves no trace of when it was typed.
+        limits.release(_client_tag(), f"campaign:{campaign.id}", forget=True)
+
+
+def _item_refusal(item: str, code: str, vi: str, en: str) -> Response:
+    """The 400 answer of one item's error, as one Response."""
+    reply, status = _field_error(item, code, vi, en)
+    reply.status_code = status
+    return reply
+
+
+def _code_refusal(code: str) -> Response:
+    vi, en = CODE_MESSAGES[code]
+    return _item_refusal("answer_code", code, vi, en)
+
+
+def _code_used() -> Response:
+    # 400 with the item, not 409: to a kiosk a 409 means "an earlier copy of this very form is stored".
+    return _code_refusal("code_used")
+
+
+def _answer_code(session: Any, campaign: Campaign, text_: Any) -> tuple[AnswerCode | None, Response | None]:
+    """The stored code a form names, or the refusal to send (counted against the rate limits)."""
+    if text_ is None or (isinstance(text_, str) and not text_.strip()):
+        return None, _code_refusal("code_required")
+    if not isinstance(text_, str):
+        return None, _item_refusal(
+            "answer_code", "wrong_type", "Mã phiếu phải là chuỗi.", "answer_code must be a string"
+        )
+    limited = _code_try(campaign)
+    if limited is not None:
+        return None, limited
+    try:
+        code = parse_code(text_[:64])
+    except CodeError as exc:
+        return None, _item_refusal("answer_code", f"code_{exc.kind}", exc.message, exc.message_en)
+    row = find_code(session, campaign, code, code_keys())
+    if row is None:
+        return None, _code_refusal("code_unknown")
+    # A code that exists gives its try back (used or not: a used one admits nothing), so what
+    # accumulates against the limits are wrong codes.
+    _give_back_code_try(campaign)
+    return row, None
+
+
+@bp.post("/codes/check")
+def check_code():
+    """Whether an answer code may open a form: its unit and stratum (the code is not used up here)."""
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict):
+        return _field_error(
+            None, "malformed", "Nội dung gửi lên phải là một đối tượng JSON.", "a JSON object"
+        )
+    session = get_session()
+    campaign = _public_campaign(session, body.get("campaign"))
+    if campaign is None:
+        return _no_campaign()
+    if not accepts_responses(campaign):
+        return _not_open(campaign)
+    row, refused = _answer_code(session, campaign, body.get("code"))
+    if refused is not None:
+        return refused
+    if row.used:
+        return _code_used()
+    names = {u.unit_code: u.unit_name for u in campaign.units}
+    labels = {str(s.get("code")): s.get("label") for s in campaign.strata or []}
+    return jsonify(
+        {
+            "status": "ok",
+            "code": display(parse_code(body["code"])),
+            "unit": row.unit_code,
+            "unit_name": names.get(row.unit_code, row.unit_code),
+            "stratum": row.stratum,
+            "stratum_label": labels.get(row.stratum) if row.stratum else None,
+        }
+    )
+
+
+def _submitter(session: Any, body: dict[str, Any]) -> tuple[Any, Campaign | None, Any]:
+    """``(kiosk, campaign, None)`` of a submission (kiosk None: a phone), or ``(…, refusal)``."""
+    token = _token(body)
+    if token is None and body.get("campaign") is None:
+        refused = json_error(
+            401, "Thiếu mã máy trạm (kiosk_token).", "kiosk_token is missing", code="unauthorized"
+        )
+        return None, None, refused
+    if token is None:  # a respondent's own phone: the campaign's public form (survey.kiosk.phone_page)
+        campaign = _public_campaign(session, body.get("campaign"))
+        return None, campaign, _no_campaign() if campaign is None else None
+    kiosk = kiosk_for_token(session, token)
+    if kiosk is None:
+        refused = json_error(
+            403,
+            "Mã máy trạm không đúng hoặc đã bị thu hồi. Xin liên hệ cán bộ phụ trách.",
+            "unknown or revoked kiosk token",
+            code="forbidden",
+        )
+        return None, None, refused
+    return kiosk, kiosk.campaign, None
+
+
+def _code_and_unit(
+    session: Any, body: dict[str, Any], campaign: Campaign, kiosk: Any
+) -> tuple[AnswerCode | None, Any, Any]:
+    """The answer code a form needs (None when the campaign needs none) and its unit, or the refusal."""
+    if campaign.answer_codes or body.get("answer_code") is not None:
+        code_row, refused = _answer_code(session, campaign, body.get("answer_code"))
+        if refused is not None:
+            return None, None, refused
+        if kiosk is not None and code_row.unit_code != kiosk.unit_code:
+            refused = _field_error(
+                "answer_code",
+                "code_other_unit",
+                "Mã phiếu này thuộc đơn vị khác, không dùng được trên máy trạm này.",
+                f"the code belongs to another unit than this kiosk's ({kiosk.unit_code})",
+            )
+            return None, None, refused
+        return code_row, code_row.unit_code, None
+    if kiosk is not None:
+        return None, kiosk.unit_code, None
+    unit_code = body.get("unit")
+    if not isinstance(unit_code, str) or not unit_code:
+        return None, None, _field_error("unit", "required", "Thiếu đơn vị (unit).", "unit is required")
+    return None, unit_code, None
 
 
 def _paradata_ignored() -> dict[str, Any]:
@@ -326,6 +528,15 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
                 shown, "unknown_field", f"Trường '{shown}' không được hỗ trợ.", f"unknown field {shown!r}"
             )
         )
+    if body.get("campaign") is not None and body["campaign"] != campaign.id:
+        errors.append(
+            ItemError(
+                "campaign",
+                "wrong_campaign",
+                "Phiếu trên máy không thuộc đợt khảo sát này; xin tải lại trang.",
+                f"the form is for campaign {shorten(str(body['campaign']))}, not {campaign.id}",
+            )
+        )
     for key in REQUIRED_FIELDS:
         if body.get(key) is None:
             errors.append(ItemError(key, "required", f"Thiếu trường '{key}'.", f"{key} is required"))
@@ -339,6 +550,7 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
         "stratum",
         "group",
         "language",
+        "answer_code",
     ):
         if body.get(key) is not None and not isinstance(body[key], str):
             errors.append(
@@ -391,11 +603,6 @@ def _check_fields(body: dict[str, Any], campaign: Campaign, unit_code: str) -> l
 @bp.get("/kiosk/<token>/definition")
 def kiosk_definition(token: str):
     """What the kiosk page needs: the campaign, the unit, and the questionnaire as client JSON."""
-    from .client import client_definition
-    from .kiosk_texts import language_choices, texts_for
-    from .kiosk_display import display_for
-    from .kiosk import kiosk_audio
-
     session = get_session()
     kiosk = kiosk_for_token(session, token)
     if kiosk is None:
@@ -403,11 +610,48 @@ def kiosk_definition(token: str):
     campaign = kiosk.campaign
     if not accepts_responses(campaign):
         return _not_open(campaign)
-    unit_name = session.scalar(
-        select(CampaignUnit.unit_name).where(
-            CampaignUnit.campaign_id == campaign.id, CampaignUnit.unit_code == kiosk.unit_code
+    return _definition(campaign, kiosk.unit_code, kiosk.counter, token=token)
+
+
+@bp.get("/phone/<int:campaign_id>/definition")
+def phone_definition(campaign_id: int):
+    """The same for a respondent's own phone: the unit comes from the code, or ``?unit=`` (a poster)."""
+    session = get_session()
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return _no_campaign()
+    if not accepts_responses(campaign):
+        return _not_open(campaign)
+    unit = request.args.get("unit") or None
+    if unit is not None and unit not in {u.unit_code for u in campaign.units}:
+        return json_error(404, "Đơn vị này không thuộc đợt khảo sát.", "no such unit in this campaign")
+    if unit is None and not campaign.answer_codes:
+        return json_error(
+            404, "Đường dẫn thiếu đơn vị khảo sát.", "a campaign without answer codes needs ?unit="
         )
-    )
+    return _definition(campaign, unit, None, phone=True)
+
+
+def _definition(
+    campaign: Campaign,
+    unit_code: str | None,
+    counter: str | None,
+    *,
+    phone: bool = False,
+    token: str | None = None,
+) -> Response:
+    from .client import client_definition
+    from .kiosk import kiosk_audio
+    from .kiosk_display import display_for
+    from .kiosk_texts import language_choices, texts_for
+
+    unit_name = None
+    if unit_code is not None:
+        unit_name = get_session().scalar(
+            select(CampaignUnit.unit_name).where(
+                CampaignUnit.campaign_id == campaign.id, CampaignUnit.unit_code == unit_code
+            )
+        )
     questionnaire = campaign_questionnaire(campaign)
     display = display_for(campaign)
     return jsonify(
@@ -417,8 +661,10 @@ def kiosk_definition(token: str):
                 "name": campaign.name,
                 "period_start": campaign.period_start,
                 "period_end": campaign.period_end,
+                # "Mỗi hồ sơ một phiếu": the form opens only after a code is checked (static/kiosk/code.js).
+                "answer_codes": bool(campaign.answer_codes),
             },
-            "kiosk": {"unit": kiosk.unit_code, "unit_name": unit_name, "counter": kiosk.counter},
+            "kiosk": {"unit": unit_code, "unit_name": unit_name, "counter": counter},
             "questionnaire": client_definition(questionnaire, likert_faces=display.likert_faces),
             # The languages a respondent may choose (Vietnamese first) and the kiosk's fixed texts in them.
             "languages": language_choices(questionnaire),
@@ -426,13 +672,15 @@ def kiosk_definition(token: str):
             # One question per screen or one section per page, and whether Likert scales are faces.
             "display": display.to_client(),
             "submit_url": "/api/v1/responses",
+            "code_check_url": "/api/v1/codes/check",
             "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
-            "idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"],
+            # A phone is its owner's: the form is wiped only after a long pause (a call, a queue).
+            "idle_seconds": current_app.config["PHONE_IDLE_SECONDS" if phone else "KIOSK_IDLE_SECONDS"],
             "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
             "tap_guard_ms": current_app.config["KIOSK_TAP_GUARD_MS"],
             # The tablet sends per-page timings and taps only to a server that says it takes them.
             "paradata": {"v": PARADATA_VERSION, "max_pages": PARADATA_MAX_PAGES},
-            "audio": kiosk_audio(session, campaign, token),
+            "audio": kiosk_audio(get_session(), campaign, token),
         }
     )
 

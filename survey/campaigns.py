@@ -604,6 +604,9 @@ def kiosk_url(token: str, base_url: str) -> str:
 # ----------------------------------------------------------------------------------------- progress
 @dataclass(frozen=True)
 class UnitProgress:
+    """One unit's progress. ``population`` and ``target`` are those in force: from the imported case
+    files when there are any (survey.dossiers), else as typed; ``typed_*`` keep the typed numbers."""
+
     unit_code: str
     unit_name: str
     population: int | None
@@ -611,6 +614,9 @@ class UnitProgress:
     responses: int
     percent: float | None  # responses / target × 100, None without a target
     last_response_at: datetime | None
+    typed_population: int | None = None
+    typed_target: int | None = None
+    from_dossiers: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -621,6 +627,9 @@ class UnitProgress:
             "responses": self.responses,
             "percent": self.percent,
             "last_response_at": self.last_response_at.isoformat() if self.last_response_at else None,
+            "typed_population": self.typed_population,
+            "typed_target": self.typed_target,
+            "from_dossiers": self.from_dossiers,
         }
 
 
@@ -712,13 +721,35 @@ def progress(session: Session, campaign: Campaign) -> Progress:
         )
         .order_by(CampaignUnit.position, CampaignUnit.id)
     ).all()
+    from .dossiers import dossier_frame, dossier_targets, unit_populations  # dossiers imports this module
+
+    imported = dossier_frame(session, campaign)
+    from_dossiers = imported is not None
+    if imported is not None:
+        imported_n = unit_populations(imported)
+        imported_targets = dossier_targets(campaign, imported).units
     units = []
-    for code, unit_name, population, target, n, stamp in rows:
+    for code, unit_name, typed_population, typed_target, n, stamp in rows:
+        population, target = typed_population, typed_target
+        if imported is not None:  # the case files replace the typed numbers
+            population = imported_n.get(code, 0)
+            target = imported_targets.get(code, 0)
         if isinstance(stamp, str):  # SQLite returns max() of a datetime column as text
             stamp = datetime.fromisoformat(stamp)
         if stamp is not None and stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
         units.append(
-            UnitProgress(code, unit_name, population, target, int(n), _percent(int(n), target), stamp)
+            UnitProgress(
+                code,
+                unit_name,
+                population,
+                target,
+                int(n),
+                _percent(int(n), target),
+                stamp,
+                typed_population,
+                typed_target,
+                from_dossiers,
+            )
         )
     return Progress(campaign.id, units)

@@ -29,8 +29,10 @@ COMMANDS: dict[str, str] = {
     "user": "survey.commands:user",
     "campaign": "survey.commands:campaign",
     "kiosk": "survey.commands:kiosk",
+    "dossiers": "survey.dossier_commands:dossiers",
     "export": "survey.commands:export",
     "responses": "survey.review_commands:responses",
+    "codes": "survey.code_commands:codes",
     "backup": "survey.backup:backup_command",
     "restore": "survey.backup:restore_command",
 }

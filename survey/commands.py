@@ -463,7 +463,12 @@ def campaign_progress(campaign_id: int, database_url: str | None) -> None:
         for u in result:
             target = u.target if u.target is not None else "—"
             percent = f"{u.percent:.1f}%" if u.percent is not None else ""
-            click.echo(f"{u.unit_code}\t{u.unit_name}\t{u.responses}/{target}\t{percent}")
+            frame = ""
+            if u.from_dossiers:  # the case files' N and target, the typed ones beside them
+                typed = "—" if u.typed_population is None else u.typed_population
+                typed_target = "—" if u.typed_target is None else u.typed_target
+                frame = f"\tN={u.population} theo hồ sơ (nhập tay: N={typed}, chỉ tiêu {typed_target})"
+            click.echo(f"{u.unit_code}\t{u.unit_name}\t{u.responses}/{target}\t{percent}{frame}")
         totals = result.totals
         click.echo(f"Tổng / total\t{totals['responses']}/{totals['target'] or '—'}")
 

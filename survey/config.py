@@ -12,12 +12,17 @@ class Defaults:
     # "development" (sipas demo / serve) or "production" (gunicorn wsgi:app).
     ENV: str = "production"
     MAX_CONTENT_LENGTH = 512 * 1024  # bytes; a response is a few KB, anything larger is refused (413)
+    # The upload of a one-stop export of case files (/admin/campaigns/<id>/dossiers): a year of a
+    # district's case files is a few MB.
+    DOSSIER_UPLOAD_MAX_BYTES = 30 * 1024 * 1024
     # Kiosk behaviour.
     KIOSK_RESET_SECONDS = 8  # thank-you page -> fresh form
     # A form left untouched this long is wiped (answers, drafts, page) so the next person at the shared
     # tablet sees nothing of it; the last KIOSK_IDLE_WARNING_SECONDS show a countdown that a tap stops.
     KIOSK_IDLE_SECONDS = 75
     KIOSK_IDLE_WARNING_SECONDS = 15
+    # The same on a respondent's own phone (/k/p/…): the person is the phone's owner, so much longer.
+    PHONE_IDLE_SECONDS = 30 * 60
     # A tap on "Tiếp tục"/"Gửi phiếu" of a page nobody touched yet, this soon after it was drawn, is the
     # second half of a double tap on the page before, and is ignored.
     KIOSK_TAP_GUARD_MS = 450
@@ -53,6 +58,14 @@ class Defaults:
     LOGIN_RATE_LIMIT = 10
     LOGIN_ACCOUNT_RATE_LIMIT = 20
     LOGIN_RATE_WINDOW = 5 * 60
+    # Answer codes ("mỗi hồ sơ một phiếu", survey.codes): the secret both code keys are derived from
+    # (SIPAS_ANSWER_CODE_KEY, at least 16 characters; None = the instance file answer_code_key), and
+    # the tries of a code per client address and per campaign within CODE_RATE_WINDOW seconds, then 429
+    # (a try that admits a form is given back: the limits count wrong codes).
+    ANSWER_CODE_KEY: str | None = None
+    CODE_RATE_LIMIT = 10
+    CODE_CAMPAIGN_RATE_LIMIT = 100
+    CODE_RATE_WINDOW = 15 * 60
     # Where those counters live: None = the app database; "redis://host:6379/0" = Redis (pip extra "redis").
     RATELIMIT_STORAGE: str | None = None
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from questionnaires import Questionnaire
 
 from .campaigns import campaign_questionnaire
+from .dossiers import ALLOCATIONS, RateRow, dossier_frame, dossier_targets, response_rates
 from .kiosk_display import stored_checks
 from .models import Campaign, FrameCell, PaperKeying, Response
 from .storage import SOURCES, campaign_frame, engine_for
@@ -73,6 +74,15 @@ class CampaignDesign:
     integrity_settings: Mapping[str, Any] | None = None
     # Where the campaign stands (open, closed on a date, draft), in a sentence for the report.
     status: str | None = None
+    # "dossiers": the frame counts the case files imported from the one-stop system (survey.dossiers);
+    # "typed": the numbers typed in (frame cells, N per unit); None: no frame.
+    frame_source: str | None = None
+    # Per unit × procedure field: unit, unit_name, stratum, stratum_label, cases (case files in the
+    # frame; missing without an import), codes (answer codes issued), received (forms counted);
+    # None when there is neither an import nor an answer code.
+    response_rates: pd.DataFrame | None = None
+    # Where the frame came from and how the targets were set, in a sentence for the method sheet.
+    frame_note: str | None = None
 
 
 def sampling_frame(
@@ -197,7 +207,26 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
             quality = quality_counts(session, campaign_id, [u.unit_code for u in units], responses)
             integrity_settings = stored_checks(campaign.integrity_settings)  # {} keeps the defaults
             status = status_text(campaign)
+            imported = dossier_frame(session, campaign)
+            allocation = campaign.field_allocation or "unit"
+            targets = {u.unit_code: u.target for u in units if u.target is not None}
+            if imported is not None:  # the case files replace the typed numbers
+                cells = [(unit, stratum, n) for (unit, stratum), n in imported.items()]
+                targets = dossier_targets(campaign, imported).units
+            rows = response_rates(session, campaign)
+            # A rate needs a denominator: case files imported, or answer codes issued.
+            rates = _rates_frame(rows) if any(r.cases is not None or r.codes for r in rows) else None
     frame, notes = sampling_frame(list(cells), [(u.unit_code, u.population) for u in units])
+    source = None if frame is None else ("dossiers" if imported is not None else "typed")
+    frame_note = None
+    if source == "dossiers":
+        frame_note = (
+            "N của mỗi đơn vị × lĩnh vực = số hồ sơ tiếp nhận trong thời gian của đợt khảo sát, theo tệp "
+            "xuất từ Hệ thống thông tin giải quyết thủ tục hành chính (một cửa). Chỉ tiêu: "
+            f"{ALLOCATIONS[allocation]} (lựa chọn của địa phương)."
+        )
+    elif source == "typed":
+        frame_note = "N theo số liệu nhập tay khi tạo đợt khảo sát."
     return CampaignDesign(
         campaign_id=campaign_id,
         name=name,
@@ -205,7 +234,7 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         questionnaire=questionnaire,
         responses=responses,
         frame=frame,
-        targets={u.unit_code: u.target for u in units if u.target is not None},
+        targets=targets,
         unit_names={u.unit_code: u.unit_name for u in units},
         units=[u.unit_code for u in units],
         margin_of_error=margin_of_error,
@@ -213,7 +242,20 @@ def read_design(bind: Engine | Connection, campaign_id: int) -> CampaignDesign:
         quality=quality,
         integrity_settings=dict(integrity_settings) if integrity_settings else None,
         status=status,
+        frame_source=source,
+        response_rates=rates,
+        frame_note=frame_note,
     )
+
+
+def _rates_frame(rows: Sequence[RateRow]) -> pd.DataFrame:
+    import pandas as pd
+
+    columns = ["unit", "unit_name", "stratum", "stratum_label", "cases", "codes", "received"]
+    return pd.DataFrame(
+        [(r.unit_code, r.unit_name, r.stratum, r.stratum_label, r.cases, r.codes, r.received) for r in rows],
+        columns=columns,
+    ).astype({"cases": "Int64", "codes": "int64", "received": "int64"})
 
 
 def status_text(campaign: Campaign) -> str:

@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 DEFAULTS = IntegritySettings()
-SOURCES = ("kiosk", "api", "paper", "import")
+SOURCES = ("kiosk", "phone", "api", "paper", "import")
 WEEKDAYS = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")  # 0 = Monday (Thứ Hai) … 6 = Sunday (Chủ nhật)
 _TRUE = {"1", "true", "yes", "on", "bật", "bat", "có", "co"}
 _FALSE = {"0", "false", "no", "off", "tắt", "tat", "không", "khong"}

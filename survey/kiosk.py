@@ -33,6 +33,7 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, url_for
 from sqlalchemy import select
@@ -77,11 +78,13 @@ KIOSK_ASSETS = (
     "kiosk/i18n.js",
     "kiosk/staff.js",
     "kiosk/faces.js",
+    "kiosk/code.js",
     "kiosk/kiosk.js",
     "kiosk/audio.js",
     "kiosk/stranded.js",
     "kiosk/kiosk.css",
     "kiosk/faces.css",
+    "kiosk/phone.css",
     "favicon.svg",
     "kiosk/icons/icon-192.png",
     "kiosk/icons/icon-512.png",
@@ -220,6 +223,50 @@ def kiosk_page(token: str):
     )
 
 
+@bp.route("/k/p/<int:campaign_id>")
+@bp.route("/k/p/<int:campaign_id>/<unit_code>")
+def phone_page(campaign_id: int, unit_code: str | None = None):
+    """The kiosk app on a respondent's own phone: the same form, a phone layout, source ``phone``.
+
+    ``/k/p/<campaign>`` for a campaign with answer codes (the slip's QR code adds ``#<code>``, which
+    never reaches the server); ``/k/p/<campaign>/<unit>`` for the counter poster of a campaign without.
+    """
+    campaign = get_session().get(Campaign, campaign_id)
+    if campaign is None:
+        return _invalid(404, 404)
+    if not accepts_responses(campaign):
+        return _invalid("draft" if campaign.status == "draft" else "closed", 403)
+    unit_name = None
+    if unit_code is not None:
+        unit_name = next((u.unit_name for u in campaign.units if u.unit_code == unit_code), None)
+        if unit_name is None:
+            return _invalid(404, 404)
+    elif not campaign.answer_codes:
+        return _invalid(404, 404)
+    definition_url = url_for("api.phone_definition", campaign_id=campaign.id)
+    if unit_code is not None:
+        definition_url += "?" + urlencode({"unit": unit_code})
+    return (
+        render_template(
+            "kiosk/kiosk.html",
+            phone=True,
+            unit_name=unit_name or campaign.name,
+            campaign=campaign,
+            unit_code=unit_code,
+            token="",
+            definition_url=definition_url,
+            submit_url=url_for("api.submit_response"),
+            manifest_url=None,
+            service_worker_url=url_for("kiosk.service_worker"),
+            service_worker_scope=url_for("kiosk.kiosk_page", token="x")[:-1],
+            asset_version=current_asset_version(),
+            staff_pin=None,
+        ),
+        200,
+        {"Cache-Control": "no-store"},
+    )
+
+
 @bp.route("/k/<token>/manifest.webmanifest")
 def manifest(token: str):
     """The web app manifest of one kiosk link: installed, the app opens on that link."""
@@ -274,12 +321,19 @@ def clip_response(clip: AudioClip) -> Response:
     return response
 
 
-def kiosk_audio(session: Session, campaign: Campaign, token: str) -> dict:
+def kiosk_audio(session: Session, campaign: Campaign, token: str | None) -> dict:
     """What the kiosk definition says about spoken prompts: the approved clips' addresses by language
-    and prompt key, and the campaign's settings (auto-read; the tablet's voice for Vietnamese)."""
+    and prompt key, and the campaign's settings (auto-read; the tablet's voice for Vietnamese).
+
+    ``token`` is the kiosk's; without one (a respondent's own phone) the clips are served under the
+    campaign's public phone address."""
     clips: dict[str, dict[str, str]] = {}
     for lang, key, sha, ext in approved_clips(session, campaign):
-        clips.setdefault(lang, {})[key] = url_for("kiosk.audio_clip", token=token, sha=sha, ext=ext)
+        if token is None:
+            url = url_for("kiosk.phone_audio_clip", campaign_id=campaign.id, sha=sha, ext=ext)
+        else:
+            url = url_for("kiosk.audio_clip", token=token, sha=sha, ext=ext)
+        clips.setdefault(lang, {})[key] = url
     return {
         "clips": clips,
         "autoplay": bool(campaign.audio_autoplay),
@@ -295,12 +349,26 @@ def audio_clip(token: str, sha: str, ext: str):
     kiosk, refusal = _active_kiosk(token)
     if refusal is not None:
         return refusal
+    return _approved_clip(kiosk.campaign_id, sha, ext)
+
+
+@bp.route("/k/p/<int:campaign_id>/audio/<sha>.<ext>")
+def phone_audio_clip(campaign_id: int, sha: str, ext: str):
+    """An approved clip of a campaign open to respondents' phones (the prompts are public, like the form)."""
+    campaign = get_session().get(Campaign, campaign_id)
+    if campaign is None or not accepts_responses(campaign):
+        abort(404)
+    return _approved_clip(campaign_id, sha, ext)
+
+
+def _approved_clip(campaign_id: int, sha: str, ext: str):
+    """The approved clip of ``campaign_id`` with this hash, with long-lived caching; 404 otherwise."""
     if not re.fullmatch(r"[0-9a-f]{64}", sha):
         abort(404)
     clip = get_session().scalars(
         select(AudioClip)
         .where(
-            AudioClip.campaign_id == kiosk.campaign_id,
+            AudioClip.campaign_id == campaign_id,
             AudioClip.sha256 == sha,
             AudioClip.ext == ext,
             AudioClip.status == "approved",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -104,6 +105,11 @@ class Campaign(Base):
     # language has no recorded clip the tablet's own Vietnamese voice may read the Vietnamese text.
     audio_autoplay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     audio_speech_synthesis: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "Mỗi hồ sơ một phiếu": every kiosk, phone and API form needs an unused answer code (survey.codes).
+    answer_codes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Targets from the imported case files (survey.dossiers): None or "unit": Slovin per unit only;
+    # "proportional": each unit's target also split across procedure fields in proportion to N.
+    field_allocation: Mapped[str | None] = mapped_column(String(16))
 
     units: Mapped[list[CampaignUnit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignUnit.position"
@@ -160,6 +166,24 @@ class Kiosk(Base):
 
 
 REVIEW_STATES = ("received", "has_issues", "approved", "rejected")
+
+
+class AnswerCode(Base):
+    """A one-time answer code of a case file (hồ sơ): only its keyed hash, its cell and whether it is used.
+
+    Deliberately absent (survey.codes, docs/answer-codes.md): the code, its unkeyed hash, the case code
+    or the case file's row, the response that used it, and when it was used. Rows are inserted in the
+    order of their hash, so their ids do not follow the order of the case files either.
+    """
+
+    __tablename__ = "answer_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC-SHA256 hex, key from config
+    unit_code: Mapped[str] = mapped_column(String(64))
+    stratum: Mapped[str | None] = mapped_column(String(64))
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Response(Base):
@@ -394,3 +418,48 @@ class ReportJob(Base):
     filename: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int | None] = mapped_column(Integer)
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+class DossierImport(Base):
+    """One import of a one-stop system's export of case files (survey.dossiers): the file and its outcome."""
+
+    __tablename__ = "dossier_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the file's bytes
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)  # data rows of the file (blank lines excluded)
+    added: Mapped[int] = mapped_column(Integer, default=0)  # new case files stored
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)  # already stored with the same data
+    conflicts: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # already stored with different data: kept as was
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # bad rows left out (confirmed by the user)
+
+
+class Dossier(Base):
+    """One case file (hồ sơ) of the one-stop system, by the code printed on its receipt.
+
+    The case files of a campaign's period are its sampling frame: N per unit × procedure field
+    (``stratum``, "" when the campaign has no fields). ``unit_code`` is a code of the campaign's units.
+    """
+
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "case_code", name="uq_dossiers_campaign_case"),
+        Index("ix_dossiers_campaign_unit_stratum", "campaign_id", "unit_code", "stratum"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    case_code: Mapped[str] = mapped_column(String(64))  # mã hồ sơ, as on the receipt (trimmed)
+    unit_code: Mapped[str] = mapped_column(String(64))
+    procedure: Mapped[str | None] = mapped_column(String(500))  # the procedure's name as exported
+    stratum: Mapped[str] = mapped_column(String(64), default="")  # procedure field code; "" without fields
+    received_on: Mapped[date | None] = mapped_column(Date)  # ngày tiếp nhận
+    returned_on: Mapped[date | None] = mapped_column(Date)  # ngày trả kết quả
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("dossier_imports.id", ondelete="SET NULL"))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -221,6 +221,8 @@ def build_campaign_report(
             title=design.name,
             period=design.period,
             status=design.status,
+            response_rates=design.response_rates,
+            frame_note=design.frame_note,
             **quality_arguments(scoring, table),
             **language_arguments(scoring),
         )

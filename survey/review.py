@@ -86,6 +86,7 @@ STATE_LABELS = {
 }
 SOURCE_LABELS = {
     "kiosk": "Máy tính bảng",
+    "phone": "Điện thoại người dân",
     "api": "Ứng dụng / API",
     "paper": "Phiếu giấy",
     "import": "Nhập từ tệp (KoboToolbox, ODK)",

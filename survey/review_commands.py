@@ -49,7 +49,9 @@ def responses() -> None:
 @responses.command("list")
 @click.option("--campaign", "campaign_id", required=True, type=int, help="Số đợt khảo sát.")
 @click.option("--unit", help="Mã đơn vị.")
-@click.option("--source", type=click.Choice(["kiosk", "api", "paper", "import"]), help="Nguồn phiếu.")
+@click.option(
+    "--source", type=click.Choice(["kiosk", "phone", "api", "paper", "import"]), help="Nguồn phiếu."
+)
 @click.option("--state", type=click.Choice(REVIEW_STATES), help="Trạng thái duyệt.")
 @click.option("--since", callback=_day, help="Từ ngày (YYYY-MM-DD, giờ Việt Nam).")
 @click.option("--until", callback=_day, help="Đến ngày (YYYY-MM-DD, giờ Việt Nam).")

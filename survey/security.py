@@ -192,6 +192,12 @@ class DatabaseCounterStore:
             return time.time()
         return (until if until.tzinfo else until.replace(tzinfo=UTC)).timestamp()
 
+    def forget_spent(self, keys: list[str]) -> int:
+        """Delete those of ``keys`` whose count is back to zero (every try given back)."""
+        with self.engine.begin() as conn:
+            stmt = delete(self.table).where(self.table.c.key.in_(keys), self.table.c.count <= 0)
+            return int(conn.execute(stmt).rowcount or 0)
+
     def purge(self) -> int:
         """Delete the counters whose window has ended."""
         with self.engine.begin() as conn:
@@ -227,7 +233,10 @@ class LoginLimits:
     accumulates are failures (and refused attempts).
     """
 
-    def __init__(self, store: CounterStore, address_limit: int, account_limit: int, window: int):
+    def __init__(
+        self, store: CounterStore, address_limit: int, account_limit: int, window: int, prefix: str = "login"
+    ):
+        self.prefix = prefix
         self.store = store
         self.address_limit = int(address_limit)
         self.account_limit = int(account_limit)
@@ -236,10 +245,10 @@ class LoginLimits:
     def _keys(self, address: str, account: str) -> list[tuple[str, int]]:
         keys = []
         if self.address_limit > 0:
-            keys.append((f"login:addr:{address}"[:255], self.address_limit))
+            keys.append((f"{self.prefix}:addr:{address}"[:255], self.address_limit))
         if self.account_limit > 0 and account:
             digest = hashlib.sha256(account.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-            keys.append((f"login:user:{digest}", self.account_limit))
+            keys.append((f"{self.prefix}:user:{digest}", self.account_limit))
         return keys
 
     def acquire(self, address: str, account: str) -> int:
@@ -249,13 +258,17 @@ class LoginLimits:
             if self.store.incr(key, self.window) > limit:
                 wait = max(wait, max(1, math.ceil(self.store.get_expiry(key) - time.time())))
         if wait:
-            log.warning("login rate limit reached for %s", address)
+            log.warning("%s rate limit reached for %s", self.prefix, address)
         return wait
 
-    def release(self, address: str, account: str) -> None:
-        """Give back the attempt of a successful login."""
-        for key, _ in self._keys(address, account):
+    def release(self, address: str, account: str, *, forget: bool = False) -> None:
+        """Give back the attempt of a successful login; ``forget``: drop counters back at zero."""
+        keys = self._keys(address, account)
+        for key, _ in keys:
             self.store.incr(key, self.window, -1)
+        forget_spent = getattr(self.store, "forget_spent", None)
+        if forget and forget_spent is not None:
+            forget_spent([key for key, _ in keys])
 
 
 def login_limits(app: Flask | None = None) -> LoginLimits | None:
@@ -335,6 +348,15 @@ def init_app(app: Flask) -> None:
         int(app.config.get("LOGIN_RATE_LIMIT", 10)),
         int(app.config.get("LOGIN_ACCOUNT_RATE_LIMIT", 20)),
         int(app.config.get("LOGIN_RATE_WINDOW", 300)),
+    )
+    # Answer codes (survey.codes): tries per client address and per campaign, counted before the code
+    # is looked up; a code that admits a form gives its try back, so what accumulates are wrong codes.
+    app.extensions["sipas.code_limits"] = LoginLimits(
+        app.extensions["sipas.login_limits"].store,
+        int(app.config.get("CODE_RATE_LIMIT", 10)),
+        int(app.config.get("CODE_CAMPAIGN_RATE_LIMIT", 100)),
+        int(app.config.get("CODE_RATE_WINDOW", 900)),
+        prefix="code",
     )
     app.session_interface = DatabaseSessionInterface()
     app.before_request(_before_login)

@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 # import: a file of another collection tool (KoboToolbox, ODK Central) read by `sipas responses import`.
-SOURCES = ("kiosk", "api", "paper", "import")
+SOURCES = ("kiosk", "phone", "api", "paper", "import")
 # Columns the responses table carries after the items (provenance, for analysts and audits).
 # kiosk: the tablet link's id and counter ("12 (Quầy 1)"), enumerator: the username of who keyed a paper
 # form, received_at: when the server stored it (UTC); the integrity checks read them (analysis.integrity).
@@ -206,8 +206,11 @@ def save_response(
     blank_items: Collection[str] | None = None,
     paradata: Mapping[str, Any] | None = None,
     language: str | None = None,
+    on_insert: Callable[[int], None] | None = None,
 ) -> tuple[Response, bool]:
     """Validate and store one response; return ``(response, created)``. Commits the session.
+
+    ``on_insert``: see :func:`store_response` (an answer code is used there, in the response's transaction).
 
     ``paradata`` (kiosk forms): how the form was filled, already checked by the API; not part of the
     content hash, so a copy resent with or without it is the same response.
@@ -234,7 +237,7 @@ def save_response(
         language=language,
     )
     response.paradata = dict(paradata) if paradata else None
-    return store_response(session, response, kiosk)
+    return store_response(session, response, kiosk, on_insert=on_insert)
 
 
 def build_response(

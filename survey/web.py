@@ -47,6 +47,10 @@ def index():
     return render_template("index.html")
 
 
+# Endpoints whose forms carry a file larger than MAX_CONTENT_LENGTH (the case-file upload).
+LARGE_UPLOADS = frozenset({"admin.dossiers"})
+
+
 def _csrf_protect() -> None:
     # The JSON API authenticates each request with a kiosk or API token, never with the session
     # cookie, so a forged cross-site request has nothing to ride on there; every other POST needs
@@ -58,6 +62,8 @@ def _csrf_protect() -> None:
         return None
     if is_api_path():
         return None
+    if request.endpoint in LARGE_UPLOADS:  # before the form is read: a one-stop export is a few MB
+        request.max_content_length = current_app.config["DOSSIER_UPLOAD_MAX_BYTES"]
     csrf.protect()
     return None
 

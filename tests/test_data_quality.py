@@ -344,7 +344,7 @@ def _check_quality_sheet(book, design, planted, stored) -> None:
         assert row["Tổng số"] == len(forms)
         assert row["Máy tính bảng (kiosk)"] == sum(s == "kiosk" for _, s in forms)
         assert row["Phiếu giấy (paper)"] == sum(s == "paper" for _, s in forms)
-        assert row["Ứng dụng, điện thoại (api)"] == 0
+        assert row["Ứng dụng khác (api)"] == row["Điện thoại người dân (phone)"] == 0
         assert (row["Bị từ chối (rejected)"], row["Đến muộn (late)"]) == (rejected, late)
         assert row["Trả lời quá nhanh (speeding)"] == speeding == report.counts.loc[unit, SPEEDING]
         assert (

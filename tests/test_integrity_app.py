@@ -383,7 +383,7 @@ def test_the_settings_page_shows_defaults_with_reasons_and_audits_changes(plante
         name: "y"
         for name in re.findall(r'checked class="field__input" id="\w+" name="(\w+)" type="checkbox"', html)
     }
-    assert form["office_hours"] == "T2-T6 07:00-17:30" and form["speeding_sources"] == "kiosk, api"
+    assert form["office_hours"] == "T2-T6 07:00-17:30" and form["speeding_sources"] == "kiosk, phone, api"
 
     bad = client.post(url, data={**form, "burst_minutes": "-3", "late_keying_days": "abc"})
     assert bad.status_code == 422

@@ -59,7 +59,7 @@ def test_the_kiosk_page_is_a_script_free_shell_with_strict_headers(kiosk_app, ca
     version = kiosk_app.extensions["sipas.kiosk_asset_version"]  # cached for good by the service worker
     assert [re.search(r'src="([^"]+)"', s).group(1) for s in scripts] == [
         f"/static/kiosk/{name}.js?v={version}"
-        for name in ("expr", "queue", "submit", "dom", "i18n", "staff", "faces", "audio", "kiosk")
+        for name in ("expr", "queue", "submit", "dom", "i18n", "staff", "faces", "audio", "code", "kiosk")
     ]
     assert all(body.strip() == "" for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S))
     assert re.search(r"\son[a-z]+\s*=", html) is None
@@ -78,10 +78,12 @@ def test_the_kiosk_page_is_a_script_free_shell_with_strict_headers(kiosk_app, ca
         "/static/kiosk/queue.js",
         "/static/kiosk/submit.js",
         "/static/kiosk/staff.js",
+        "/static/kiosk/code.js",
         "/static/kiosk/kiosk.js",
         "/static/kiosk/kiosk.css",
         "/static/kiosk/faces.js",
         "/static/kiosk/faces.css",
+        "/static/kiosk/phone.css",
     ):
         with kiosk_app.test_client().get(asset) as served:
             assert served.status_code == 200

@@ -49,6 +49,12 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.double_entry": ANALYSTS,  # reviewers resolve differing keyings
     "admin.double_entry_resolve": ANALYSTS,
     "admin.double_entry_setting": ANALYSTS,
+    # Answer codes ("mỗi hồ sơ một phiếu"): analysts turn the rule on and issue codes; commune staff print
+    # the day's slips and the counter poster of the units they are assigned to.
+    "admin.codes_setting": ANALYSTS,
+    "admin.codes_issue": ANALYSTS,
+    "admin.code_slips": STAFF,
+    "admin.code_poster": STAFF,
     "admin.campaign_new": ANALYSTS,
     "admin.kiosk_create": ANALYSTS,
     "admin.kiosk_display": ANALYSTS,
@@ -71,6 +77,10 @@ ACCESS: dict[str, frozenset[str]] = {
     "admin.results_unit": RESULTS,
     "admin.results_figure": RESULTS,
     "admin.results_unit_figure": RESULTS,
+    # Case files of the one-stop system: the frame, its upload and the target rule.
+    "admin.dossiers": ANALYSTS,
+    "admin.dossiers_confirm": ANALYSTS,
+    "admin.dossiers_allocation": ANALYSTS,
     # Enumerators see and correct only the paper forms they keyed (the seeded one is theirs); reviewing
     # a form's state, bulk changes and the correction history are for analysts.
     "admin.responses": STAFF,

@@ -58,6 +58,8 @@ from . import (  # noqa: E402, F401 - registers the routes
     audio,
     auth,
     campaigns,
+    codes,
+    dossiers,
     double_entry,
     downloads,
     entry,

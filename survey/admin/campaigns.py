@@ -38,6 +38,7 @@ from ..campaigns import (
     reopen_campaign,
 )
 from ..db import get_session
+from ..dossiers import response_rates
 from ..double_entry import waiting
 from ..errors import CampaignError
 from ..forms import select_choices
@@ -46,6 +47,7 @@ from ..kiosk_texts import language_choices
 from ..models import Campaign, Kiosk, User
 from ..users import audit, current_user, role_required
 from . import bp
+from .codes import campaign_codes_context
 from .forms import (
     CampaignForm,
     CloseCampaignForm,
@@ -267,6 +269,9 @@ def _campaign_page(
         languages=language_rows(q),
         report_form=_report_form(c),
         report_jobs=_report_jobs(c),
+        **campaign_codes_context(c),
+        # Response rates per unit × field: for analysts (an enumerator's page stays as it was).
+        rates=_rates(db, c) if current_user().role in ("admin", "analyst") else [],
     ), status
 
 
@@ -290,6 +295,12 @@ def _report_form(c: Campaign) -> ReportForm:
     form = ReportForm(formdata=None)
     form.previous.choices = previous_choices(c)
     return form
+
+
+def _rates(db: Session, c: Campaign) -> list:
+    """Response rates per unit × field, when there is a denominator (case files or answer codes)."""
+    rows = response_rates(db, c)
+    return rows if any(r.cases is not None or r.codes for r in rows) else []
 
 
 @bp.post("/campaigns/<int:campaign_id>/open")

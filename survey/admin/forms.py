@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -32,6 +33,9 @@ from ..review import SOURCE_LABELS, STATE_LABELS
 from ..users import MIN_PASSWORD_LENGTH
 
 __all__ = [
+    "AllocationForm",
+    "DossierConfirmForm",
+    "DossierUploadForm",
     "BulkReviewForm",
     "CampaignForm",
     "CloseCampaignForm",
@@ -330,6 +334,12 @@ class KioskDisplayForm(FlaskForm):
     )
 
 
+class AnswerCodesSettingForm(FlaskForm):
+    """Turn "mỗi hồ sơ một phiếu" (one-time answer codes) on or off for a campaign."""
+
+    answer_codes = BooleanField("Mỗi hồ sơ một phiếu")
+
+
 class ResolveKeyingsForm(FlaskForm):
     """Resolve two differing keyings of a serial: the choices per item come with the page, the reason here."""
 
@@ -338,3 +348,31 @@ class ResolveKeyingsForm(FlaskForm):
         validators=[DataRequired("Cần ghi lý do đối chiếu (ví dụ: đã xem lại phiếu giấy)."), _REASON_LENGTH],
         render_kw={"rows": 2, "placeholder": "Ví dụ: đã xem lại phiếu giấy số 0012"},
     )
+
+
+class DossierUploadForm(FlaskForm):
+    """Upload a one-stop system's export of case files, with its mapping file when the columns differ."""
+
+    file = FileField(
+        "Tệp xuất từ hệ thống một cửa (CSV hoặc Excel .xlsx)",
+        validators=[FileRequired("Chọn tệp hồ sơ.")],
+        render_kw={"accept": ".csv,.xlsx,text/csv"},
+    )
+    mapping = FileField(
+        "Tệp ánh xạ (YAML, không bắt buộc)",
+        description="Tên cột, tên đơn vị, thủ tục → lĩnh vực, dạng ngày; "
+        "mẫu: docs/dossier-mapping.example.yaml",
+        render_kw={"accept": ".yaml,.yml"},
+    )
+
+
+class DossierConfirmForm(FlaskForm):
+    """Import the good rows of an upload whose problems were shown."""
+
+    upload = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
+
+
+class AllocationForm(FlaskForm):
+    """How targets come from the case files (Campaign.field_allocation)."""
+
+    allocation = SelectField("Chỉ tiêu", validators=[DataRequired(_REQUIRED)])

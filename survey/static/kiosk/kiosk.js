@@ -422,6 +422,7 @@
   // storage and from the page, and the welcome screen comes back. The next person sees nothing of it.
   function discard() {
     state = null;
+    if (window.SipasCode) window.SipasCode.discarded(); // a shared tablet forgets the code too
     hideIdleWarning();
     closeRestart();
     try {
@@ -575,6 +576,8 @@
     screen = "welcome";
     save();
     touch();
+    // "Mỗi hồ sơ một phiếu": a code first (code.js draws that step and comes back here once it is taken).
+    if (window.SipasCode && window.SipasCode.gate({ def: def, frame: frame, done: showWelcome })) return;
     var main = frame({ kind: "welcome", title: T("surveyName") });
     var path = applicablePath();
     var count = path.sections;
@@ -1160,6 +1163,7 @@
     };
     // A server whose definition lists languages takes the one the form was shown in.
     if (def.languages) body.language = state.lang || "vi";
+    if (window.SipasCode) window.SipasCode.decorate(body); // the answer code; a phone's campaign and unit
     if (paradataOn()) {
       track(null);
       var paradata = paradataPayload();
@@ -1243,6 +1247,7 @@
   function showThanks() {
     screen = "thanks";
     state = null;
+    if (window.SipasCode) window.SipasCode.reset(); // the code is spent with this form
     save();
     clearTimer("idle");
     var main = frame({ kind: "thanks" });

@@ -3,6 +3,7 @@
  * with no network once it has been opened online.
  *
  *   kiosk page /k/<token>, its manifest, its definition JSON   network first, the last good copy when
+ *   (and a phone's /k/p/<campaign>[/<unit>] and its definition)
  *                                                              the network fails or keeps us waiting
  *   static files /static/…?v=<version>                         cache first (the version is in the URL)
  *   spoken prompts /k/<token>/audio/<sha256>.<ext>             cache first (the hash is in the URL); the
@@ -56,9 +57,11 @@ function kindOf(url) {
     if (rest === "sw.js") return null;
     if (AUDIO_PATH.test(rest)) return "audio";
     if (/^[^/]+$/.test(rest) || /^[^/]+\/manifest\.webmanifest$/.test(rest)) return "page";
+    if (/^p\/[0-9]+(\/[^/]+)?$/.test(rest)) return "page"; // a respondent's own phone (/k/p/…)
     return null;
   }
   if (/^api\/v1\/kiosk\/[^/]+\/definition$/.test(path.slice(ROOT.length))) return "page";
+  if (/^api\/v1\/phone\/[0-9]+\/definition$/.test(path.slice(ROOT.length))) return "page";
   return null;
 }
 
