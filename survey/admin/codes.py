@@ -114,7 +114,7 @@ def codes_issue(campaign_id: int):
 
 
 @bp.route("/campaigns/<int:campaign_id>/codes/slips")
-@role_required()
+@role_required("analyst", "enumerator")
 def code_slips(campaign_id: int):
     """A day's slips, one per case file, ready to print (A6 or 80 mm)."""
     c = campaign_or_404(campaign_id)
@@ -161,7 +161,7 @@ def code_slips(campaign_id: int):
 
 
 @bp.route("/campaigns/<int:campaign_id>/codes/poster")
-@role_required()
+@role_required("analyst", "enumerator")
 def code_poster(campaign_id: int):
     """The A4 counter poster: a QR code of the phone form (of one unit, for a campaign without codes)."""
     c = campaign_or_404(campaign_id)
