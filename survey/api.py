@@ -675,7 +675,10 @@ def _definition(
             "code_check_url": "/api/v1/codes/check",
             "reset_seconds": current_app.config["KIOSK_RESET_SECONDS"],
             # A phone is its owner's: the form is wiped only after a long pause (a call, a queue).
-            "idle_seconds": current_app.config["PHONE_IDLE_SECONDS" if phone else "KIOSK_IDLE_SECONDS"],
+            # On a tablet, the campaign's own timeout when set (survey.kiosk_display), else the server's.
+            "idle_seconds": current_app.config["PHONE_IDLE_SECONDS"]
+            if phone
+            else display.idle_seconds or current_app.config["KIOSK_IDLE_SECONDS"],
             "idle_warning_seconds": current_app.config["KIOSK_IDLE_WARNING_SECONDS"],
             "tap_guard_ms": current_app.config["KIOSK_TAP_GUARD_MS"],
             # The tablet sends per-page timings and taps only to a server that says it takes them.

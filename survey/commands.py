@@ -549,6 +549,13 @@ def campaign_integrity(campaign_id: int, rule: str | None, database_url: str | N
     "Không có: in các cài đặt hiện tại.",
 )
 @click.option(
+    "--idle-seconds",
+    "idle_seconds",
+    default=None,
+    metavar="N|default",
+    help="Máy tính bảng: xoá phiếu không ai chạm vào sau N giây (30–600); 'default': mặc định của máy chủ.",
+)
+@click.option(
     "--one-question/--sections",
     "one_question",
     default=None,
@@ -566,6 +573,7 @@ def campaign_settings(
     assignments: tuple[str, ...],
     one_question: bool | None,
     likert_faces: bool | None,
+    idle_seconds: str | None,
     database_url: str | None,
 ) -> None:
     """Show or change a campaign's integrity-check settings and kiosk display (every change is audited)."""
@@ -576,16 +584,26 @@ def campaign_settings(
     with app_session(database_url) as (_, session):
         found = _campaign(session, campaign_id)
         lines: list[str] = []
-        if one_question is not None or likert_faces is not None:
+        if one_question is not None or likert_faces is not None or idle_seconds is not None:
             current_display = display_for(found)
-            shown = set_display(
-                session,
-                found,
-                one_question=current_display.one_question if one_question is None else one_question,
-                likert_faces=current_display.likert_faces if likert_faces is None else likert_faces,
-                user=None,
-                audited=False,
-            )
+            idle: Any = ...
+            if idle_seconds is not None:
+                text = idle_seconds.strip().lower()
+                if text != "default" and not text.isdigit():
+                    raise click.BadParameter("N giây (30–600) hoặc 'default'", param_hint="--idle-seconds")
+                idle = None if text == "default" else int(text)
+            try:
+                shown = set_display(
+                    session,
+                    found,
+                    one_question=current_display.one_question if one_question is None else one_question,
+                    likert_faces=current_display.likert_faces if likert_faces is None else likert_faces,
+                    idle_seconds=idle,
+                    user=None,
+                    audited=False,
+                )
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
             if shown:
                 cli_audit(session, AUDIT_ACTION, {"campaign_id": found.id, "changes": shown})
             lines.append(f"Đã đổi {len(shown)} cách hiển thị (changed {len(shown)} kiosk display settings).")
@@ -611,6 +629,8 @@ def campaign_settings(
             f"kiosk: {'one question per screen' if display.one_question else 'one section per page'}"
         )
         lines.append(f"kiosk: Likert faces {'on' if display.likert_faces else 'off'}")
+        idle_text = f"{display.idle_seconds} s" if display.idle_seconds else "server's KIOSK_IDLE_SECONDS"
+        lines.append(f"kiosk: idle timeout {idle_text}")
     click.echo("\n".join(lines))
 
 

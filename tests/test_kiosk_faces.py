@@ -394,3 +394,44 @@ def test_the_features_stand_out_on_every_face_fill():
         assert contrast(f["ink"], f["fill"]) >= 3, f
     # The fill does change along the scale (a help for those who see it), and ends differ most.
     assert len(set(fills)) > 10 and fills[0] != fills[-1]
+
+
+@pytest.mark.db
+def test_a_campaign_sets_its_own_idle_timeout(make_app, make_campaign, database_url, tmp_path):
+    staff_app = make_app(WTF_CSRF_ENABLED=False, KIOSK_IDLE_SECONDS=75)
+    with staff_app.app_context(), session_scope() as session:
+        create_user(session, "phan_tich", "mat-khau-phan-tich", "analyst")
+    campaign_id, tokens = make_campaign()
+    client = staff_app.test_client()
+    definition = f"/api/v1/kiosk/{tokens['tra-xuan']}/definition"
+    assert client.get(definition).get_json()["idle_seconds"] == 75  # the server's, until the campaign says
+    client.post("/admin/login", data={"username": "phan_tich", "password": "mat-khau-phan-tich"})
+    url = f"/admin/campaigns/{campaign_id}/kiosk-display"
+    refused = client.post(url, data={"idle_seconds": "5"}, follow_redirects=True).get_data(as_text=True)
+    assert "Chưa đổi cách hiển thị" in refused and "Từ 30 đến 600 giây" in refused
+    assert client.get(definition).get_json()["idle_seconds"] == 75  # nothing changed
+    client.post(url, data={"idle_seconds": "60", "likert_faces": "y"})
+    assert client.get(definition).get_json()["idle_seconds"] == 60
+    page = client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="idle_seconds"[^>]*value="60"', page)
+    with staff_app.app_context(), session_scope() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert display_for(campaign) == KioskDisplay(likert_faces=True, idle_seconds=60)
+        assert campaign.integrity_settings == {KIOSK_DISPLAY_KEY: {"likert_faces": True, "idle_seconds": 60}}
+        with pytest.raises(ValueError, match="30"):
+            set_display(session, campaign, one_question=False, likert_faces=True, idle_seconds=601, user=None)
+        # Left out, the timeout is kept; a hand-edited value out of range reads as the default.
+        set_display(session, campaign, one_question=True, likert_faces=True, user=None)
+        assert display_for(campaign).idle_seconds == 60
+        campaign.integrity_settings = {KIOSK_DISPLAY_KEY: {"idle_seconds": 5}}
+        assert display_for(campaign).idle_seconds is None
+    env = {"SIPAS_DATABASE_URL": database_url, "SIPAS_INSTANCE_PATH": str(tmp_path / "instance")}
+    result = CliRunner().invoke(
+        cli, ["campaign", "settings", "--campaign", str(campaign_id), "--idle-seconds", "90"], env=env
+    )
+    assert result.exit_code == 0 and "kiosk: idle timeout 90 s" in result.output, result.output
+    bad = CliRunner().invoke(
+        cli, ["campaign", "settings", "--campaign", str(campaign_id), "--idle-seconds", "10"], env=env
+    )
+    assert bad.exit_code != 0 and "30" in bad.output
+    assert client.get(definition).get_json()["idle_seconds"] == 90

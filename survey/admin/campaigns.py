@@ -262,7 +262,9 @@ def _campaign_page(
         double_entry_form=DoubleEntrySettingForm(formdata=None, double_entry=not c.double_entry),
         display=display,
         display_form=KioskDisplayForm(
-            formdata=None, one_question=display.one_question, likert_faces=display.likert_faces
+            formdata=None, one_question=display.one_question,
+            likert_faces=display.likert_faces,
+            idle_seconds=display.idle_seconds,
         ),
         status_labels=STATUS_LABELS,
         poll_seconds=current_app.config["PROGRESS_POLL_SECONDS"],

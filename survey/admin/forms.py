@@ -332,6 +332,12 @@ class KioskDisplayForm(FlaskForm):
         description="Các câu hỏi hài lòng (thang Likert được tính điểm) hiện thành các khuôn mặt "
         "từ buồn đến vui, chữ ghi dưới mỗi mặt. Mã câu trả lời lưu và cách tính điểm không đổi.",
     )
+    idle_seconds = IntegerField(
+        "Xoá phiếu bỏ dở sau (giây)",
+        validators=[Optional(), NumberRange(30, 600, message="Từ 30 đến 600 giây.")],
+        description="Phiếu không ai chạm vào trong thời gian này bị xoá (15 giây cuối có đếm ngược), "
+        "để người sau không thấy câu trả lời của người trước. Để trống: mặc định của máy chủ (75 giây).",
+    )
 
 
 class AnswerCodesSettingForm(FlaskForm):

@@ -86,7 +86,8 @@ def kiosk_display(campaign_id: int):
     c = campaign_or_404(campaign_id)
     form = KioskDisplayForm()
     if not form.validate_on_submit():
-        flash("Chưa đổi cách hiển thị trên máy tính bảng: trang đã hết hạn, xin thử lại.", "error")
+        problem = "; ".join(form.idle_seconds.errors) or "trang đã hết hạn, xin thử lại"
+        flash(f"Chưa đổi cách hiển thị trên máy tính bảng: {problem}.", "error")
         return redirect(url_for(".campaign", campaign_id=c.id, _anchor="kiosk-display"))
     db = get_session()
     changes = set_display(
@@ -94,6 +95,7 @@ def kiosk_display(campaign_id: int):
         c,
         one_question=bool(form.one_question.data),
         likert_faces=bool(form.likert_faces.data),
+        idle_seconds=form.idle_seconds.data,
         user=current_user(),
     )
     db.commit()
