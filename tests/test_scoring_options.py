@@ -64,14 +64,15 @@ def options_of(command) -> dict[str, dict]:
 
 def test_report_and_plot_take_every_scoring_option_of_score_alike():
     scoring = [option.name for option in dataclasses.fields(ScoringOptions)]
-    mine = options_of(score)
+    # --by is score's own output (one row per language); the workbook writes its language sheet itself.
+    mine = {name: info for name, info in options_of(score).items() if name != "by"}
     assert set(scoring) < set(mine)
     for command in (report, plot):
         theirs = options_of(command)
         assert {name: theirs.get(name) for name in scoring} == {name: mine[name] for name in scoring}
         assert set(mine) <= set(theirs)  # --out too
         help_text = CliRunner().invoke(cli, [command.name, "--help"]).output
-        for option in (opt for param in score.params for opt in param.opts):
+        for option in (opt for param in score.params if param.name != "by" for opt in param.opts):
             assert f"{option} " in help_text or f"{option}," in help_text, (command.name, option)
     for command, spellings in SPELLINGS_BEFORE.items():
         assert set(spellings.split()) <= {opt for param in command.params for opt in param.opts}
